@@ -1,0 +1,50 @@
+# Omise reference storefront. `make help` lists the targets.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Debian packages the browser and TLS tests drive (never a downloaded browser).
+APT_PACKAGES := chromium nginx openssl
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint bench system-deps clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@interpreter=$$(scripts/find-python $(PYTHON)) || exit 1; \
+	  echo "Creating $(VENV) with $$interpreter"; \
+	  [ -x $(PY) ] || "$$interpreter" -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,prod]'
+	@touch $@
+
+install: $(VENV)/.installed ## Create the virtualenv and install everything
+
+run: install ## Serve the shop with demo data on http://$(HOST):$(PORT)
+	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --noinput
+	DEBUG=$${DEBUG:-true} $(PY) manage.py load_demo
+	DEBUG=$${DEBUG:-true} PORT=$(PORT) $(PY) manage.py runserver $(HOST):$(PORT)
+
+system-deps: ## Install the Debian packages the tests drive (as root; otherwise says what to run)
+	@missing=""; \
+	  for pkg in $(APT_PACKAGES); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	  if [ -z "$$missing" ]; then exit 0; fi; \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "Not installed:$$missing. Run 'sudo apt-get install$$missing' for the browser and TLS tests;"; \
+	    echo "without them those tests skip here (and fail under CI=true)."; \
+	  fi
+
+test: install system-deps ## Run the whole suite (browser and TLS tests included)
+	$(PY) -m pytest
+
+lint: install ## Check the code with ruff
+	$(VENV)/bin/ruff check .
+
+clean: ## Remove the virtualenv and local state
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,135 @@
+"""The shopping cart: product ids and quantities in the session, prices always from the database.
+
+The session holds only `{"<product id>": quantity}`. Anything else found there (a tampered
+cookie session, an old format, a product since deactivated) is dropped on read rather than
+trusted, and totals are computed from current database prices on every read.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from shop.models import Product
+
+SESSION_KEY = "cart"
+MAX_QUANTITY = 20  # per line: enough for a real shopper, small enough to stop abuse
+MAX_LINES = 50
+
+
+class CartError(ValueError):
+    """A cart change that cannot be made; the message is written for the shopper."""
+
+
+@dataclass(frozen=True)
+class CartLine:
+    product: Product
+    quantity: int
+
+    @property
+    def subtotal(self) -> int:
+        return self.product.price * self.quantity
+
+
+def parse_quantity(raw: object) -> int:
+    """Turn form input into a quantity in 1..MAX_QUANTITY, or raise CartError saying why."""
+    text = str(raw).strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 6:
+        raise CartError(f"Please enter a quantity between 1 and {MAX_QUANTITY}.")
+    quantity = int(text)
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise CartError(f"Please enter a quantity between 1 and {MAX_QUANTITY}.")
+    return quantity
+
+
+class Cart:
+    """A session-backed cart. Construct one per request: `Cart(request.session)`."""
+
+    def __init__(self, session):
+        self.session = session
+        self._quantities = self._clean(session.get(SESSION_KEY))
+        self._lines: list[CartLine] | None = None
+
+    @staticmethod
+    def _clean(raw: object) -> dict[str, int]:
+        """Keep only well-formed entries: digit-string ids mapped to in-range integer counts."""
+        if not isinstance(raw, dict):
+            return {}
+        cleaned = {}
+        for key, value in list(raw.items())[:MAX_LINES]:
+            if (
+                isinstance(key, str) and key.isascii() and key.isdigit() and len(key) < 19
+                and type(value) is int and 1 <= value <= MAX_QUANTITY
+            ):
+                cleaned[key] = value
+        return cleaned
+
+    def _save(self) -> None:
+        self.session[SESSION_KEY] = self._quantities
+        self._lines = None
+
+    def quantity_of(self, product: Product) -> int:
+        return self._quantities.get(str(product.pk), 0)
+
+    def add(self, product: Product, quantity: int) -> None:
+        """Add to what is already in the cart, refusing to pass MAX_QUANTITY."""
+        self._check_sellable(product)
+        new_quantity = self.quantity_of(product) + quantity
+        if new_quantity > MAX_QUANTITY:
+            raise CartError(
+                f"You can buy at most {MAX_QUANTITY} of “{product.name}” in one order."
+            )
+        self.set(product, new_quantity)
+
+    def set(self, product: Product, quantity: int) -> None:
+        self._check_sellable(product)
+        if not 1 <= quantity <= MAX_QUANTITY:
+            raise CartError(f"Please enter a quantity between 1 and {MAX_QUANTITY}.")
+        key = str(product.pk)
+        if key not in self._quantities and len(self._quantities) >= MAX_LINES:
+            raise CartError(f"A cart holds at most {MAX_LINES} different products.")
+        self._quantities[key] = quantity
+        self._save()
+
+    def remove(self, product: Product) -> None:
+        self._quantities.pop(str(product.pk), None)
+        self._save()
+
+    def clear(self) -> None:
+        self._quantities = {}
+        self.session.pop(SESSION_KEY, None)
+        self._lines = None
+
+    @staticmethod
+    def _check_sellable(product: Product) -> None:
+        if not product.active:
+            raise CartError(f"“{product.name}” is no longer available.")
+        if product.currency != settings.SHOP_CURRENCY:
+            raise CartError(f"“{product.name}” cannot be bought in this shop's currency.")
+
+    @property
+    def lines(self) -> list[CartLine]:
+        """The lines with current products, in one query; unknown or inactive ones are dropped."""
+        if self._lines is None:
+            products = Product.objects.active().filter(
+                pk__in=[int(k) for k in self._quantities], currency=settings.SHOP_CURRENCY
+            )
+            self._lines = [
+                CartLine(product=p, quantity=self._quantities[str(p.pk)]) for p in products
+            ]
+        return self._lines
+
+    def __iter__(self) -> Iterator[CartLine]:
+        return iter(self.lines)
+
+    def __len__(self) -> int:
+        """The number of items (sum of quantities), as shown on the cart badge."""
+        return sum(line.quantity for line in self.lines)
+
+    @property
+    def total(self) -> int:
+        return sum(line.subtotal for line in self.lines)
+
+    @property
+    def currency(self) -> str:
+        return settings.SHOP_CURRENCY

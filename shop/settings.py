@@ -1,0 +1,241 @@
+"""Settings for the Omise reference storefront: one module, driven by the environment.
+
+Every value comes from an environment variable of the same name (or from an optional `.env`
+file, see `.env.example`). Development (`DEBUG=true`) works with nothing else set and talks to
+the offline Omise sandbox. Production (`DEBUG` unset or false) refuses to start while anything
+it needs is missing: there is no insecure fallback to drift into.
+"""
+
+import base64
+import hashlib
+import hmac
+import secrets
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"  # local state of a development checkout (git-ignored)
+
+env = environ.Env()
+# Real environment variables win over the file; ENV_FILE="" disables it (the tests do).
+ENV_FILE = env.str("ENV_FILE", default=str(BASE_DIR / ".env"))
+if ENV_FILE and Path(ENV_FILE).is_file():
+    environ.Env.read_env(ENV_FILE)
+
+# Secure by default: a production host that forgets DEBUG gets production, never debug pages.
+DEBUG = env.bool("DEBUG", default=False)
+
+missing: list[str] = []  # what production lacks; reported all at once below
+
+
+def _dev_secret_key() -> str:
+    """A random key kept in var/ so development sessions survive restarts; never production."""
+    path = VAR_DIR / "dev-secret-key"
+    if not path.exists():
+        VAR_DIR.mkdir(exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if DEBUG:
+        SECRET_KEY = _dev_secret_key()
+    else:
+        missing.append("SECRET_KEY")
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
+if not ALLOWED_HOSTS:
+    if DEBUG:
+        ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+    else:
+        missing.append("ALLOWED_HOSTS")
+
+# --- Omise -----------------------------------------------------------------------------------
+# Keys live in the environment only (Omise's guide: never commit them). Without keys in
+# development the shop talks to the sandbox app, which plays Omise's test mode offline.
+OMISE_PUBLIC_KEY = env.str("OMISE_PUBLIC_KEY", default="")
+OMISE_SECRET_KEY = env.str("OMISE_SECRET_KEY", default="")
+OMISE_WEBHOOK_SECRET = env.str("OMISE_WEBHOOK_SECRET", default="")
+OMISE_SANDBOX = env.bool("OMISE_SANDBOX", default=DEBUG and not OMISE_SECRET_KEY)
+
+# The shop's own origin in development, and the sandbox on a *different* origin (localhost vs
+# 127.0.0.1 are distinct to a browser), so the card frame is cross-origin as Omise's is.
+PORT = env.int("PORT", default=8000)
+SHOP_ORIGIN = env.str("SHOP_ORIGIN", default=f"http://127.0.0.1:{PORT}")
+SANDBOX_ORIGIN = env.str("SANDBOX_ORIGIN", default=f"http://localhost:{PORT}")
+
+
+def _sandbox_credential(purpose: str, size: int = 24) -> bytes:
+    """Derive a stable sandbox credential from SECRET_KEY: generated, never written in code."""
+    return hmac.new(SECRET_KEY.encode(), f"omise-sandbox:{purpose}".encode(), hashlib.sha256)\
+        .digest()[:size]
+
+
+if OMISE_SANDBOX:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "OMISE_SANDBOX is a development tool and cannot run with DEBUG off. "
+            "Set OMISE_PUBLIC_KEY, OMISE_SECRET_KEY and OMISE_WEBHOOK_SECRET instead."
+        )
+    OMISE_PUBLIC_KEY = OMISE_PUBLIC_KEY or "pkey_test_" + _sandbox_credential("pkey").hex()[:19]
+    OMISE_SECRET_KEY = OMISE_SECRET_KEY or "skey_test_" + _sandbox_credential("skey").hex()[:19]
+    OMISE_WEBHOOK_SECRET = OMISE_WEBHOOK_SECRET or base64.b64encode(
+        _sandbox_credential("whsec", 32)
+    ).decode()
+    _omise_api, _omise_vault = f"{SANDBOX_ORIGIN}/sandbox/api", f"{SANDBOX_ORIGIN}/sandbox/vault"
+    _omise_js = f"{SANDBOX_ORIGIN}/sandbox/omise.js"
+else:
+    _omise_api, _omise_vault = "https://api.omise.co", "https://vault.omise.co"
+    _omise_js = "https://cdn.omise.co/omise.js"
+    if not DEBUG:
+        missing += [
+            name
+            for name in ("OMISE_PUBLIC_KEY", "OMISE_SECRET_KEY", "OMISE_WEBHOOK_SECRET")
+            if not globals()[name]
+        ]
+
+OMISE_API_URL = env.str("OMISE_API_URL", default=_omise_api)
+OMISE_VAULT_URL = env.str("OMISE_VAULT_URL", default=_omise_vault)
+OMISE_JS_URL = env.str("OMISE_JS_URL", default=_omise_js)
+# An HTTPS proxy with a fixed egress IP for Omise calls only (see docs/keys.md).
+OMISE_PROXY_URL = env.str("OMISE_PROXY_URL", default="")
+SHOP_CURRENCY = "THB"
+
+if missing:
+    raise ImproperlyConfigured(
+        "Production mode (DEBUG is off) needs these environment variables: "
+        + ", ".join(missing)
+        + ". See .env.example for what each one is and where its value comes from; "
+        "for local development set DEBUG=true."
+    )
+
+# --- Django ----------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "shop",
+    "checkout",
+]
+if OMISE_SANDBOX:
+    INSTALLED_APPS.append("sandbox")
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "shop.urls"
+WSGI_APPLICATION = "shop.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.csp",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "shop.context_processors.cart",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://shop")}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "Asia/Bangkok"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# How many reverse proxies we run in front of Django (nginx: 1). X-Forwarded-For entries beyond
+# those are the client's own claims and are not believed (see shop/clientip.py).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+# --- Browser security headers ----------------------------------------------------------------
+# A strict policy for every page; the checkout view widens it just enough for Omise.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "frame-src": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "base-uri": [CSP.NONE],
+    "object-src": [CSP.NONE],
+}
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# --- Logging ---------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}

@@ -1,0 +1,73 @@
+"""Storefront pages: catalog, product, cart. Thin views; the cart rules live in shop.cart."""
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from shop.cart import Cart, CartError, parse_quantity
+from shop.models import Product
+
+
+@require_GET
+def product_list(request: HttpRequest) -> HttpResponse:
+    products = Product.objects.active()
+    return render(request, "shop/product_list.html", {"products": products})
+
+
+@require_GET
+def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    product = get_object_or_404(Product.objects.active(), slug=slug)
+    return render(request, "shop/product_detail.html", {"product": product})
+
+
+@require_GET
+def cart_detail(request: HttpRequest) -> HttpResponse:
+    return render(request, "shop/cart.html")
+
+
+def _cart_change(request: HttpRequest, change) -> HttpResponse:
+    """Apply one cart change from a POSTed form; bad input becomes a message, never a 500."""
+    product = Product.objects.filter(slug=request.POST.get("product", "")).first()
+    if product is None:
+        messages.error(request, "That product does not exist (any more). Your cart is unchanged.")
+        return redirect("shop:cart")
+    try:
+        note = change(Cart(request.session), product)
+    except CartError as error:
+        messages.error(request, str(error))
+        # Send the shopper back where the form was, so they can correct the quantity there.
+        if request.POST.get("next") == "product":
+            return redirect(product)
+        return redirect("shop:cart")
+    messages.success(request, note)
+    return redirect("shop:cart")
+
+
+@require_POST
+def cart_add(request: HttpRequest) -> HttpResponse:
+    def add(cart: Cart, product: Product) -> str:
+        quantity = parse_quantity(request.POST.get("quantity", "1"))
+        cart.add(product, quantity)
+        return f"Added {quantity} × {product.name} to your cart."
+
+    return _cart_change(request, add)
+
+
+@require_POST
+def cart_update(request: HttpRequest) -> HttpResponse:
+    def update(cart: Cart, product: Product) -> str:
+        quantity = parse_quantity(request.POST.get("quantity", ""))
+        cart.set(product, quantity)
+        return f"Updated {product.name}: {quantity} in your cart."
+
+    return _cart_change(request, update)
+
+
+@require_POST
+def cart_remove(request: HttpRequest) -> HttpResponse:
+    def remove(cart: Cart, product: Product) -> str:
+        cart.remove(product)
+        return f"Removed {product.name} from your cart."
+
+    return _cart_change(request, remove)
