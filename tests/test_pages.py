@@ -1,0 +1,148 @@
+"""Storefront pages for shoppers: catalog, product, cart, and their bad-input paths."""
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from shop.cart import MAX_QUANTITY
+from shop.models import Product
+from tests.factories import make_product
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def demo(db):
+    call_command("load_demo", verbosity=0)
+    return Product.objects.get(slug="silk-scarf")
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_catalog_lists_active_products_with_formatted_prices(client, demo):
+    """The catalog shows every active product with its price in baht."""
+    make_product(name="Hidden thing", active=False)
+    response = client.get("/")
+    assert response.status_code == 200
+    assert "Silk Scarf" in response.text
+    assert "฿1,290.00" in response.text
+    assert "Hidden thing" not in response.text
+
+
+def test_product_page(client, demo):
+    """A product page shows name, price, description and an add-to-cart form."""
+    response = client.get(reverse("shop:product_detail", kwargs={"slug": "silk-scarf"}))
+    assert response.status_code == 200
+    assert "Pak Thong Chai" in response.text
+    assert 'action="/cart/add/"' in response.text
+    assert '<label for="quantity">' in response.text
+
+
+@pytest.mark.parametrize("slug", ["no-such-thing", "hidden"])
+def test_unknown_or_inactive_product_is_a_friendly_404(client, slug):
+    """Unknown and inactive products answer 404 with the shop's own page, not a 500."""
+    make_product(slug="hidden", active=False)
+    response = client.get(f"/products/{slug}/")
+    assert response.status_code == 404
+    assert "couldn't find that page" in response.text
+
+
+def test_add_update_remove_round_trip(client, demo):
+    """A shopper adds, changes and removes a product and sees the totals follow."""
+    response = client.post("/cart/add/", {"product": "silk-scarf", "quantity": "2"}, follow=True)
+    assert "Added 2 × Silk Scarf" in messages_of(response)[0]
+    assert "฿2,580.00" in response.text
+    response = client.post("/cart/update/", {"product": "silk-scarf", "quantity": "3"}, follow=True)
+    assert "฿3,870.00" in response.text
+    response = client.post("/cart/remove/", {"product": "silk-scarf"}, follow=True)
+    assert "Your cart is empty" in response.text
+
+
+@pytest.mark.parametrize("quantity", ["0", "-1", "abc", "", "1.5", str(MAX_QUANTITY + 1), "9" * 50])
+def test_bad_quantities_get_a_clear_message_and_change_nothing(client, demo, quantity):
+    """Bad quantities are refused with a message; the cart keeps what it had."""
+    client.post("/cart/add/", {"product": "silk-scarf", "quantity": "1"})
+    response = client.post(
+        "/cart/update/", {"product": "silk-scarf", "quantity": quantity}, follow=True
+    )
+    assert response.status_code == 200
+    assert "between 1 and" in messages_of(response)[-1]
+    assert "฿1,290.00" in response.text
+
+
+def test_bad_quantity_on_the_product_page_returns_there(client, demo):
+    """A refused add from a product page sends the shopper back to that page."""
+    response = client.post(
+        "/cart/add/", {"product": "silk-scarf", "quantity": "0", "next": "product"}
+    )
+    assert response.status_code == 302
+    assert response.url == "/products/silk-scarf/"
+
+
+@pytest.mark.parametrize("url", ["/cart/add/", "/cart/update/", "/cart/remove/"])
+def test_unknown_product_in_cart_forms_is_a_message(client, url):
+    """Posting an unknown product slug gives a message, never a 500."""
+    response = client.post(url, {"product": "ghost", "quantity": "1"}, follow=True)
+    assert response.status_code == 200
+    assert "does not exist" in messages_of(response)[0]
+
+
+@pytest.mark.parametrize("url", ["/cart/add/", "/cart/update/", "/cart/remove/"])
+def test_cart_changes_require_post(client, url):
+    """Cart changes are POST-only: a crawler following links changes nothing."""
+    assert client.get(url).status_code == 405
+
+
+def test_cart_links_to_checkout(client, demo):
+    """A cart with items offers the way to checkout."""
+    client.post("/cart/add/", {"product": "silk-scarf", "quantity": "1"})
+    response = client.get("/cart/")
+    assert reverse("checkout:checkout") in response.text
+
+
+def test_header_badge_counts_items(client, demo):
+    """The header's cart badge counts items across lines."""
+    client.post("/cart/add/", {"product": "silk-scarf", "quantity": "2"})
+    client.post("/cart/add/", {"product": "teak-bowl", "quantity": "1"})
+    assert 'aria-label="3 items in cart"' in client.get("/").text
+
+
+def test_load_demo_is_idempotent(db):
+    """Running the demo loader twice leaves exactly one copy of each product."""
+    call_command("load_demo", verbosity=0)
+    call_command("load_demo", verbosity=0)
+    assert Product.objects.count() == 8
+    assert all(p.image.startswith("img/products/") for p in Product.objects.all())
+
+
+class _AssetCollector(HTMLParser):
+    """Collects every URL a page would make the browser load."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for name in ("src", "srcset", "data"):
+            if attrs.get(name):
+                self.urls.append(attrs[name])
+        if tag == "link" and attrs.get("href"):
+            self.urls.append(attrs["href"])
+
+
+@pytest.mark.parametrize("path", ["/", "/products/silk-scarf/", "/cart/", "/checkout/"])
+def test_pages_load_no_third_party_asset(client, demo, path):
+    """Every asset a page loads is served by the shop itself: no CDN, fonts or trackers."""
+    client.post("/cart/add/", {"product": "silk-scarf", "quantity": "1"})
+    response = client.get(path)
+    collector = _AssetCollector()
+    collector.feed(response.text)
+    assert collector.urls, "the page should load at least its stylesheet"
+    for url in collector.urls:
+        assert not re.match(r"^(https?:)?//", url) or url.startswith(("http://testserver/",)), url
