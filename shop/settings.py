@@ -116,7 +116,7 @@ if missing:
 
 # --- Django ----------------------------------------------------------------------------------
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "shop.admin_auth_apps.OTPAdminConfig",  # django.contrib.admin behind 2FA (shop/otp_admin.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -209,6 +209,16 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+
+# --- Admin two-factor login (shop/otp_admin.py, shop/admin_auth.py) ---------------------------
+OTP_TOTP_ISSUER = "Omise storefront"
+# Wrong codes wait 1, 2, 4, 8… seconds per device (0 would switch throttling off: shop.checks).
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin never displays TOTP keys or backup codes
+ADMIN_LOGIN_USERNAME_LIMIT = 5  # wrong passwords per username, then a cool-off
+ADMIN_LOGIN_IP_LIMIT = 20  # wrong passwords per client IP, then a cool-off
+ADMIN_LOGIN_COOL_OFF_SECONDS = 15 * 60
 
 # --- Browser security headers ----------------------------------------------------------------
 # A strict policy for every page; the checkout view widens it just enough for Omise.

@@ -1,0 +1,118 @@
+"""Limits on admin password attempts, per username and per client IP, with a cool-off.
+
+Threat: online password guessing against the admin, either many passwords for one username
+(brute force) or one password across many usernames from one address (password spraying).
+After `limit` failures within the cool-off window the username, or the IP, is locked for
+`ADMIN_LOGIN_COOL_OFF_SECONDS`; while locked, the password is not even checked, so guessing
+makes no progress. Counters are keyed on the *submitted* username, whether or not it exists,
+so a lockout tells an attacker nothing about which accounts are real.
+
+Counters live in Django's cache (Redis in production, so every worker shares them). A cache
+flush forgets them: acceptable, because the second factor still stands behind the password.
+"""
+
+import hashlib
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+
+from shop.clientip import client_ip
+from shop.models import SecurityEvent
+from shop.security_events import record_security_event
+
+DEFAULT_USERNAME_LIMIT = 5  # one person mistyping a password rarely fails 5 times in a row
+DEFAULT_IP_LIMIT = 20  # higher: several staff may share an office NAT address
+DEFAULT_COOL_OFF_SECONDS = 15 * 60
+
+LOCKED_MESSAGE = (
+    "Too many failed login attempts. Try again later, or ask another administrator."
+)
+
+
+def _now() -> float:
+    """Wall-clock seconds; a function of its own so tests can move time forward."""
+    return time.time()
+
+
+def _cool_off() -> int:
+    return getattr(settings, "ADMIN_LOGIN_COOL_OFF_SECONDS", DEFAULT_COOL_OFF_SECONDS)
+
+
+class _Counter:
+    """Failures for one scope ("username" or "ip") and value, and that scope's lock."""
+
+    def __init__(self, scope: str, value: str, limit: int):
+        # Hashed: cache keys must be short and plain whatever a client submits.
+        digest = hashlib.sha256(value.encode()).hexdigest()[:32]
+        self.scope, self.limit = scope, limit
+        self.failures_key = f"admin-login:{scope}:{digest}:failures"
+        self.lock_key = f"admin-login:{scope}:{digest}:locked-until"
+
+    def locked(self) -> bool:
+        until = cache.get(self.lock_key)
+        return until is not None and until > _now()
+
+    def fail(self) -> bool:
+        """Count one failure; True when this failure starts a lockout."""
+        cool_off = _cool_off()
+        cache.add(self.failures_key, 0, timeout=cool_off)  # the window opens at the 1st failure
+        try:
+            count = cache.incr(self.failures_key)  # atomic on Redis: no lost updates
+        except ValueError:  # the window expired between add() and incr()
+            cache.set(self.failures_key, 1, timeout=cool_off)
+            count = 1
+        if count < self.limit:
+            return False
+        cache.set(self.lock_key, _now() + cool_off, timeout=cool_off)
+        cache.delete(self.failures_key)
+        return True
+
+    def reset(self) -> None:
+        cache.delete_many([self.failures_key, self.lock_key])
+
+
+class LoginGuard:
+    """The per-username and per-IP limits that apply to one admin login attempt."""
+
+    def __init__(self, request: HttpRequest | None, username: str):
+        self.request = request
+        # Case-folded: "Admin" and "admin" must not be two separate budgets of guesses.
+        self.username = (username or "").strip().casefold()
+        self.ip = client_ip(request) if request is not None else ""
+        self.counters = [
+            _Counter(
+                "username", self.username,
+                getattr(settings, "ADMIN_LOGIN_USERNAME_LIMIT", DEFAULT_USERNAME_LIMIT),
+            ),
+        ]
+        if self.ip:
+            self.counters.append(
+                _Counter("ip", self.ip, getattr(settings, "ADMIN_LOGIN_IP_LIMIT", DEFAULT_IP_LIMIT))
+            )
+
+    def locked(self) -> bool:
+        return any(counter.locked() for counter in self.counters)
+
+    def password_failed(self) -> None:
+        """Count a wrong password (or a non-staff account) and record it as security events."""
+        record_security_event(
+            SecurityEvent.Kind.LOGIN_FAILURE, self.request, field_name="username",
+            username=self.username[:150],
+        )
+        for counter in self.counters:
+            if counter.fail():
+                record_security_event(
+                    SecurityEvent.Kind.LOGIN_LOCKOUT, self.request, field_name="username",
+                    username=self.username[:150], scope=counter.scope,
+                    cool_off_seconds=_cool_off(),
+                )
+
+    def succeeded(self) -> None:
+        """A full login (password and second factor): forget this username's failures.
+
+        The IP counter is left to expire: a success by one person behind a shared address
+        must not hand a guesser at the same address a fresh budget.
+        """
+        self.counters[0].reset()
