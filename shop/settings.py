@@ -135,6 +135,7 @@ if OMISE_SANDBOX:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "shop.headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -207,8 +208,40 @@ STORAGES = {
 # those are the client's own claims and are not believed (see shop/clientip.py).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
-SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SAMESITE = "Lax"
+# --- HTTPS (Omise's guide: "Enable HTTPS on your website") ------------------------------------
+# Development serves plain http://127.0.0.1; production is HTTPS only. See docs/deploy.md.
+SESSION_COOKIE_HTTPONLY = True  # no page script (nor an injected one) can read the session
+SESSION_COOKIE_SAMESITE = "Lax"  # not sent on cross-site POSTs: a second line against CSRF
+CSRF_COOKIE_HTTPONLY = True  # forms carry the token via {% csrf_token %}; scripts never need it
+CSRF_COOKIE_SAMESITE = "Lax"
+# Behind a TLS-terminating proxy (nginx, a PaaS router) Django sees plain HTTP. Name the header
+# the proxy sets, e.g. SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https, and only if the
+# proxy always overwrites it: otherwise a client could claim HTTPS by sending it themselves.
+_proxy_ssl_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+if _proxy_ssl_header:
+    if len(_proxy_ssl_header) != 2 or not _proxy_ssl_header[0].startswith("HTTP_"):
+        raise ImproperlyConfigured(
+            "SECURE_PROXY_SSL_HEADER must be 'HTTP_<HEADER>,<value>', "
+            "e.g. HTTP_X_FORWARDED_PROTO,https"
+        )
+    SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header)
+if not DEBUG:
+    # Every http:// request is redirected (301) to https://. Platforms that redirect before
+    # Django reaches the request may set SECURE_SSL_REDIRECT=false.
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # HSTS: for two years browsers refuse plain HTTP to this host and its subdomains, so a
+    # network attacker cannot strip TLS. Preload bakes the host into browsers and is hard to
+    # undo, so it is an explicit opt-in; without it Django's "consider preload" hint is silenced.
+    SECURE_HSTS_SECONDS = 63_072_000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+    # Cookies travel over HTTPS only. The __Host- prefix makes browsers enforce Secure, Path=/
+    # and no Domain, so a sibling subdomain or a plain-HTTP page cannot plant or overwrite them.
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
 
 # --- Admin two-factor login (shop/otp_admin.py, shop/admin_auth.py) ---------------------------
 OTP_TOTP_ISSUER = "Omise storefront"
@@ -224,7 +257,7 @@ ADMIN_LOGIN_COOL_OFF_SECONDS = 15 * 60
 # A strict policy for every page; the checkout view widens it just enough for Omise.
 SECURE_CSP = {
     "default-src": [CSP.SELF],
-    "script-src": [CSP.SELF, CSP.NONCE],
+    "script-src": [CSP.SELF, CSP.NONCE, CSP.REPORT_SAMPLE],  # sample: reports show the script
     "style-src": [CSP.SELF],
     "img-src": [CSP.SELF, "data:"],
     "connect-src": [CSP.SELF],
@@ -233,7 +266,15 @@ SECURE_CSP = {
     "form-action": [CSP.SELF],
     "base-uri": [CSP.NONE],
     "object-src": [CSP.NONE],
+    # Violations are reported to shop.csp_reports and shown in the admin (SecurityEvent):
+    # report-uri for browsers of today, report-to (+ the Reporting-Endpoints header that
+    # shop.headers adds) for the Reporting API that replaces it.
+    "report-uri": ["/csp-report/"],
+    "report-to": "csp-endpoint",
 }
+# The Omise origins the checkout page's policy adds to script-src, frame-src and connect-src:
+# Omise's hosts (cdn, vault, api) in production, the offline sandbox in development.
+OMISE_CSP_SOURCES = [SANDBOX_ORIGIN] if OMISE_SANDBOX else ["https://*.omise.co"]
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True

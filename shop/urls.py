@@ -5,10 +5,14 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from shop.csp_reports import csp_report
+
 urlpatterns = [
     path("", include("shop.store_urls")),
     path("", include("checkout.urls")),
     path("admin/", admin.site.urls),
+    # Browsers POST Content-Security-Policy violations here (settings.SECURE_CSP report-uri).
+    path("csp-report/", csp_report, name="csp_report"),
 ]
 
 if settings.OMISE_SANDBOX:
