@@ -41,6 +41,7 @@ system-deps: ## Install the Debian packages the tests drive (as root; otherwise 
 	  fi
 
 test: install system-deps ## Run the whole suite (browser and TLS tests included)
+	$(PY) scripts/leak_scan.py  # no Omise key in any tracked file (also a pre-commit hook)
 	$(PY) -m pytest
 
 lint: install ## Check the code with ruff
