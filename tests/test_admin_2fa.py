@@ -1,12 +1,19 @@
-"""The admin requires a password and a second factor; guessing either is limited and recorded."""
+"""The admin requires a password and a second factor; guessing either is limited and recorded.
 
+Also `manage.py enroll_admin`, the only way to make an admin (no default credentials)."""
+
+import base64
+import io
 import re
 import secrets
+import sys
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.urls import reverse
 from django_otp.oath import totp
@@ -256,3 +263,105 @@ def test_non_staff_user_cannot_use_the_admin(client, password):
     dev = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
     assert log_in(client, "eve", password, code_for(dev)).status_code == 200
     assert client.get(INDEX).status_code == 302
+
+
+# --- manage.py enroll_admin ------------------------------------------------------------------
+
+
+def enroll(*args, monkeypatch, env_password=None, tty=False):
+    """Run enroll_admin as a script (no terminal) or as in a terminal; return its output."""
+    stdin = io.StringIO()
+    stdin.isatty = lambda: tty
+    monkeypatch.setattr(sys, "stdin", stdin)
+    if env_password is not None:
+        monkeypatch.setenv("ADMIN_PASSWORD", env_password)
+        args = (*args, "--password-from-env", "ADMIN_PASSWORD")
+    out = io.StringIO()
+    call_command("enroll_admin", *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def code_from_uri(uri: str, drift: int = 0) -> str:
+    """What an authenticator app that scanned `uri` shows now."""
+    parsed = urlsplit(uri)
+    params = parse_qs(parsed.query)
+    assert parsed.scheme == "otpauth" and parsed.netloc == "totp"
+    assert params["digits"] == ["6"] and params["period"] == ["30"]
+    secret = params["secret"][0]
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    return f"{totp(key, drift=drift):06d}"
+
+
+def uri_in(output: str) -> str:
+    return re.search(r"otpauth://\S+", output).group(0)
+
+
+def test_enroll_refuses_to_invent_a_password(monkeypatch):
+    """Without a terminal or --password-from-env there is no password, so no user: no default."""
+    with pytest.raises(CommandError, match="no default password"):
+        enroll("root", monkeypatch=monkeypatch)
+    assert not get_user_model().objects.exists()
+
+
+def test_enroll_refuses_a_weak_password(monkeypatch):
+    """The password validators apply: a short or common password is refused."""
+    with pytest.raises(CommandError, match="Password refused"):
+        enroll("root", monkeypatch=monkeypatch, env_password="password")
+    assert not get_user_model().objects.exists()
+
+
+def test_enroll_refuses_an_unset_variable(monkeypatch):
+    """--password-from-env naming an empty variable fails instead of using an empty password."""
+    monkeypatch.delenv("NO_SUCH_PASSWORD", raising=False)
+    with pytest.raises(CommandError, match="NO_SUCH_PASSWORD"):
+        enroll("root", "--password-from-env", "NO_SUCH_PASSWORD", monkeypatch=monkeypatch)
+
+
+def test_enrolled_admin_logs_in_with_the_printed_uri(client, monkeypatch, password):
+    """The printed otpauth URI (and its QR code) yields codes that open the admin."""
+    output = enroll("root", monkeypatch=monkeypatch, env_password=password)
+    user = get_user_model().objects.get(username="root")
+    assert user.is_staff and user.is_superuser
+    assert "▀" in output or "▄" in output or "█" in output  # the QR code drawn in the terminal
+    assert password not in output
+    response = log_in(client, "root", password, code_from_uri(uri_in(output)))
+    assert response.status_code == 302
+    assert client.get(INDEX).status_code == 200
+
+
+def test_enroll_prints_working_backup_codes(client, monkeypatch, password):
+    """--backup-codes N prints N single-use codes that each log in once."""
+    output = enroll("root", "--backup-codes", "3", monkeypatch=monkeypatch, env_password=password)
+    codes = re.findall(r"^  ([a-z2-7]{8})$", output, re.M)
+    assert len(codes) == 3
+    assert log_in(client, "root", password, codes[0]).status_code == 302
+    client.logout()
+    assert log_in(client, "root", password, codes[0]).status_code == 200
+
+
+def test_re_enrolling_replaces_the_lost_device(client, monkeypatch, password):
+    """Enrolling an existing admin again: the old device stops working, the password stays."""
+    old_uri = uri_in(enroll("root", monkeypatch=monkeypatch, env_password=password))
+    new_uri = uri_in(enroll("root", monkeypatch=monkeypatch))
+    assert new_uri != old_uri
+    assert log_in(client, "root", password, code_from_uri(new_uri)).status_code == 302
+    client.logout()
+    assert log_in(client, "root", password, code_from_uri(old_uri)).status_code == 200
+    assert client.get(INDEX).status_code == 302
+
+
+def test_interactive_enrolment_confirms_the_device_with_a_code(monkeypatch, password):
+    """In a terminal the device counts only after the user typed a code from the app."""
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": password)
+    # A user typing something that is not the app's code: refused 3 times, then the end.
+    monkeypatch.setattr("builtins.input", lambda prompt="": "not-a-code")
+    with pytest.raises(CommandError, match="not confirmed"):
+        enroll("root", monkeypatch=monkeypatch, tty=True)
+    assert not TOTPDevice.objects.get(user__username="root").confirmed
+
+    def the_app_shows(prompt=""):
+        return code_from_uri(TOTPDevice.objects.get(user__username="root").config_url)
+
+    monkeypatch.setattr("builtins.input", the_app_shows)
+    enroll("root", "--set-password", monkeypatch=monkeypatch, tty=True)
+    assert TOTPDevice.objects.get(user__username="root").confirmed
