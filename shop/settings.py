@@ -104,6 +104,9 @@ OMISE_VAULT_URL = env.str("OMISE_VAULT_URL", default=_omise_vault)
 OMISE_JS_URL = env.str("OMISE_JS_URL", default=_omise_js)
 # An HTTPS proxy with a fixed egress IP for Omise calls only (see docs/keys.md).
 OMISE_PROXY_URL = env.str("OMISE_PROXY_URL", default="")
+# The card guard (shop/cardguard.py) skips only the sandbox's vault, which plays Omise and so
+# receives card numbers by design; production mounts no sandbox and has no exemption at all.
+CARD_GUARD_EXEMPT_PATHS = ["/sandbox/vault/"] if OMISE_SANDBOX else []
 SHOP_CURRENCY = "THB"
 
 if missing:
@@ -137,6 +140,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "shop.headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before sessions: a request carrying card data is refused and nothing from it is saved.
+    "shop.cardguard.CardGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -281,14 +286,43 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
 # --- Logging ---------------------------------------------------------------------------------
+# Every handler carries the "scrub" filter (shop/logscrub.py): card numbers, secret keys and
+# credentials are masked before anything is written. Django's own handlers (runserver's access
+# log "django.server", the 500 e-mails) are redefined here so that none escapes the filter.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        "scrub": {"()": "shop.logscrub.ScrubFilter"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["scrub"]},
+        "django.server": {
+            "class": "logging.StreamHandler", "formatter": "django.server", "filters": ["scrub"],
+        },
+        "mail_admins": {
+            "level": "ERROR",
+            "class": "shop.logscrub.ScrubbingAdminEmailHandler",
+            "filters": ["require_debug_false", "scrub"],
+        },
+    },
+    "loggers": {
+        # Replace Django's default handlers (which would not carry the filter); records still
+        # propagate to the root console handler.
+        "django": {"handlers": ["mail_admins"], "level": "INFO"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+# Error reports (DEBUG page, 500 e-mails) hide card fields and mask card numbers and keys.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "shop.logscrub.ScrubbingExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "shop.logscrub.ScrubbingExceptionReporter"

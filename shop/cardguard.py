@@ -1,0 +1,409 @@
+"""Card guard: the server refuses any request that carries card data.
+
+Threat: card details reaching the merchant's server by mistake. Omise's guide asks that card
+details go from the shopper's browser straight to Omise and that "form parameters containing
+card details are not inadvertently sent to your server or captured in server logs". A forked
+template that renders a card field outside Omise's form, an analytics snippet that posts what
+the shopper typed, a debugging `fetch()`: each would put this server in PCI scope. The
+middleware below catches them all at the door, before any view, session or log sees the data.
+
+Two detectors, pure functions, shared with the log scrubber (`shop/logscrub.py`):
+
+* `find_card_numbers(text)` finds card numbers inside any text: runs of 13–19 ASCII digits,
+  optionally split by single spaces or dashes, that pass the Luhn check and carry a known
+  brand prefix and length (Visa, Mastercard incl. the 2-series, Amex, JCB, UnionPay, Diners,
+  Discover). It is a single left-to-right pass (linear in the text, no backtracking blow-up).
+* `is_card_field(name)` recognises the names real card forms give their fields
+  (`card_number`, `cardNumber`, `cc-number`, `card[number]`, `cvv`, `security_code`,
+  `expiration_month`, `exp_year`, …), but not the shop's legitimate ones (`card` holding a
+  `tokn_` id, `omise_token`, `card_last_digits`).
+
+What is scanned and what is not, and why, is explained in docs/card-guard.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from io import BytesIO
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.template.loader import render_to_string
+
+# --- Card numbers ------------------------------------------------------------------------------
+
+MIN_DIGITS, MAX_DIGITS = 13, 19
+
+# Brand → (prefix ranges as (low, high) over the first N digits, allowed lengths).
+# Ranges are inclusive and compared on a prefix of the same width as the bounds.
+BRANDS: dict[str, tuple[tuple[tuple[str, str], ...], frozenset[int]]] = {
+    "visa": ((("4", "4"),), frozenset({13, 16, 19})),
+    "mastercard": ((("51", "55"), ("2221", "2720")), frozenset({16})),
+    "amex": ((("34", "34"), ("37", "37")), frozenset({15})),
+    "jcb": ((("3528", "3589"),), frozenset(range(16, 20))),
+    "unionpay": ((("62", "62"),), frozenset(range(16, 20))),
+    "diners": ((("300", "305"), ("3095", "3095"), ("36", "36"), ("38", "39")),
+               frozenset(range(14, 20))),
+    "discover": ((("6011", "6011"), ("644", "649"), ("65", "65")), frozenset(range(16, 20))),
+}
+
+# A run of digit groups joined by at most one space or dash, at least 13 digits long. Each
+# repetition consumes "digit" or "separator digit" with no overlap between the alternatives,
+# so the engine never backtracks more than the 13-digit minimum: linear in the text.
+_RUN = re.compile(r"[0-9](?:[ -]?[0-9]){12,}")
+_GROUP = re.compile(r"[0-9]+")
+
+
+def luhn_ok(digits: str) -> bool:
+    """The Luhn (mod 10) checksum every payment card number satisfies."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if position % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def card_brand(digits: str) -> str | None:
+    """The brand whose prefix and length match these digits, or None (no Luhn check here)."""
+    for brand, (ranges, lengths) in BRANDS.items():
+        if len(digits) not in lengths:
+            continue
+        for low, high in ranges:
+            if low <= digits[: len(low)] <= high:
+                return brand
+    return None
+
+
+def is_card_number(digits: str) -> bool:
+    """True for 13–19 plain digits with a known brand prefix and length and a valid Luhn sum."""
+    return (
+        MIN_DIGITS <= len(digits) <= MAX_DIGITS
+        and digits.isascii()
+        and digits.isdigit()
+        and card_brand(digits) is not None
+        and luhn_ok(digits)
+    )
+
+
+@dataclass(frozen=True)
+class CardMatch:
+    start: int  # span in the scanned text, separators included
+    end: int
+    digits: str  # the number without separators
+
+    @property
+    def last4(self) -> str:
+        return self.digits[-4:]
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isascii() and (char.isalnum() or char == "_")
+
+
+def find_card_numbers(text: str) -> Iterator[CardMatch]:
+    """Every card number in `text`, left to right, non-overlapping.
+
+    A candidate is any whole-group window of a digit run (so "4242 4242 4242 4242 123", a
+    number followed by its CVV, is still found). A window that touches a letter, digit or
+    underscore is part of an identifier (`tokn_…`, `ORD123…`), and one right after a `+` is an
+    international phone number: neither is a card number. A plain run of more than 19 digits
+    has no window of 13–19 and is an id, not a card.
+    """
+    for run in _RUN.finditer(text):
+        groups = [(g.start(), g.end()) for g in _GROUP.finditer(text, run.start(), run.end())]
+        run_start, run_end = run.start(), run.end()
+        before = text[run_start - 1] if run_start else ""
+        after = text[run_end] if run_end < len(text) else ""
+        start_blocked = _is_word_char(before) or before == "+"
+        end_blocked = _is_word_char(after)
+        i = 0
+        while i < len(groups):
+            found = None
+            if not (i == 0 and start_blocked):
+                digits = ""
+                # At most 19 digits per window, so this inner loop is bounded: linear overall.
+                for j in range(i, len(groups)):
+                    digits += text[groups[j][0] : groups[j][1]]
+                    if len(digits) > MAX_DIGITS:
+                        break
+                    if len(digits) < MIN_DIGITS:
+                        continue
+                    if j == len(groups) - 1 and end_blocked:
+                        break
+                    if card_brand(digits) and luhn_ok(digits):
+                        # Keep extending: the longest valid window from this group wins,
+                        # so a log mask covers all of a 19-digit number, not a lucky head.
+                        found = CardMatch(groups[i][0], groups[j][1], digits)
+            if found:
+                yield found
+                # continue after this number; its groups cannot start another one
+                while i < len(groups) and groups[i][0] < found.end:
+                    i += 1
+            else:
+                i += 1
+
+
+def first_card_number(text: str) -> CardMatch | None:
+    return next(find_card_numbers(text), None)
+
+
+def might_hold_card_number(text: str) -> bool:
+    """A cheap C-speed pre-check: is there any run of 13+ digits at all?"""
+    return _RUN.search(text) is not None
+
+
+# --- Card field names --------------------------------------------------------------------------
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_WORDS = re.compile(r"[a-z0-9]+")
+_CARD_CONTEXT = {"card", "cc", "creditcard", "debitcard", "paymentcard"}
+_CVV_WORDS = {"cvv", "cvv2", "cvc", "cvc2", "csc", "cvn", "cvd", "securitycode", "cardcode"}
+_NUMBER_WORDS = {"number", "num", "no", "nr", "pan"}
+_EXPIRY_WORDS = {"exp", "expiry", "expiration", "expire", "expdate", "expirydate",
+                 "expirationdate", "expmonth", "expyear", "expirymonth", "expiryyear",
+                 "expirationmonth", "expirationyear"}
+_EXPIRY_PARTS = {"month", "year", "date", "mm", "yy", "yyyy", "mmyy"}
+_JOINED_NUMBER = re.compile(r"(credit|debit)?(card|cc)(number|num|no|nr|pan)")
+
+
+def name_words(name: str) -> list[str]:
+    """`cardNumber` → [card, number]; `card[number]`, `cc-number` → [card|cc, number]."""
+    return _WORDS.findall(_CAMEL.sub(" ", name).lower())
+
+
+@lru_cache(maxsize=2048)  # forms repeat the same few names on every request
+def _is_card_field(name: str, context: tuple[str, ...]) -> bool:
+    return is_card_field(name, context)
+
+
+def is_card_field(name: str, context: Iterable[str] = ()) -> bool:
+    """Is `name` the name of a card number, security code or expiry field?
+
+    `context` holds the names of enclosing JSON objects (`{"card": {"number": …}}`), so that
+    Omise.js' own bare `number` counts only under a card. Bare `number`, `card`, `token`,
+    `expires_at`, `security_code_check`, `card_last_digits` are not card fields.
+    """
+    words = name_words(name)
+    if not words:
+        return False
+    last = words[-1]
+    joined = "".join(words)
+    # Security code: cvv, cvc2, security_code, cc-csc, cardCode …
+    if last in _CVV_WORDS or words[-2:] == ["security", "code"] or joined.endswith(
+        "securitycode"
+    ):
+        return True
+    # Expiry: exp, expiry, expiration_month, exp_year, cc-exp-month, expiryDate …
+    if last in _EXPIRY_WORDS:
+        return True
+    if last in _EXPIRY_PARTS and len(words) > 1 and words[-2] in _EXPIRY_WORDS:
+        return True
+    # Number: card_number, cc-number, cardNumber, creditCardNumber, ccnum, card[number] …
+    if _JOINED_NUMBER.fullmatch(joined) or _JOINED_NUMBER.fullmatch("".join(words[-3:])):
+        return True
+    if last in _NUMBER_WORDS and (
+        any(w in _CARD_CONTEXT for w in words[:-1])
+        or any(w in _CARD_CONTEXT for c in context for w in name_words(c))
+    ):
+        return True
+    return False
+
+
+# --- Scanning a request ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    carrier: str  # "query" | "form" | "multipart" | "json" | "text"
+    field_name: str  # "" for a bare text body
+    reason: str  # "card_number" (a value looks like one) | "card_field" (a card field's name)
+    last4: str = ""  # only for card numbers; never a security code's digits
+
+
+def _has_value(value: object) -> bool:
+    if isinstance(value, bool) or value is None:
+        return False
+    if isinstance(value, str):
+        return bool(value.strip())
+    if isinstance(value, int | float):
+        return True
+    return bool(value)
+
+
+def _number_in(value: str) -> CardMatch | None:
+    return first_card_number(value) if might_hold_card_number(value) else None
+
+
+def scan_fields(fields: QueryDict, carrier: str) -> Finding | None:
+    """Scan a query string or form: values that look like card numbers, then card field names.
+
+    One regex pass over all names and values decides whether any digit run is long enough to
+    be a card number; the per-field Luhn work runs only then (the common case costs one scan).
+    """
+    pairs = [(name, value) for name, values in fields.lists() for value in values]
+    if might_hold_card_number("\n".join(f"{name}\n{value}" for name, value in pairs)):
+        for name, value in pairs:
+            match = _number_in(value) or _number_in(name)
+            if match:
+                return Finding(carrier, name, "card_number", match.last4)
+    for name, value in pairs:
+        if _has_value(value) and _is_card_field(name, ()):
+            return Finding(carrier, name, "card_field")
+    return None
+
+
+def scan_json(data: object) -> Finding | None:
+    """Walk a parsed JSON document at any depth, without recursion (no depth limit to hit).
+
+    An Omise card object (`"object": "card"`, as in webhook events) holds expiry and last
+    digits but never the number: its field names are not refused, its values are still scanned.
+    """
+    stack: list[tuple[object, tuple[str, ...], bool]] = [(data, (), False)]
+    while stack:
+        node, path, omise_card = stack.pop()
+        if isinstance(node, dict):
+            is_omise_card = node.get("object") == "card" and "number" not in node
+            for key, value in node.items():
+                key = str(key)
+                if not is_omise_card and _has_value(value) and _is_card_field(key, path):
+                    last4 = ""
+                    if isinstance(value, str | int) and not isinstance(value, bool):
+                        match = _number_in(str(value))
+                        last4 = match.last4 if match else ""
+                    return Finding("json", key, "card_field", last4)
+                match = _number_in(key)
+                if match:
+                    return Finding("json", key, "card_number", match.last4)
+                stack.append((value, (*path, key), is_omise_card))
+        elif isinstance(node, list):
+            stack.extend((item, path, omise_card) for item in node)
+        elif isinstance(node, str | int | float) and not isinstance(node, bool):
+            match = _number_in(node if isinstance(node, str) else str(node))
+            if match:
+                return Finding("json", path[-1] if path else "", "card_number", match.last4)
+    return None
+
+
+def _content_type(request: HttpRequest) -> str:
+    return request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type.endswith(("/json", "+json")) or content_type == "application/csp-report"
+
+
+def scan_request(request: HttpRequest) -> Finding | None:
+    """The first card data in the request's query string or body, or None.
+
+    Reads the body at most once, through Django, so its size limits apply (an oversized body
+    raises RequestDataTooBig here and Django answers 400) and views can still use request.POST
+    and request.body afterwards.
+    """
+    finding = scan_fields(request.GET, "query") if request.GET else None
+    if finding:
+        return finding
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length <= 0:
+        return None
+    content_type = _content_type(request)
+    if content_type == "multipart/form-data":
+        # Field values only: file contents go to upload handlers and are not read here.
+        if request.method == "POST":
+            fields = request.POST
+        else:
+            fields, _files = request.parse_file_upload(request.META, BytesIO(request.body))
+        return scan_fields(fields, "multipart")
+    if content_type == "application/x-www-form-urlencoded":
+        # For POST this is the parse the view will use (cached); other methods parse a copy.
+        fields = request.POST if request.method == "POST" else QueryDict(request.body)
+        return scan_fields(fields, "form")
+    text = request.body.decode(request.encoding or "utf-8", errors="replace")
+    if not might_hold_card_number(text) and not _is_json(content_type):
+        return None
+    if _is_json(content_type):
+        try:
+            return scan_json(json.loads(text))
+        except (ValueError, RecursionError):
+            pass  # not valid JSON: scanned as the text it is
+    match = first_card_number(text)
+    return Finding("text", "", "card_number", match.last4) if match else None
+
+
+# --- The middleware ----------------------------------------------------------------------------
+
+REFUSAL_MESSAGE = (
+    "This request was refused because it contained payment card details. Card details must "
+    "go from your browser straight to Omise, never to this shop's server. Nothing from this "
+    "request was stored or processed."
+)
+
+
+def exempt_paths() -> tuple[str, ...]:
+    """Path prefixes the guard skips: only the sandbox's vault, and only while it is mounted."""
+    if not getattr(settings, "OMISE_SANDBOX", False):
+        return ()
+    return tuple(getattr(settings, "CARD_GUARD_EXEMPT_PATHS", ()))
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    accept = request.META.get("HTTP_ACCEPT", "")
+    return _is_json(_content_type(request)) or (
+        "application/json" in accept and "text/html" not in accept
+    )
+
+
+def refusal_response(request: HttpRequest) -> HttpResponse:
+    """400 with a page (or JSON) saying what happened; it never echoes what was sent."""
+    if _wants_json(request):
+        response = JsonResponse(
+            {"error": "card_data_refused", "message": REFUSAL_MESSAGE}, status=400
+        )
+    else:
+        html = render_to_string("cardguard_refused.html", {"message": REFUSAL_MESSAGE}, request)
+        response = HttpResponse(html, status=400)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class CardGuardMiddleware:
+    """Refuse requests carrying card data before sessions, CSRF, auth or any view run.
+
+    It sits right after WhiteNoise in MIDDLEWARE: a refused request never reaches the session
+    middleware, so nothing from it is saved, and the event records at most the last 4 digits.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        exempt = exempt_paths()
+        if not (exempt and request.path.startswith(exempt)):
+            finding = scan_request(request)
+            if finding:
+                self._record(request, finding)
+                return refusal_response(request)
+        return self.get_response(request)
+
+    @staticmethod
+    def _record(request: HttpRequest, finding: Finding) -> None:
+        from shop.logscrub import scrub  # a card number used as a field *name* is masked too
+        from shop.models import SecurityEvent
+        from shop.security_events import record_security_event
+
+        detail = {"carrier": finding.carrier, "reason": finding.reason,
+                  "method": request.method}
+        if finding.last4:
+            detail["last4"] = finding.last4
+        record_security_event(
+            SecurityEvent.Kind.CARD_DATA_REFUSED, request,
+            field_name=scrub(finding.field_name), **detail,
+        )

@@ -1,0 +1,203 @@
+"""Keep card numbers and Omise secrets out of every log line and error report.
+
+Threat: sensitive data "captured in server logs" (Omise's guide). Logs are copied to
+terminals, log shippers, CI output and support tickets; a card number in a debug print, a
+query string in an access log line or a secret key in a traceback leaks through all of them.
+
+* `ScrubFilter` is a logging filter that settings install on every handler (Django's, the
+  shop's, gunicorn's: see `deploy/gunicorn.conf.py`). It masks card numbers (the card guard's
+  own detector, keeping the last four digits: `************4242`), Omise secret keys
+  (`skey_…`), the configured OMISE_SECRET_KEY and OMISE_WEBHOOK_SECRET values wherever they
+  appear, and `Authorization: Basic/Bearer …` credentials, in the message, its arguments, the
+  exception text and the stack. Access-log request lines are messages too, so they are masked.
+* `ScrubbingExceptionReporterFilter` and `ScrubbingExceptionReporter` do the same for Django's
+  error reports (the DEBUG page and the 500 e-mails): card fields and keys are hidden, card
+  numbers masked in settings, POST data, query strings, local variables and the error message.
+* `ScrubbingAdminEmailHandler` e-mails the full report (built from the original exception) and
+  scrubs the mail's subject and bodies before sending.
+
+In gunicorn's `logconfig_dict`, add `"filters": {"scrub": {"()": "shop.logscrub.ScrubFilter"}}`
+and `"filters": ["scrub"]` on every handler, as deploy/gunicorn.conf.py does.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import logging
+import os
+import re
+from functools import lru_cache
+
+from django.conf import settings
+from django.template.defaultfilters import pprint
+from django.utils.log import AdminEmailHandler
+from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
+
+from shop.cardguard import find_card_numbers, is_card_field, might_hold_card_number
+
+REDACTED = "[redacted]"
+_SECRET_KEY = re.compile(r"(skey_(?:test_)?)[A-Za-z0-9]+")
+# Basic/Bearer followed by a credential-looking token (it holds a digit or base64 symbol), so
+# prose like "Basic information" is left alone.
+_AUTH = re.compile(r"(?i)\b(basic|bearer)(\s+)(?=[A-Za-z0-9+/=._~-]*[0-9+/=])[A-Za-z0-9+/=._~-]{8,}")
+
+
+def mask_card_numbers(text: str) -> str:
+    """Replace every card number's digits but the last four with `*`."""
+    if not might_hold_card_number(text):
+        return text
+    parts, position = [], 0
+    for match in find_card_numbers(text):
+        parts.append(text[position : match.start])
+        parts.append("*" * (len(match.digits) - 4) + match.last4)
+        position = match.end
+    parts.append(text[position:])
+    return "".join(parts)
+
+
+@lru_cache(maxsize=8)
+def _literal_secrets(secret_key: str, webhook_secret: str) -> tuple[str, ...]:
+    """The configured secrets, and the Basic-auth header value the Omise client sends."""
+    found = []
+    for value in (secret_key, webhook_secret):
+        if len(value) >= 8:  # never mask "" or a tiny value (that would mask everything)
+            found.append(value)
+    if len(secret_key) >= 8:
+        found.append(base64.b64encode(f"{secret_key}:".encode()).decode())
+    return tuple(found)
+
+
+def _configured_secrets() -> tuple[str, ...]:
+    if settings.configured:
+        secret_key = getattr(settings, "OMISE_SECRET_KEY", "") or ""
+        webhook_secret = getattr(settings, "OMISE_WEBHOOK_SECRET", "") or ""
+    else:  # gunicorn's own loggers may log before Django is set up
+        secret_key = os.environ.get("OMISE_SECRET_KEY", "")
+        webhook_secret = os.environ.get("OMISE_WEBHOOK_SECRET", "")
+    return _literal_secrets(secret_key, webhook_secret)
+
+
+def scrub(text: str) -> str:
+    """`text` with card numbers, secret keys, configured secrets and credentials masked."""
+    if not text:
+        return text
+    text = mask_card_numbers(text)
+    if "skey_" in text:
+        text = _SECRET_KEY.sub(lambda m: m.group(1) + REDACTED, text)
+    for secret in _configured_secrets():
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    if "asic" in text or "earer" in text:  # cheap pre-check before the regex
+        text = _AUTH.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
+    return text
+
+
+class ScrubFilter(logging.Filter):
+    """Mask card numbers and secrets in a record before any handler writes it anywhere.
+
+    The message is formatted with its arguments first (a card number may hide in either), then
+    scrubbed; the exception is formatted into a scrubbed `exc_text` and `exc_info` cleared, so
+    no formatter can print the raw traceback. The original exception stays on the record as
+    `unscrubbed_exc_info` for ScrubbingAdminEmailHandler, which scrubs what it sends.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "scrubbed", False):
+            return True  # the same record reaching a second handler
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string must still be logged, and scrubbed
+            message = f"{record.msg} {record.args!r}"
+        record.msg, record.args = scrub(str(message)), ()
+        if record.exc_info and record.exc_info[0] is not None:
+            formatted = logging.Formatter().formatException(record.exc_info)
+            record.unscrubbed_exc_info = record.exc_info
+            record.exc_text, record.exc_info = scrub(formatted), None
+        elif record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info)
+        record.scrubbed = True
+        return True
+
+
+class ScrubbingAdminEmailHandler(AdminEmailHandler):
+    """Django's 500 e-mail with the full traceback report, scrubbed before it is sent."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        original = getattr(record, "unscrubbed_exc_info", None)
+        if original:
+            # The report (frames, variables) is built from the real exception by the scrubbing
+            # reporter below; every text it produces is scrubbed again in send_mail.
+            record = copy.copy(record)
+            record.exc_info, record.exc_text = original, None
+        super().emit(record)
+
+    def send_mail(self, subject, message, *args, **kwargs):
+        if kwargs.get("html_message"):
+            kwargs["html_message"] = scrub(kwargs["html_message"])
+        super().send_mail(scrub(subject), scrub(message), *args, **kwargs)
+
+
+class _Masked:
+    """Stands in for a variable in an error report: its repr is the scrubbed repr."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class ScrubbingExceptionReporterFilter(SafeExceptionReporterFilter):
+    """Django's filter (which hides settings named *KEY*, *SECRET*, *TOKEN*…) plus card data:
+    card fields are hidden whole, and card numbers and keys masked in every other value."""
+
+    def cleanse_setting(self, key, value):
+        if isinstance(key, str) and is_card_field(key):
+            return self.cleansed_substitute
+        cleansed = super().cleanse_setting(key, value)
+        return scrub(cleansed) if isinstance(cleansed, str) else cleansed
+
+    def get_post_parameters(self, request):
+        params = super().get_post_parameters(request)
+        if request is None or not params:
+            return params
+        params = params.copy()  # request.POST itself is immutable and must stay intact
+        for name in list(params):
+            if is_card_field(name):
+                params[name] = self.cleansed_substitute
+            else:
+                params.setlist(name, [scrub(str(v)) for v in params.getlist(name)])
+        return params
+
+    def get_traceback_frame_variables(self, request, tb_frame):
+        cleansed = []
+        for name, value in super().get_traceback_frame_variables(request, tb_frame):
+            if isinstance(name, str) and is_card_field(name):
+                value = self.cleansed_substitute
+            else:
+                shown = pprint(value)
+                masked = scrub(shown)
+                if masked != shown:
+                    value = _Masked(masked)
+            cleansed.append((name, value))
+        return cleansed
+
+
+class ScrubbingExceptionReporter(ExceptionReporter):
+    """Scrubs what Django's reporter shows unfiltered: the error message, the URL and GET."""
+
+    def get_traceback_data(self):
+        data = super().get_traceback_data()
+        if "exception_value" in data:
+            data["exception_value"] = scrub(str(data["exception_value"]))
+        if "request_insecure_uri" in data:
+            data["request_insecure_uri"] = scrub(str(data["request_insecure_uri"]))
+        if "request_GET_items" in data:
+            data["request_GET_items"] = [
+                (k, self.filter.cleansed_substitute if is_card_field(k) else scrub(str(v)))
+                for k, v in data["request_GET_items"]
+            ]
+        return data
