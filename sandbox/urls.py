@@ -1,2 +1,45 @@
+"""Sandbox URLs, mounted at /sandbox/ by shop/urls.py only when OMISE_SANDBOX is on.
+
+Omise's hosts map to prefixes: api.omise.co → /sandbox/api, vault.omise.co → /sandbox/vault
+(the only prefix that may receive card numbers), cdn.omise.co/omise.js → /sandbox/omise.js.
+"""
+
+from django.urls import path, re_path
+
+from sandbox import api, views
+
 app_name = "sandbox"
-urlpatterns: list = []
+
+CHARGE = r"(?P<charge_id>chrg_test_[0-9a-z]+)"
+EVENT = r"(?P<event_id>evnt_test_[0-9a-z]+)"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    # vault.omise.co
+    path("vault/tokens", api.tokens, name="tokens"),
+    # api.omise.co
+    path("api/account", api.account, name="account"),
+    path("api/charges", api.charges, name="charges"),
+    re_path(rf"^api/charges/{CHARGE}$", api.charge_detail, name="charge"),
+    re_path(rf"^api/charges/{CHARGE}/capture$", api.charge_capture, name="charge_capture"),
+    re_path(rf"^api/charges/{CHARGE}/reverse$", api.charge_reverse, name="charge_reverse"),
+    re_path(rf"^api/charges/{CHARGE}/expire$", api.charge_expire, name="charge_expire"),
+    re_path(rf"^api/charges/{CHARGE}/mark_as_paid$", api.charge_mark_as_paid,
+            name="charge_mark_as_paid"),
+    re_path(rf"^api/charges/{CHARGE}/mark_as_failed$", api.charge_mark_as_failed,
+            name="charge_mark_as_failed"),
+    re_path(rf"^api/charges/{CHARGE}/refunds$", api.charge_refunds, name="charge_refunds"),
+    path("api/events", api.events, name="events"),
+    re_path(rf"^api/events/{EVENT}$", api.event_detail, name="event"),
+    re_path(r"^api/", api.not_found),  # Omise's JSON 404, not an HTML page
+    # cdn.omise.co and the card form frame
+    path("omise.js", views.omise_js, name="omise_js"),
+    path("card-frame/", views.card_frame, name="card_frame"),
+    path("assets/<str:name>", views.asset, name="asset"),
+    # the issuer's 3-D Secure page, and a shop-origin page to try the card form
+    re_path(rf"^3ds/{CHARGE}/$", views.three_d_secure, name="three_d_secure"),
+    path("try/", views.try_page, name="try"),
+    # test hooks (secret key)
+    path("test/webhooks/deliver", api.test_deliver_webhooks, name="test_deliver_webhooks"),
+    path("test/faults", api.test_faults, name="test_faults"),
+]

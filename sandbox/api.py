@@ -1,0 +1,291 @@
+"""The sandbox's JSON endpoints: Omise's API, its vault, and the test hooks.
+
+One decorator, `endpoint`, does what every call shares, in Omise's order: authenticate the key
+(test keys of this project only), note the IP a secret key is used from, parse JSON or form
+bodies, apply any injected fault, turn `SandboxError` into Omise's error object, and record
+what was received (never card fields) so tests can see what reached "Omise".
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import re
+import time
+from collections.abc import Callable
+from functools import wraps
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from sandbox import services
+from sandbox.models import Fault, ReceivedRequest
+from sandbox.services import SandboxError
+
+_LIVE_KEY = re.compile(r"^(pkey|skey)_(?!test_)")
+
+
+def _error(exc: SandboxError) -> JsonResponse:
+    return JsonResponse(exc.as_json(), status=exc.status)
+
+
+def _presented_key(request: HttpRequest) -> str:
+    """The username of HTTP Basic (Omise's scheme); "" when absent or malformed."""
+    scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != "basic":
+        return ""
+    try:
+        return base64.b64decode(value, validate=True).decode().partition(":")[0]
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
+
+
+def authenticate(request: HttpRequest, *, vault: bool) -> str:
+    """The key if it is this project's public (vault) or secret (API) test key."""
+    key = _presented_key(request)
+    expected = settings.OMISE_PUBLIC_KEY if vault else settings.OMISE_SECRET_KEY
+    if _LIVE_KEY.match(key):
+        raise SandboxError(
+            "authentication_failure",
+            "this is the offline sandbox: it accepts test keys (pkey_test_/skey_test_) only. "
+            "A live key was sent; keep live keys for production and roll this one if exposed.",
+            401,
+        )
+    if not key or not hmac.compare_digest(key.encode(), expected.encode()):
+        raise SandboxError("authentication_failure", "authentication failed", 401)
+    return key
+
+
+def _expand_brackets(pairs) -> dict:
+    """Form encoding as Omise accepts it: `card[name]=…`, `metadata[order]=…`."""
+    result: dict = {}
+    for name, value in pairs:
+        match = re.fullmatch(r"(\w+)\[(\w+)\]", name)
+        if match:
+            result.setdefault(match.group(1), {})[match.group(2)] = value
+        else:
+            result[name] = value
+    return result
+
+
+def parse_params(request: HttpRequest) -> dict:
+    params = _expand_brackets(request.GET.items())
+    if request.method in {"POST", "PATCH", "PUT", "DELETE"} and request.body:
+        if request.content_type == "application/json":
+            try:
+                body = json.loads(request.body)
+            except ValueError:
+                raise SandboxError("bad_request", "the request body is not valid JSON") from None
+            if not isinstance(body, dict):
+                raise SandboxError("bad_request", "the request body must be a JSON object")
+            params.update(body)
+        else:
+            params.update(_expand_brackets(request.POST.items()))
+    return params
+
+
+def _cors(response: HttpResponse) -> HttpResponse:
+    """The vault is called by Omise.js from any shop's origin, with the public key only."""
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+    response["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+    response["Access-Control-Max-Age"] = "600"
+    return response
+
+
+def _recordable(params: dict, *, vault: bool) -> dict:
+    if vault:  # card fields are never stored, not even in this log: only which were sent
+        card = params.get("card")
+        return {"card_fields": sorted(card) if isinstance(card, dict) else []}
+    return params
+
+
+def endpoint(name: str | dict[str, str], *, methods: tuple[str, ...] = ("GET",),
+             vault: bool = False):
+    """Wrap a handler `(request, params, **kwargs) -> dict` as an Omise-like endpoint.
+
+    `name` (per method when a dict) is what faults target and what requests are recorded as.
+    """
+    names = name if isinstance(name, dict) else dict.fromkeys(methods, name)
+
+    def decorator(handler: Callable[..., dict]):
+        @csrf_exempt
+        @wraps(handler)
+        def view(request: HttpRequest, **kwargs) -> HttpResponse:
+            if vault and request.method == "OPTIONS":
+                return _cors(HttpResponse(status=204))
+            params: dict = {}
+            fault: Fault | None = None
+            name = names.get(request.method, "unknown")
+            try:
+                if request.method not in methods:
+                    raise SandboxError("not_found", "the requested resource was not found", 404)
+                key = authenticate(request, vault=vault)
+                if not vault:
+                    services.record_key_use(key=key, ip=request.META.get("REMOTE_ADDR", ""))
+                params = parse_params(request)
+                fault = services.take_fault(endpoint=name)
+                if fault and fault.kind == Fault.Kind.STATUS:
+                    raise SandboxError(
+                        "too_many_requests" if fault.status == 429 else "internal_error",
+                        "injected fault",
+                        fault.status,
+                    )
+                if fault and fault.kind == Fault.Kind.STALL_BEFORE:
+                    time.sleep(fault.seconds)
+                response = JsonResponse(handler(request, params, **kwargs))
+            except SandboxError as exc:
+                response = _error(exc)
+            ReceivedRequest.objects.create(
+                endpoint=name,
+                method=request.method,
+                path=request.path,
+                params=_recordable(params, vault=vault),
+                headers={
+                    "Omise-Version": request.headers.get("Omise-Version", ""),
+                    "User-Agent": request.headers.get("User-Agent", ""),
+                },
+                ip=request.META.get("REMOTE_ADDR", ""),
+                status_code=response.status_code,
+            )
+            if fault and fault.kind == Fault.Kind.STALL_AFTER:
+                # The work is done (a charge exists) but the caller will see a timeout.
+                time.sleep(fault.seconds)
+            return _cors(response) if vault else response
+
+        view.endpoint_names = set(names.values())
+        return view
+
+    return decorator
+
+
+# --- vault -----------------------------------------------------------------------------------
+@endpoint("tokens.create", methods=("POST",), vault=True)
+def tokens(request, params):
+    card = params.get("card")
+    if not isinstance(card, dict):
+        raise SandboxError("invalid_card", "card is missing")
+    return services.create_token(card=card)
+
+
+# --- API -------------------------------------------------------------------------------------
+@endpoint({"GET": "charges.list", "POST": "charges.create"}, methods=("GET", "POST"))
+def charges(request, params):
+    if request.method == "POST":
+        return services.create_charge(params=params)
+    return services.list_charges(params=params)
+
+
+@endpoint("charges.retrieve")
+def charge_detail(request, params, charge_id):
+    return services.charge_json(services.get_charge(charge_id))
+
+
+@endpoint("charges.capture", methods=("POST",))
+def charge_capture(request, params, charge_id):
+    return services.capture_charge(charge_id=charge_id)
+
+
+@endpoint("charges.reverse", methods=("POST",))
+def charge_reverse(request, params, charge_id):
+    return services.reverse_charge(charge_id=charge_id)
+
+
+@endpoint("charges.expire", methods=("POST",))
+def charge_expire(request, params, charge_id):
+    return services.expire_charge(charge_id=charge_id)
+
+
+@endpoint("charges.mark_as_paid", methods=("POST",))
+def charge_mark_as_paid(request, params, charge_id):
+    return services.mark_charge(charge_id=charge_id, paid=True)
+
+
+@endpoint("charges.mark_as_failed", methods=("POST",))
+def charge_mark_as_failed(request, params, charge_id):
+    return services.mark_charge(charge_id=charge_id, paid=False)
+
+
+@endpoint({"GET": "refunds.list", "POST": "refunds.create"}, methods=("GET", "POST"))
+def charge_refunds(request, params, charge_id):
+    if request.method == "GET":
+        charge = services.get_charge(charge_id)
+        return services.paginate(charge.refunds.all(), params=params,
+                                 serialize=services.refund_json)
+    return services.create_refund(charge_id=charge_id, params=params)
+
+
+@endpoint("events.list")
+def events(request, params):
+    return services.list_events(params=params)
+
+
+@endpoint("events.retrieve")
+def event_detail(request, params, event_id):
+    return services.event_json(services.get_event(event_id))
+
+
+@endpoint("account.retrieve")
+def account(request, params):
+    return services.account_json()
+
+
+@csrf_exempt
+def not_found(request: HttpRequest) -> JsonResponse:
+    return _error(SandboxError("not_found", "the requested resource was not found", 404))
+
+
+# --- test hooks (sandbox only; secret key like the API) --------------------------------------
+@endpoint("test.webhooks", methods=("POST",))
+def test_deliver_webhooks(request, params):
+    ids = params.get("event_ids") or None
+    if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
+        raise SandboxError("bad_request", "event_ids must be a list of event ids")
+    deliveries = services.deliver_pending(
+        event_ids=ids,
+        duplicate=_int_param(params, "duplicate", 1),
+        reverse_order=services._as_bool(params.get("reverse"), default=False),
+    )
+    return {"object": "list", "data": [services.delivery_json(d) for d in deliveries],
+            "total": len(deliveries)}
+
+
+@endpoint("test.faults", methods=("POST", "DELETE"))
+def test_faults(request, params):
+    if request.method == "DELETE":
+        deleted, _ = Fault.objects.all().delete()
+        return {"object": "list", "data": [], "total": 0, "deleted": deleted}
+    name = str(params.get("endpoint") or "")
+    if name not in known_endpoints():
+        raise SandboxError("bad_request", f"unknown endpoint {name!r:.60}")
+    fault = services.add_fault(
+        endpoint=name,
+        kind=str(params.get("kind") or ""),
+        seconds=_float_param(params, "seconds", 0.0),
+        status=_int_param(params, "status", 500),
+        count=_int_param(params, "count", 1),
+    )
+    return {"object": "fault", "id": fault.pk, "endpoint": fault.endpoint, "kind": fault.kind,
+            "seconds": fault.seconds, "status": fault.status, "remaining": fault.remaining}
+
+
+def known_endpoints() -> set[str]:
+    """Every endpoint name a fault may target."""
+    return set().union(*(getattr(v, "endpoint_names", set()) for v in globals().values()))
+
+
+def _int_param(params: dict, name: str, default: int) -> int:
+    try:
+        return int(params.get(name) or default)
+    except (TypeError, ValueError):
+        raise SandboxError("bad_request", f"{name} must be an integer") from None
+
+
+def _float_param(params: dict, name: str, default: float) -> float:
+    try:
+        return float(params.get(name) or default)
+    except (TypeError, ValueError):
+        raise SandboxError("bad_request", f"{name} must be a number") from None

@@ -1,0 +1,175 @@
+"""The sandbox's state, in the project's database (development and tests only).
+
+No full card number or security code is ever stored: a token keeps the card's public face
+(brand, last digits, expiry, name), a keyed fingerprint, and the test-card behaviour decided
+when it was created.
+"""
+
+import time
+
+from django.db import models
+
+
+class Token(models.Model):
+    id = models.CharField(primary_key=True, max_length=40)
+    card = models.JSONField()  # Omise's card object, without number or security code
+    behaviour = models.CharField(max_length=40)  # see sandbox/cards.py
+    used = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+    def __str__(self) -> str:
+        return self.id
+
+class Charge(models.Model):
+    class Status(models.TextChoices):
+        SUCCESSFUL = "successful"
+        FAILED = "failed"
+        PENDING = "pending"
+        EXPIRED = "expired"
+        REVERSED = "reversed"
+
+    id = models.CharField(primary_key=True, max_length=40)
+    amount = models.PositiveBigIntegerField()
+    currency = models.CharField(max_length=3)  # lower case, as Omise answers
+    status = models.CharField(max_length=12, choices=Status.choices)
+    authorized = models.BooleanField(default=False)
+    paid = models.BooleanField(default=False)
+    capture = models.BooleanField(default=True)
+    reversed = models.BooleanField(default=False)
+    expired = models.BooleanField(default=False)
+    card = models.JSONField(null=True)
+    token_behaviour = models.CharField(max_length=40, blank=True)
+    description = models.TextField(blank=True, default="")
+    metadata = models.JSONField(default=dict)
+    return_uri = models.TextField(blank=True, default="")
+    authorize_uri = models.TextField(blank=True, default="")
+    ip = models.CharField(max_length=64, blank=True, default="")
+    failure_code = models.CharField(max_length=64, blank=True, default="")
+    failure_message = models.TextField(blank=True, default="")
+    refunded_amount = models.PositiveBigIntegerField(default=0)
+    transaction = models.CharField(max_length=40, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    paid_at = models.DateTimeField(null=True)
+    reversed_at = models.DateTimeField(null=True)
+    expired_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+    def __str__(self) -> str:
+        return self.id
+
+class Refund(models.Model):
+    id = models.CharField(primary_key=True, max_length=40)
+    charge = models.ForeignKey(Charge, on_delete=models.CASCADE, related_name="refunds")
+    amount = models.PositiveBigIntegerField()
+    metadata = models.JSONField(default=dict)
+    transaction = models.CharField(max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+
+    def __str__(self) -> str:
+        return self.id
+
+class Event(models.Model):
+    id = models.CharField(primary_key=True, max_length=40)
+    key = models.CharField(max_length=40)  # charge.create, charge.complete, …
+    data = models.JSONField()  # the object as it was when the event happened
+    delivered = models.BooleanField(default=False)  # at least one delivery attempted
+    created_at = models.DateTimeField(auto_now_add=True)
+    seq = models.BigIntegerField(default=time.time_ns, db_index=True)  # creation order
+
+    class Meta:
+        ordering = ["-seq"]
+
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.key}"
+
+class Delivery(models.Model):
+    """One webhook POST attempt, whatever its outcome."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    url = models.TextField()
+    status_code = models.PositiveSmallIntegerField(null=True)  # None: no HTTP answer
+    error = models.TextField(blank=True)
+    attempted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-attempted_at", "-id"]
+
+
+    def __str__(self) -> str:
+        return f"{self.event_id} -> {self.status_code or self.error}"
+
+class ReceivedRequest(models.Model):
+    """What reached "Omise": endpoint, parameters (never card fields), caller's IP."""
+
+    endpoint = models.CharField(max_length=40)
+    method = models.CharField(max_length=8)
+    path = models.TextField()
+    params = models.JSONField(default=dict)
+    headers = models.JSONField(default=dict)  # Omise-Version, User-Agent (no Authorization)
+    ip = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+class Fault(models.Model):
+    """An injected misbehaviour for the next `remaining` calls of an endpoint (tests)."""
+
+    class Kind(models.TextChoices):
+        STALL_BEFORE = "stall_before"  # sleep, then process normally
+        STALL_AFTER = "stall_after"  # process (the charge exists), then sleep
+        STATUS = "status"  # answer an error status (500, 429…) without processing
+
+    endpoint = models.CharField(max_length=40)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    seconds = models.FloatField(default=0)
+    status = models.PositiveSmallIntegerField(default=500)
+    remaining = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} {self.kind}"
+
+class KeyUse(models.Model):
+    """Each (secret key, IP) pair seen, as Omise tracks to e-mail "used from a new IP"."""
+
+    key_hint = models.CharField(max_length=40)  # a keyed hash, never the key
+    ip = models.CharField(max_length=64)
+    first_seen = models.DateTimeField(auto_now_add=True)
+    last_seen = models.DateTimeField(auto_now=True)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key_hint", "ip"], name="one_use_per_ip")]
+
+
+    def __str__(self) -> str:
+        return self.ip
+
+class Notice(models.Model):
+    """A message Omise would e-mail the merchant, shown on the sandbox dashboard."""
+
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.subject

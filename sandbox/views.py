@@ -1,0 +1,144 @@
+"""The sandbox's pages: dashboard, 3-D Secure page, Omise.js and its card frame, a try-out page.
+
+CSP: the project's strict policy stays; each page widens only what it needs. Policies depend on
+the origins in settings (tests move them), so they are set per response rather than with the
+`csp_override` decorator, whose policy is fixed at import time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.csp import CSP
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.http import require_http_methods
+
+from sandbox import services
+from sandbox.models import Charge, Delivery, Event, Fault, Notice, ReceivedRequest
+from sandbox.services import SandboxError
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+_ASSET_FILES = {  # served by name only: no path from the URL reaches the filesystem
+    "omise.js": "text/javascript",
+    "card-frame.js": "text/javascript",
+    "card-frame.css": "text/css",
+    "try.js": "text/javascript",
+    "sandbox.css": "text/css",
+}
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _with_csp(response: HttpResponse, **directives: list[str]) -> HttpResponse:
+    """The project policy with some directives replaced (what `csp_override` would set)."""
+    policy = dict(settings.SECURE_CSP)
+    policy.update({name.replace("_", "-"): value for name, value in directives.items()})
+    response._csp_config = policy  # read by ContentSecurityPolicyMiddleware
+    return response
+
+
+def asset(request: HttpRequest, name: str) -> FileResponse:
+    if name not in _ASSET_FILES:
+        raise Http404
+    response = FileResponse((ASSETS / name).open("rb"), content_type=_ASSET_FILES[name])
+    response["Cache-Control"] = "no-cache"
+    # omise.js is loaded by the shop's page, cross-origin: say so explicitly.
+    response["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
+
+
+def omise_js(request: HttpRequest) -> FileResponse:
+    """The Omise.js stand-in, at the path OMISE_JS_URL points to."""
+    return asset(request, "omise.js")
+
+
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """What Omise's dashboard and e-mails would tell the merchant."""
+    context = {
+        "notices": Notice.objects.all()[:20],
+        "charges": Charge.objects.all()[:50],
+        "events": Event.objects.prefetch_related("deliveries")[:50],
+        "deliveries": Delivery.objects.select_related("event")[:50],
+        "requests": ReceivedRequest.objects.all()[:50],
+        "faults": Fault.objects.filter(remaining__gt=0),
+        "webhook_url": settings.SANDBOX_WEBHOOK_URL,
+        "delivery_mode": settings.SANDBOX_WEBHOOK_DELIVERY,
+        "try_url": settings.SHOP_ORIGIN.rstrip("/") + "/sandbox/try/",
+    }
+    return render(request, "sandbox/dashboard.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def three_d_secure(request: HttpRequest, charge_id: str) -> HttpResponse:
+    """The "bank's" page: Authorize or Fail, then back to the charge's return_uri."""
+    charge = Charge.objects.filter(id=charge_id).first()
+    if charge is None:
+        raise Http404
+    if request.method == "POST":
+        # Already settled (a second tab, the back button)? Just go back to the shop.
+        with contextlib.suppress(SandboxError):
+            services.complete_3ds(
+                charge_id=charge.id, passed=request.POST.get("choice") == "authorize"
+            )
+        return redirect(charge.return_uri)
+    awaiting = charge.status == Charge.Status.PENDING and not charge.authorized
+    response = render(
+        request, "sandbox/three_d_secure.html", {"charge": charge, "awaiting": awaiting}
+    )
+    # After the POST the browser follows a redirect to the shop: form-action must allow it.
+    return _with_csp(response, form_action=[CSP.SELF, _origin(charge.return_uri or "")])
+
+
+def _display_amount(amount: str, currency: str) -> str:
+    try:
+        value = int(amount)
+    except (TypeError, ValueError):
+        return ""
+    currency = (currency or "thb").lower()
+    if currency == "thb":
+        return f"฿{value / 100:,.2f}"
+    if currency == "jpy":
+        return f"¥{value:,}"
+    return f"{value / 100:,.2f} {currency.upper()}"
+
+
+@xframe_options_exempt
+def card_frame(request: HttpRequest) -> HttpResponse:
+    """The pre-built card form, framed by the shop: only the shop's origin may frame it, and
+    the token goes to that origin only (postMessage target)."""
+    amount = _display_amount(request.GET.get("amount", ""), request.GET.get("currency", ""))
+    submit_label = request.GET.get("submitLabel") or (f"Pay {amount}" if amount else "Pay")
+    context = {
+        "public_key": request.GET.get("key", ""),
+        "frame_label": request.GET.get("frameLabel") or "Omise sandbox",
+        "submit_label": submit_label[:60],
+        "parent_origin": settings.SHOP_ORIGIN.rstrip("/"),
+    }
+    response = render(request, "sandbox/card_frame.html", context)
+    return _with_csp(response, frame_ancestors=[settings.SHOP_ORIGIN.rstrip("/")])
+
+
+def try_page(request: HttpRequest) -> HttpResponse:
+    """A page of the *shop's* origin that uses Omise.js the way a checkout does (browser test
+    and manual try-out); it never sees a card field."""
+    sandbox_origin = settings.SANDBOX_ORIGIN.rstrip("/")
+    context = {
+        "omise_js_url": settings.OMISE_JS_URL,
+        "public_key": settings.OMISE_PUBLIC_KEY,
+        "amount": request.GET.get("amount", "129000"),
+    }
+    response = render(request, "sandbox/try.html", context)
+    return _with_csp(
+        response,
+        script_src=[CSP.SELF, CSP.NONCE, sandbox_origin],
+        frame_src=[sandbox_origin],
+        connect_src=[CSP.SELF, sandbox_origin],
+    )
