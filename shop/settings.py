@@ -104,6 +104,11 @@ OMISE_VAULT_URL = env.str("OMISE_VAULT_URL", default=_omise_vault)
 OMISE_JS_URL = env.str("OMISE_JS_URL", default=_omise_js)
 # An HTTPS proxy with a fixed egress IP for Omise calls only (see docs/keys.md).
 OMISE_PROXY_URL = env.str("OMISE_PROXY_URL", default="")
+# Sandbox only (docs/sandbox.md): where it POSTs webhook events, and how — "async" (a
+# background thread, no extra process) or "manual" (tests deliver through a hook).
+SANDBOX_WEBHOOK_URL = env.str("SANDBOX_WEBHOOK_URL", default=f"{SHOP_ORIGIN}/webhooks/omise/")
+SANDBOX_WEBHOOK_DELIVERY = env.str("SANDBOX_WEBHOOK_DELIVERY", default="async")
+SANDBOX_3DS = env.str("SANDBOX_3DS", default="cards")  # "all": 3-D Secure on every card
 # The card guard (shop/cardguard.py) skips only the sandbox's vault, which plays Omise and so
 # receives card numbers by design; production mounts no sandbox and has no exemption at all.
 CARD_GUARD_EXEMPT_PATHS = ["/sandbox/vault/"] if OMISE_SANDBOX else []

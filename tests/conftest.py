@@ -3,6 +3,7 @@
 import pytest
 
 from tests.support import require_executable, skip_or_fail
+from tests.fixtures_sandbox import *  # noqa: F401,F403
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -26,3 +26,5 @@ from shop.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+# The sandbox delivers webhooks only when a test asks (tests/fixtures_sandbox.py).
+SANDBOX_WEBHOOK_DELIVERY = "manual"
