@@ -187,10 +187,18 @@ class ScrubbingExceptionReporterFilter(SafeExceptionReporterFilter):
 
 
 class ScrubbingExceptionReporter(ExceptionReporter):
-    """Scrubs what Django's reporter shows unfiltered: the error message, the URL and GET."""
+    """Scrubs what Django's reporter shows unfiltered: the error message, the URL, GET and the
+    source lines around each frame."""
 
     def get_traceback_data(self):
         data = super().get_traceback_data()
+        for frame in data.get("frames", []):
+            # Source lines too: a test card pasted into code would otherwise be shown.
+            if frame.get("context_line"):
+                frame["context_line"] = scrub(frame["context_line"])
+            for key in ("pre_context", "post_context"):
+                if frame.get(key):
+                    frame[key] = [scrub(line) for line in frame[key]]
         if "exception_value" in data:
             data["exception_value"] = scrub(str(data["exception_value"]))
         if "request_insecure_uri" in data:

@@ -1,0 +1,232 @@
+"""Log scrubbing and error reports: no card number, secret key or credential is written."""
+
+import base64
+import io
+import logging
+import runpy
+import sys
+from pathlib import Path
+
+from django.conf import settings as django_settings
+from django.test import RequestFactory
+from django.views.debug import technical_500_response
+
+from shop.logscrub import (
+    ScrubbingAdminEmailHandler,
+    ScrubbingExceptionReporterFilter,
+    ScrubFilter,
+    scrub,
+)
+
+CARD = "4242424242424242"
+SPACED = "4242 4242 4242 4242"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def record(msg, *args, exc_info=None, **kwargs):
+    return logging.LogRecord("shop.test", logging.INFO, __file__, 1, msg, args, exc_info,
+                             **kwargs)
+
+
+def written(rec: logging.LogRecord) -> str:
+    """What a handler with the filter writes for this record, exception text included."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(ScrubFilter())
+    handler.handle(rec)
+    return stream.getvalue()
+
+
+def configured_handlers(logger_name: str) -> list[logging.Handler]:
+    """The handlers settings installed on a logger, without pytest's own capture handlers."""
+    return [
+        h for h in logging.getLogger(logger_name).handlers
+        if type(h).__module__.split(".")[0] != "_pytest"
+    ]
+
+
+# --- scrub() -----------------------------------------------------------------------------------
+
+
+def test_card_numbers_are_masked_to_their_last_four():
+    """Every card number becomes stars and its last four digits, whatever its separators."""
+    assert scrub(f"a {CARD} b {SPACED} c 5555-5555-5555-4444") == (
+        "a ************4242 b ************4242 c ************4444"
+    )
+
+
+def test_lookalikes_are_left_alone():
+    """Omise ids, order references, timestamps and failing numbers are not touched."""
+    text = "tokn_test_5xp6ca7ud chrg_test_5xp LG-20250101-0042 1718000000000 4242424242424241"
+    assert scrub(text) == text
+
+
+def test_secret_keys_are_masked_public_keys_kept():
+    """Any skey_ value is masked; a public key (not a secret) stays readable."""
+    assert scrub("using skey_test_5abcdef123 and pkey_test_5abc") == (
+        "using skey_test_[redacted] and pkey_test_5abc"
+    )
+    assert scrub("live skey_5abcdef123") == "live skey_[redacted]"
+
+
+def test_configured_secrets_are_masked_literally(settings):
+    """The configured webhook secret and the secret key's Basic-auth header are masked."""
+    settings.OMISE_WEBHOOK_SECRET = "c2VjcmV0LXdlYmhvb2stdmFsdWU="
+    settings.OMISE_SECRET_KEY = "skey_test_5configured9"
+    basic = base64.b64encode(b"skey_test_5configured9:").decode()
+    out = scrub(f"whsec={settings.OMISE_WEBHOOK_SECRET} header={basic}")
+    assert settings.OMISE_WEBHOOK_SECRET not in out and basic not in out
+    assert out.count("[redacted]") == 2
+
+
+def test_authorization_credentials_are_masked():
+    """Authorization: Basic/Bearer credentials are masked; the word "Basic" in prose is not."""
+    assert scrub("Authorization: Basic dXNlcjpwYXNzd29yZA==") == "Authorization: Basic [redacted]"
+    assert scrub("'HTTP_AUTHORIZATION': 'Bearer abc123def456'") == (
+        "'HTTP_AUTHORIZATION': 'Bearer [redacted]'"
+    )
+    assert scrub("Basic information about the order") == "Basic information about the order"
+
+
+# --- ScrubFilter -------------------------------------------------------------------------------
+
+
+def test_filter_masks_message_and_arguments():
+    """A card number in the format string or in %-arguments is masked once formatted."""
+    out = written(record("card %s paid by %s", CARD, {"cc": SPACED}))
+    assert CARD not in out and "4242 4242" not in out
+    assert out.count("************4242") == 2
+
+
+def test_filter_masks_mapping_arguments_like_gunicorn_access_logs():
+    """Gunicorn's access log passes a dict of atoms; the request line in it is masked."""
+    rec = record('%(h)s "%(r)s" %(s)s',
+                 {"h": "203.0.113.9", "r": f"GET /pay?cc={CARD} HTTP/1.1", "s": "400"})
+    out = written(rec)
+    assert out.strip() == '203.0.113.9 "GET /pay?cc=************4242 HTTP/1.1" 400'
+
+
+def test_filter_masks_exceptions_and_tracebacks():
+    """The exception message and the traceback text are masked; no formatter sees raw exc_info."""
+    try:
+        raise ValueError(f"declined card {CARD} with skey_test_5abcdef123")
+    except ValueError:
+        rec = record("charge failed", exc_info=sys.exc_info())
+    out = written(rec)
+    assert "Traceback" in out and "ValueError: declined card ************4242" in out
+    assert CARD not in out and "5abcdef123" not in out
+    assert rec.exc_info is None and CARD not in rec.exc_text
+
+
+def test_filter_masks_stack_info():
+    """stack_info (logging with stack_info=True) is masked too."""
+    rec = record("x", sinfo=f"Stack (most recent call last):\n  card = '{CARD}'")
+    assert CARD not in written(rec)
+
+
+def test_filter_survives_a_broken_format_string():
+    """A message whose arguments do not fit is still logged, and still masked."""
+    out = written(record("card %s %s", CARD))
+    assert CARD not in out and "************4242" in out
+
+
+def test_every_configured_handler_carries_the_filter():
+    """Each handler in settings.LOGGING lists "scrub", and each handler Django configured on
+    the root, django and django.server loggers really has a ScrubFilter."""
+    config = django_settings.LOGGING
+    assert config["filters"]["scrub"]["()"] == "shop.logscrub.ScrubFilter"
+    for name, handler in config["handlers"].items():
+        assert "scrub" in handler.get("filters", []), name
+    for logger_name in ("", "django", "django.server"):
+        handlers = configured_handlers(logger_name)
+        assert handlers, logger_name
+        for handler in handlers:
+            assert any(isinstance(f, ScrubFilter) for f in handler.filters), (logger_name, handler)
+
+
+def test_runserver_access_log_request_line_is_masked():
+    """Django's development access log ("django.server") writes the request line masked."""
+    [handler] = configured_handlers("django.server")
+    stream = io.StringIO()
+    old = handler.setStream(stream)
+    try:
+        logging.getLogger("django.server").info(
+            '"%s" %s %s', f"GET /?card_number={CARD} HTTP/1.1", "400", "12",
+            extra={"status_code": 400},
+        )
+    finally:
+        handler.setStream(old)
+    assert CARD not in stream.getvalue() and "************4242" in stream.getvalue()
+
+
+def test_gunicorn_logconfig_installs_the_filter_on_every_handler():
+    """deploy/gunicorn.conf.py's logconfig_dict puts the filter on all of gunicorn's handlers,
+    including the access log's."""
+    config = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))["logconfig_dict"]
+    assert config["filters"]["scrub"]["()"] == "shop.logscrub.ScrubFilter"
+    assert config["handlers"]
+    for name, handler in config["handlers"].items():
+        assert "scrub" in handler.get("filters", []), name
+    assert config["loggers"]["gunicorn.access"]["handlers"]
+
+
+# --- Error reports -----------------------------------------------------------------------------
+
+
+def _raise_with_card_data():
+    card_number = CARD  # a card field name: hidden whole
+    note = f"customer typed {SPACED}"  # any other variable: the number is masked
+    raise RuntimeError(f"could not charge {CARD}")  # noqa: F841 - locals are the point
+
+
+def test_debug_page_hides_card_fields_and_masks_numbers(rf: RequestFactory):
+    """The DEBUG error page shows no card number: not in POST, GET, locals, URL or message."""
+    request = rf.post(f"/pay/?ref={CARD}", {"cvv": "123", "comment": f"pay {CARD}"})
+    try:
+        _raise_with_card_data()
+    except RuntimeError:
+        response = technical_500_response(request, *sys.exc_info())
+    page = response.content.decode()
+    assert "could not charge ************4242" in page  # still a useful report
+    assert CARD not in page and "4242 4242 4242 4242" not in page
+    assert "card_number" in page and "note" in page  # the variables are listed, masked
+
+
+def test_reporter_filter_hides_settings_and_post_fields(rf: RequestFactory):
+    """Keys and card-named settings are hidden; card fields in POST are replaced whole."""
+    reporter_filter = ScrubbingExceptionReporterFilter()
+    assert reporter_filter.cleanse_setting("OMISE_SECRET_KEY", "skey_test_5x") == (
+        reporter_filter.cleansed_substitute
+    )
+    assert reporter_filter.cleanse_setting("card_number", "1") == (
+        reporter_filter.cleansed_substitute
+    )
+    assert reporter_filter.cleanse_setting("NOTE", f"x {CARD}") == "x ************4242"
+    request = rf.post("/", {"security_code": "123", "note": CARD, "quantity": "2"})
+    params = reporter_filter.get_post_parameters(request)
+    assert params["security_code"] == reporter_filter.cleansed_substitute
+    assert params["note"] == "************4242" and params["quantity"] == "2"
+    assert request.POST["note"] == CARD  # the request itself is left intact
+
+
+def test_admin_error_mail_keeps_the_traceback_and_leaks_nothing(rf: RequestFactory, mailoutbox,
+                                                                 settings):
+    """The 500 e-mail still carries the traceback, with every card number masked."""
+    settings.ADMINS = [("Ops", "ops@example.com")]
+    handler = ScrubbingAdminEmailHandler(include_html=True)
+    handler.addFilter(ScrubFilter())
+    request = rf.post(f"/pay/?ref={CARD}", {"cvv": "123", "comment": SPACED})
+    try:
+        _raise_with_card_data()
+    except RuntimeError:
+        rec = logging.LogRecord("django.request", logging.ERROR, __file__, 1,
+                                "Internal Server Error: %s", (request.get_full_path(),),
+                                sys.exc_info())
+    rec.request = request
+    handler.handle(rec)
+    [mail] = mailoutbox
+    html = mail.alternatives[0][0] if mail.alternatives else ""
+    everything = mail.subject + mail.body + html
+    assert "_raise_with_card_data" in mail.body and "Traceback" in mail.body
+    assert CARD not in everything and SPACED not in everything
+
