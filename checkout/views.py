@@ -1,7 +1,150 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+"""Checkout views: thin. The rules live in checkout.services, the receiver in checkout.webhooks."""
+
+import secrets
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.cache import cache
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.crypto import constant_time_compare
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from checkout import services
+from checkout.csp import with_checkout_policy
+from checkout.failures import shopper_message
+from checkout.forms import CheckoutForm
+from checkout.models import Order, PaymentAttempt
+from checkout.webhooks import webhook_receive
+from shop.cart import Cart
+from shop.clientip import client_ip
+
+ATTEMPT_SESSION_KEY = "checkout_attempt_key"
+ORDERS_SESSION_KEY = "checkout_orders"
+RECONCILE_EVERY_SECONDS = 3  # how often a waiting order page may ask Omise about its charge
 
 
+def _attempt_key(session) -> str:
+    """The idempotency key of this checkout page: kept until an attempt uses it."""
+    key = session.get(ATTEMPT_SESSION_KEY)
+    if not key or PaymentAttempt.objects.filter(key=key).exists():
+        key = secrets.token_urlsafe(24)
+        session[ATTEMPT_SESSION_KEY] = key
+    return key
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
 def checkout(request: HttpRequest) -> HttpResponse:
-    """Placeholder until the payment flow lands: shows the order summary."""
-    return render(request, "checkout/checkout.html")
+    if request.method == "POST":
+        key = request.POST.get("attempt_key", "")
+        if not constant_time_compare(key, request.session.get(ATTEMPT_SESSION_KEY, "")):
+            messages.error(request, "This checkout page has expired. Please review and pay again.")
+            return redirect("checkout:checkout")
+        # A double click or a refreshed POST: show the first outcome, never charge again.
+        existing = PaymentAttempt.objects.filter(key=key).select_related("order").first()
+        if existing:
+            return _after_attempt(request, existing)
+
+    cart = Cart(request.session)
+    if not cart.lines:
+        messages.info(request, "Your cart is empty: add something before checking out.")
+        return redirect("shop:cart")
+
+    form = CheckoutForm(request.POST or None, initial={"attempt_key": _attempt_key(request.session)})
+    if form.is_valid():
+        try:
+            attempt = services.checkout_submit(
+                cart=cart,
+                buyer=form.buyer(),
+                token=form.cleaned_data["omise_token"],
+                attempt_key=form.cleaned_data["attempt_key"],
+                client_ip=client_ip(request),
+                return_url=lambda a: request.build_absolute_uri(
+                    reverse("checkout:return", args=[a.order.reference, a.return_token])
+                ),
+            )
+        except services.CheckoutError as error:
+            messages.error(request, str(error))
+            return redirect("checkout:checkout")
+        return _after_attempt(request, attempt)
+
+    response = render(
+        request,
+        "checkout/checkout.html",
+        {
+            "form": form,
+            "omise_public_key": settings.OMISE_PUBLIC_KEY,
+            "omise_js_url": settings.OMISE_JS_URL,
+            "shop_name": settings.SHOP_NAME,
+        },
+        status=400 if form.is_bound else 200,
+    )
+    return with_checkout_policy(response)
+
+
+def _after_attempt(request: HttpRequest, attempt: PaymentAttempt) -> HttpResponse:
+    """Send the shopper where the attempt's state says: bank, confirmation, or back to pay."""
+    order = attempt.order
+    request.session[ORDERS_SESSION_KEY] = [
+        *request.session.get(ORDERS_SESSION_KEY, [])[-9:], order.reference
+    ]
+    if attempt.status == PaymentAttempt.Status.PENDING and attempt.authorize_uri:
+        return redirect(attempt.authorize_uri)  # 3-D Secure at the bank; back via return_uri
+    if attempt.status == PaymentAttempt.Status.FAILED and order.status != Order.Status.PAID:
+        messages.error(request, shopper_message(attempt.failure_code))
+        return redirect("checkout:checkout")
+    return redirect(order)
+
+
+@never_cache
+@require_GET
+def payment_return(request: HttpRequest, reference: str, token: str) -> HttpResponse:
+    """Where the bank sends the shopper after 3-D Secure: confirm by retrieving the charge."""
+    attempt = get_object_or_404(
+        PaymentAttempt.objects.select_related("order"), order__reference=reference,
+        return_token=token,
+    )
+    if not constant_time_compare(token, attempt.return_token):
+        raise Http404
+    attempt = services.attempt_reconcile(attempt=attempt)
+    return _after_attempt(request, attempt)
+
+
+@never_cache
+@require_GET
+def order_detail(request: HttpRequest, reference: str, token: str) -> HttpResponse:
+    order = get_object_or_404(Order, reference=reference)
+    if not constant_time_compare(token, order.access_token):
+        raise Http404
+    attempt = order.attempts.first()
+    # A waiting page asks Omise itself now and then, so it settles even if no webhook comes.
+    if attempt and services.attempt_needs_reconcile(attempt) and cache.add(
+        f"reconcile:{attempt.pk}", 1, RECONCILE_EVERY_SECONDS
+    ):
+        attempt = services.attempt_reconcile(attempt=attempt)
+        order.refresh_from_db()
+    if order.status == Order.Status.PAID and order.reference in request.session.get(
+        ORDERS_SESSION_KEY, []
+    ):
+        Cart(request.session).clear()  # emptied only once the money is in
+    return render(
+        request,
+        "checkout/order_detail.html",
+        {
+            "order": order,
+            "attempt": attempt,
+            "failure_message": shopper_message(attempt.failure_code) if attempt else "",
+            "refresh_seconds": RECONCILE_EVERY_SECONDS if order.status == Order.Status.PENDING else 0,
+        },
+    )
+
+
+@csrf_exempt  # Omise cannot send a CSRF token; the signature and the re-fetch protect it
+@require_POST
+def omise_webhook(request: HttpRequest) -> JsonResponse:
+    outcome = webhook_receive(request=request)
+    return JsonResponse({"result": outcome.message}, status=outcome.status)

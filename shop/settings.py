@@ -112,6 +112,11 @@ SANDBOX_3DS = env.str("SANDBOX_3DS", default="cards")  # "all": 3-D Secure on ev
 # The card guard (shop/cardguard.py) skips only the sandbox's vault, which plays Omise and so
 # receives card numbers by design; production mounts no sandbox and has no exemption at all.
 CARD_GUARD_EXEMPT_PATHS = ["/sandbox/vault/"] if OMISE_SANDBOX else []
+# Omise only delivers webhooks over HTTPS; refusing plain HTTP here also stops a proxy
+# misconfiguration from silently downgrading. Always on in production; development (no local
+# TLS) may opt in.
+WEBHOOK_REQUIRE_HTTPS = not DEBUG or env.bool("WEBHOOK_REQUIRE_HTTPS", default=False)
+SHOP_NAME = env.str("SHOP_NAME", default="Lanna Goods")
 SHOP_CURRENCY = "THB"
 
 if missing:

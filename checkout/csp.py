@@ -1,0 +1,44 @@
+"""The checkout page's Content-Security-Policy: the site-wide strict policy, widened only for
+Omise's hosts (or the sandbox's origin in development).
+
+Threat: a script injected into the payment page (a compromised dependency, a forked template
+with an analytics tag) that reads or rewrites the payment form. Only the shop's own scripts,
+nonce-tagged, and Omise's may run; frames and connections go to Omise and nowhere else.
+"""
+
+from copy import deepcopy
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.utils.csp import CSP
+
+OMISE_HOSTS = "https://*.omise.co"
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def omise_sources() -> list[str]:
+    """Origins of Omise.js, its card frame and the vault, from settings."""
+    sources = {_origin(settings.OMISE_JS_URL), _origin(settings.OMISE_VAULT_URL)}
+    if not settings.OMISE_SANDBOX:
+        sources.add(OMISE_HOSTS)
+    return sorted(sources)
+
+
+def checkout_policy() -> dict[str, list[str]]:
+    policy = deepcopy(settings.SECURE_CSP)
+    omise = omise_sources()
+    policy["script-src"] = [CSP.SELF, CSP.NONCE, *omise]
+    policy["frame-src"] = omise
+    policy["connect-src"] = [CSP.SELF, *omise]
+    policy["img-src"] = [*policy.get("img-src", [CSP.SELF]), *omise]
+    return policy
+
+
+def with_checkout_policy(response):
+    """Mark a response to be sent with the checkout policy (read by Django's CSP middleware)."""
+    response._csp_config = checkout_policy()
+    return response

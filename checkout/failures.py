@@ -1,0 +1,37 @@
+"""What to tell a shopper for each Omise failure code: what happened and what to do next.
+Messages never blame the shopper and never reveal why a fraud check failed."""
+
+DEFAULT = "Your payment did not go through and you were not charged. Please try another card."
+
+MESSAGES = {
+    "insufficient_fund": "Your card was declined for insufficient funds. You were not charged; "
+    "please try another card.",
+    "stolen_or_lost_card": "Your card was declined. Please contact your bank or use another card.",
+    "failed_processing": "The payment could not be processed. You were not charged; please try "
+    "again or use another card.",
+    "payment_rejected": "Your bank rejected the payment. You were not charged; please use another "
+    "card.",
+    "failed_fraud_check": "We could not accept this payment. You were not charged; please use "
+    "another card or contact us.",
+    "invalid_account_number": "Your bank did not recognise this card number. Please check it or "
+    "use another card.",
+    "invalid_security_code": "The security code was not accepted. Please check the 3 or 4 digits "
+    "on your card and try again.",
+    "confirmed_amount_mismatch": "The payment amount could not be confirmed. You were not charged; "
+    "please try again.",
+    "failed_3ds": "Your bank could not verify this payment (3-D Secure). You were not charged; "
+    "please try again or use another card.",
+    "authentication_failure": "Your bank could not verify this payment (3-D Secure). You were not "
+    "charged; please try again or use another card.",
+    "invalid_card": "The card details were not accepted. Please check them and try again.",
+    "used_token": "Your card entry expired. Please press Pay and enter your card again.",
+    "not_charged": "We could not reach the payment service and you were not charged. "
+    "Please try again.",
+    "expired": "The payment was not completed in time. You were not charged; please try again.",
+}
+
+
+def shopper_message(code: str | None) -> str:
+    if not code:
+        return ""
+    return MESSAGES.get(code, DEFAULT)

@@ -1,0 +1,71 @@
+"""The checkout form: who pays and where they live. Never a card field: the card is entered in
+Omise's frame, and only the one-time token it returns reaches this form."""
+
+from django import forms
+
+from checkout.services import TOKEN_RE, Buyer
+
+# Omise's fraud guidance: billing addresses matter most for shoppers in the US and Canada.
+ADDRESS_REQUIRED_COUNTRIES = {"US", "CA"}
+COUNTRIES = [
+    ("TH", "Thailand"), ("AU", "Australia"), ("CA", "Canada"), ("CN", "China"),
+    ("FR", "France"), ("DE", "Germany"), ("HK", "Hong Kong"), ("IN", "India"),
+    ("ID", "Indonesia"), ("JP", "Japan"), ("KR", "South Korea"), ("LA", "Laos"),
+    ("MY", "Malaysia"), ("MM", "Myanmar"), ("NL", "Netherlands"), ("NZ", "New Zealand"),
+    ("PH", "Philippines"), ("SG", "Singapore"), ("TW", "Taiwan"), ("GB", "United Kingdom"),
+    ("US", "United States"), ("VN", "Vietnam"), ("KH", "Cambodia"),
+]
+
+
+class CheckoutForm(forms.Form):
+    email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    name = forms.CharField(
+        label="Full name", max_length=200, widget=forms.TextInput(attrs={"autocomplete": "name"})
+    )
+    phone = forms.CharField(
+        max_length=40, required=False, widget=forms.TextInput(attrs={"autocomplete": "tel"})
+    )
+    country = forms.ChoiceField(choices=COUNTRIES, initial="TH")
+    street1 = forms.CharField(
+        label="Address", max_length=200, required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "address-line1"}),
+    )
+    street2 = forms.CharField(
+        label="Address line 2", max_length=200, required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "address-line2"}),
+    )
+    city = forms.CharField(
+        max_length=100, required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "address-level2"}),
+    )
+    state = forms.CharField(
+        label="State / province", max_length=100, required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "address-level1"}),
+    )
+    postal_code = forms.CharField(
+        max_length=20, required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "postal-code"}),
+    )
+    # Filled by Omise.js' form callback: the only payment data this server ever receives.
+    omise_token = forms.CharField(max_length=80, required=False, widget=forms.HiddenInput)
+    attempt_key = forms.CharField(max_length=64, widget=forms.HiddenInput)
+
+    def clean_omise_token(self) -> str:
+        token = self.cleaned_data["omise_token"]
+        if not TOKEN_RE.match(token):
+            raise forms.ValidationError(
+                "Your card details were not received. Press Pay and complete the card form."
+            )
+        return token
+
+    def clean(self):
+        data = super().clean()
+        if data.get("country") in ADDRESS_REQUIRED_COUNTRIES:
+            for field in ("street1", "city", "state", "postal_code"):
+                if not data.get(field):
+                    self.add_error(field, "Required for billing addresses in the US and Canada.")
+        return data
+
+    def buyer(self) -> Buyer:
+        fields = Buyer.__dataclass_fields__
+        return Buyer(**{name: self.cleaned_data[name] for name in fields})

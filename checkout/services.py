@@ -1,0 +1,287 @@
+"""The payment flow, top to bottom. Views and the webhook call these functions; nothing else
+changes an order's payment state.
+
+1. `checkout_submit`  — the shopper pressed Pay: create the order and its attempt (once per
+   idempotency key), then the charge from the one-time card token.
+2. `charge_apply`     — whatever Omise says about a charge (the create response, the 3-D Secure
+   return, a webhook, a reconcile) goes through here, under row locks, so the outcome is the
+   same whichever arrives first.
+3. `attempt_reconcile` — when we don't know what happened (a timeout), ask Omise; never charge
+   again blindly.
+"""
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from checkout.models import Order, OrderItem, PaymentAttempt
+from checkout.omise import OmiseAPIError, OmiseError, OmiseNetworkError, get_client
+from shop.cart import Cart
+from shop.money import format_money
+
+logger = logging.getLogger(__name__)
+
+TOKEN_RE = re.compile(r"^tokn_(test_)?[0-9a-z]{6,64}$")
+# Omise's charge limits per currency, in minor units (THB: ฿20.00 to ฿150,000.00).
+AMOUNT_LIMITS = {"THB": (2000, 15_000_000)}
+# How long a charge whose creation timed out may take to show up before we call it "not charged".
+RECONCILE_GRACE = timedelta(minutes=2)
+
+
+class CheckoutError(Exception):
+    """The checkout cannot go ahead; the message is written for the shopper."""
+
+
+@dataclass(frozen=True)
+class Buyer:
+    """The non-card fields of the checkout form (already validated)."""
+
+    email: str
+    name: str
+    country: str
+    phone: str = ""
+    street1: str = ""
+    street2: str = ""
+    city: str = ""
+    state: str = ""
+    postal_code: str = ""
+
+
+def checkout_submit(
+    *, cart: Cart, buyer: Buyer, token: str, attempt_key: str, client_ip: str, return_url
+) -> PaymentAttempt:
+    """Turn the cart into an order and charge the card token, exactly once per `attempt_key`.
+
+    `return_url(attempt)` builds the absolute 3-D Secure return URL for an attempt. A repeated
+    call with the same key (double click, refreshed POST, a race) returns the first attempt
+    without calling Omise again.
+    """
+    if not TOKEN_RE.match(token or ""):
+        raise CheckoutError("The card form did not complete. Please enter your card again.")
+    existing = PaymentAttempt.objects.filter(key=attempt_key).select_related("order").first()
+    if existing:
+        return existing
+    lines = cart.lines
+    if not lines:
+        raise CheckoutError("Your cart is empty.")
+    amount, currency = cart.total, cart.currency
+    low, high = AMOUNT_LIMITS.get(currency, (1, 10**12))
+    if not low <= amount <= high:
+        raise CheckoutError(
+            "Card payments must be between "
+            f"{format_money(low, currency)} and {format_money(high, currency)}. Please adjust your cart."
+        )
+
+    try:
+        with transaction.atomic():
+            order = Order.objects.create(
+                amount=amount, currency=currency, client_ip=client_ip or None,
+                **buyer.__dict__,
+            )
+            OrderItem.objects.bulk_create(
+                OrderItem(
+                    order=order, product=line.product, name=line.product.name,
+                    sku=line.product.slug, unit_price=line.product.price, quantity=line.quantity,
+                )
+                for line in lines
+            )
+            attempt = PaymentAttempt.objects.create(
+                order=order, key=attempt_key, amount=amount, currency=currency
+            )
+    except IntegrityError:
+        # Another request with the same key won the race: its attempt is the one.
+        return PaymentAttempt.objects.select_related("order").get(key=attempt_key)
+
+    try:
+        charge = get_client().create_charge(
+            amount=amount,
+            currency=currency,
+            card=token,
+            description=_description(order),
+            ip=client_ip or None,
+            return_uri=return_url(attempt),
+            metadata=_metadata(order, attempt),
+        )
+    except OmiseAPIError as error:
+        # Omise refused to create a charge (bad or used token, invalid card…): nothing charged.
+        return _attempt_refused(attempt, code=error.code, message=error.message)
+    except OmiseNetworkError:
+        # The charge may or may not exist. Keep the attempt open and find out by retrieving.
+        logger.warning("Charge creation for %s had no answer; reconciling", order.reference)
+        PaymentAttempt.objects.filter(pk=attempt.pk).update(status=PaymentAttempt.Status.UNKNOWN)
+        attempt.status = PaymentAttempt.Status.UNKNOWN
+        return attempt
+
+    # Store the charge id before anything can redirect the shopper away.
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(charge_id=charge["id"])
+    return charge_apply(charge=charge) or attempt
+
+
+def charge_apply(*, charge: dict) -> PaymentAttempt | None:
+    """Bring the attempt and its order in line with `charge` (a charge object from Omise).
+
+    The one place an order's payment state changes. Rows are locked attempt-then-order, so the
+    3-D Secure return and a webhook racing for the same charge serialise, and the result does
+    not depend on which comes first. Returns None for a charge that belongs to no attempt.
+    """
+    metadata = charge.get("metadata") or {}
+    with transaction.atomic():
+        attempts = PaymentAttempt.objects.select_for_update()
+        attempt = attempts.filter(charge_id=charge["id"]).first()
+        if attempt is None and metadata.get("attempt"):
+            # A charge whose creation timed out: we never learned its id until now.
+            attempt = attempts.filter(key=metadata["attempt"], charge_id__isnull=True).first()
+            if attempt is not None:
+                attempt.charge_id = charge["id"]
+        if attempt is None:
+            logger.warning("Charge %s matches no payment attempt; ignored", charge.get("id"))
+            return None
+        order = Order.objects.select_for_update().get(pk=attempt.order_id)
+        if not _charge_matches(charge, order, attempt):
+            return attempt
+
+        attempt.status = _attempt_status(charge)
+        attempt.failure_code = charge.get("failure_code") or ""
+        attempt.failure_message = (charge.get("failure_message") or "")[:255]
+        attempt.authorize_uri = (
+            charge.get("authorize_uri") or "" if attempt.status == attempt.Status.PENDING else ""
+        )
+        card = charge.get("card") or {}
+        attempt.card_brand = card.get("brand") or ""
+        attempt.card_last_digits = (card.get("last_digits") or "")[-4:]
+        attempt.card_fingerprint = card.get("fingerprint") or ""
+        attempt.save()
+
+        _order_follow(order, attempt, charge)
+        attempt.order = order
+        return attempt
+
+
+def attempt_reconcile(*, attempt: PaymentAttempt) -> PaymentAttempt:
+    """Ask Omise what became of an attempt we are unsure about, and apply the answer.
+
+    With a charge id: retrieve it. Without one (creation timed out): look for a charge carrying
+    this attempt's key in its metadata among recent charges; if none appears within the grace
+    period, the card was not charged and the order fails so the shopper can try again.
+    """
+    client = get_client()
+    try:
+        if attempt.charge_id:
+            return charge_apply(charge=client.retrieve_charge(attempt.charge_id)) or attempt
+        since = attempt.created_at - timedelta(minutes=1)
+        for charge in client.list_charges(from_time=since, limit=100).get("data", []):
+            if (charge.get("metadata") or {}).get("attempt") == attempt.key:
+                return charge_apply(charge=charge) or attempt
+    except OmiseError:
+        logger.warning("Reconciling %s failed; will retry", attempt.order.reference)
+        return attempt
+    if timezone.now() - attempt.created_at > RECONCILE_GRACE:
+        return _attempt_refused(attempt, code="not_charged", message="No charge was created.")
+    return attempt
+
+
+def attempt_needs_reconcile(attempt: PaymentAttempt) -> bool:
+    return attempt.status in {
+        PaymentAttempt.Status.CREATING, PaymentAttempt.Status.UNKNOWN, PaymentAttempt.Status.PENDING
+    }
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def _attempt_refused(attempt: PaymentAttempt, *, code: str, message: str) -> PaymentAttempt:
+    """Record that no charge exists for this attempt and fail its order (if still pending)."""
+    with transaction.atomic():
+        attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt.pk)
+        order = Order.objects.select_for_update().get(pk=attempt.order_id)
+        attempt.status = PaymentAttempt.Status.FAILED
+        attempt.failure_code, attempt.failure_message = code[:64], message[:255]
+        attempt.save()
+        if order.can_become(Order.Status.FAILED):
+            order.transition_to(Order.Status.FAILED)
+            order.save()
+        attempt.order = order
+        return attempt
+
+
+def _attempt_status(charge: dict) -> str:
+    status = charge.get("status")
+    if status in PaymentAttempt.Status.values:
+        return status
+    logger.warning("Unknown charge status %r on %s", status, charge.get("id"))
+    return PaymentAttempt.Status.UNKNOWN
+
+
+def _order_follow(order: Order, attempt: PaymentAttempt, charge: dict) -> None:
+    """Move the order to the state the charge implies, if the state machine allows it."""
+    status = attempt.status
+    target = {
+        PaymentAttempt.Status.SUCCESSFUL: Order.Status.PAID,
+        PaymentAttempt.Status.FAILED: Order.Status.FAILED,
+        PaymentAttempt.Status.EXPIRED: Order.Status.EXPIRED,
+        PaymentAttempt.Status.REVERSED: Order.Status.FAILED,
+    }.get(status)
+    refunded = int(charge.get("refunded_amount") or charge.get("refunded") or 0)
+    if status == PaymentAttempt.Status.SUCCESSFUL and refunded:
+        order.refunded_amount = min(refunded, order.amount)
+        target = (
+            Order.Status.REFUNDED if refunded >= order.amount else Order.Status.PARTIALLY_REFUNDED
+        )
+        if order.status == Order.Status.PENDING:  # paid and refunded before we heard of either
+            order.transition_to(Order.Status.PAID)
+    if target is None or target == order.status and target != Order.Status.PARTIALLY_REFUNDED:
+        order.save()
+        return
+    if not order.can_become(target):
+        # e.g. a late "failed" for a paid order: the payment that happened stands.
+        logger.info("Order %s stays %s (charge says %s)", order.reference, order.status, status)
+        return
+    order.transition_to(target)
+    if target == Order.Status.PAID:
+        order.paid_at = timezone.now()
+    order.save()
+
+
+def _charge_matches(charge: dict, order: Order, attempt: PaymentAttempt) -> bool:
+    """Refuse to act on a charge that is not for this order's amount, currency and reference."""
+    metadata = charge.get("metadata") or {}
+    problems = []
+    if metadata.get("order_reference") != order.reference:
+        problems.append("reference")
+    if charge.get("amount") != attempt.amount or charge.get("currency", "").upper() != attempt.currency:
+        problems.append("amount or currency")
+    if problems:
+        logger.error(
+            "Charge %s does not match order %s (%s); not applied",
+            charge.get("id"), order.reference, ", ".join(problems),
+        )
+        return False
+    return True
+
+
+def _description(order: Order) -> str:
+    items = ", ".join(str(item) for item in order.items.all())
+    return f"{settings.SHOP_NAME} order {order.reference}: {items}"[:255]
+
+
+def _metadata(order: Order, attempt: PaymentAttempt) -> dict:
+    """What Omise's fraud scoring and a merchant's reconciliation need, no card data."""
+    items = list(order.items.all())
+    return {
+        "order_reference": order.reference,
+        "attempt": attempt.key,
+        "email": order.email,
+        "customer_name": order.name,
+        "billing_country": order.country,
+        "item_count": sum(item.quantity for item in items),
+        "items": [
+            {"sku": i.sku, "name": i.name, "quantity": i.quantity, "unit_price": i.unit_price}
+            for i in items
+        ],
+    }
+
+

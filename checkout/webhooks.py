@@ -1,0 +1,180 @@
+"""The Omise webhook receiver: store, verify, re-fetch, apply once.
+
+Threats it stops: a forged event that would mark an unpaid order paid (signature check, then
+the event is fetched back from Omise by id and only that copy is believed); a replayed old
+delivery (timestamps older than five minutes are refused); a duplicate or retried delivery
+applied twice (the event id is unique and processed under a row lock); an oversized or
+malformed body used to exhaust the server (size and content-type limits before parsing).
+
+Omise retries deliveries that do not get a 2xx, so a processing error answers 500 and the
+whole transaction rolls back: the retry starts clean.
+"""
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from checkout.models import WebhookDelivery, WebhookEvent
+from checkout.omise import OmiseAPIError, OmiseError, get_client
+from checkout.services import charge_apply
+from shop.clientip import client_ip
+from shop.models import SecurityEvent
+from shop.security_events import record_security_event
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024  # Omise events are a few KB; anything near this is not one
+MAX_AGE_SECONDS = 5 * 60
+EVENT_ID_RE = re.compile(r"^evnt_(test_)?[0-9a-z]{6,64}$")
+SIGNATURE_HEADER = "Omise-Signature"
+TIMESTAMP_HEADER = "Omise-Signature-Timestamp"
+# Headers kept with the raw delivery: enough to debug, nothing that grants access.
+STORED_HEADERS = {
+    "Content-Type", "Content-Length", "User-Agent", SIGNATURE_HEADER, TIMESTAMP_HEADER,
+    "X-Forwarded-For", "X-Forwarded-Proto",
+}
+CHARGE_EVENTS = {
+    "charge.create", "charge.complete", "charge.capture", "charge.reverse", "charge.update",
+    "charge.expire",
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int
+    message: str
+
+
+def webhook_receive(*, request: HttpRequest) -> Outcome:
+    """Handle one delivery end to end and say what to answer. Never raises for bad input."""
+    delivery = WebhookDelivery.objects.create(
+        remote_ip=client_ip(request) or None,
+        headers={k: v for k, v in request.headers.items() if k in STORED_HEADERS},
+        body=request.body[:MAX_BODY_BYTES].decode("utf-8", "replace"),
+    )
+    outcome = _receive(request, delivery)
+    delivery.response_status, delivery.outcome = outcome.status, outcome.message[:255]
+    delivery.save(update_fields=["response_status", "outcome", "signature_valid", "event_id"])
+    if outcome.status in {401, 403}:
+        record_security_event(
+            SecurityEvent.Kind.WEBHOOK_REJECTED, request, reason=outcome.message,
+            delivery=delivery.pk,
+        )
+    return outcome
+
+
+def _receive(request: HttpRequest, delivery: WebhookDelivery) -> Outcome:
+    if settings.WEBHOOK_REQUIRE_HTTPS and not request.is_secure():
+        return Outcome(403, "HTTPS required")
+    if len(request.body) > MAX_BODY_BYTES:
+        return Outcome(413, "body too large")
+    if request.content_type != "application/json":
+        return Outcome(415, "expected application/json")
+
+    if settings.OMISE_WEBHOOK_SECRET:
+        valid, reason = verify_signature(
+            body=request.body,
+            signature=request.headers.get(SIGNATURE_HEADER, ""),
+            timestamp=request.headers.get(TIMESTAMP_HEADER, ""),
+            secret=settings.OMISE_WEBHOOK_SECRET,
+        )
+        delivery.signature_valid = valid
+        if not valid:
+            return Outcome(401, reason)
+
+    try:
+        payload = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        return Outcome(400, "malformed JSON")
+    event_id = payload.get("id") if isinstance(payload, dict) else None
+    if not isinstance(event_id, str) or not EVENT_ID_RE.match(event_id):
+        return Outcome(400, "no valid event id")
+    delivery.event_id = event_id
+
+    if WebhookEvent.objects.filter(event_id=event_id, processed_at__isnull=False).exists():
+        return Outcome(200, "duplicate: already applied")
+    # Believe Omise, not the body: fetch the event back by id with our secret key.
+    try:
+        event = get_client().retrieve_event(event_id)
+    except OmiseAPIError as error:
+        if error.code == "not_found":
+            return Outcome(400, "unknown event id")
+        return Outcome(502, f"Omise refused the event lookup: {error.code}")
+    except OmiseError:
+        return Outcome(503, "Omise unreachable; retry later")
+
+    try:
+        applied = event_apply(event=event)
+    except Exception:
+        # Rolled back; a 5xx makes Omise deliver again, and the retry starts clean.
+        logger.exception("Webhook event %s failed to apply", event_id)
+        return Outcome(500, "processing failed; will be retried")
+    return Outcome(200, "applied" if applied else "duplicate: already applied")
+
+
+def event_apply(*, event: dict) -> bool:
+    """Apply a fetched event once. Returns False if another delivery already applied it."""
+    with transaction.atomic():
+        record, _ = WebhookEvent.objects.get_or_create(
+            event_id=event["id"],
+            defaults={
+                "key": str(event.get("key", ""))[:64], "livemode": bool(event.get("livemode")),
+                "data": event,
+            },
+        )
+        record = WebhookEvent.objects.select_for_update().get(pk=record.pk)
+        if record.processed_at is not None:
+            return False
+        _dispatch(event)
+        record.data, record.processed_at = event, timezone.now()
+        record.save(update_fields=["data", "processed_at"])
+    return True
+
+
+def _dispatch(event: dict) -> None:
+    key, data = event.get("key", ""), event.get("data") or {}
+    if key in CHARGE_EVENTS and data.get("object") == "charge":
+        charge_id = data["id"]
+    elif key == "refund.create" and data.get("object") == "refund":
+        charge_id = data.get("charge")
+    else:
+        logger.info("Webhook event %s (%s) stored; nothing to do", event.get("id"), key)
+        return
+    # Events may arrive late or out of order: act on the charge as it is now, not as it was.
+    charge_apply(charge=get_client().retrieve_charge(charge_id))
+
+
+def verify_signature(*, body: bytes, signature: str, timestamp: str, secret: str) -> tuple[bool, str]:
+    """Check Omise's HMAC-SHA256 over `timestamp.body` with the base64-decoded secret.
+
+    During a secret rotation the header carries two comma-separated signatures; either passes.
+    """
+    if not signature or not timestamp:
+        return False, "missing signature headers"
+    try:
+        sent_at = int(timestamp)
+    except ValueError:
+        return False, "malformed timestamp"
+    if abs(time.time() - sent_at) > MAX_AGE_SECONDS:
+        return False, "stale timestamp"
+    try:
+        key = base64.b64decode(secret, validate=True)
+    except (binascii.Error, ValueError):
+        logger.error("OMISE_WEBHOOK_SECRET is not valid base64")
+        return False, "server misconfigured"
+    expected = hmac.new(key, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    for candidate in signature.split(","):
+        if hmac.compare_digest(candidate.strip().lower().encode(), expected.encode()):
+            return True, "ok"
+    return False, "signature mismatch"

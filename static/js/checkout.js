@@ -1,0 +1,43 @@
+// Checkout: open Omise's pre-built card form and post only the one-time token it returns.
+// Card fields live in Omise's frame; this page never sees them.
+(function () {
+  "use strict";
+  const form = document.getElementById("checkout-form");
+  const payButton = document.getElementById("pay-button");
+  if (!form || !window.OmiseCard) {
+    if (payButton) {
+      payButton.disabled = true;
+      payButton.textContent = "Payment form unavailable — please reload";
+    }
+    return;
+  }
+  const amount = Number(form.dataset.amount);
+  const currency = form.dataset.currency;
+
+  OmiseCard.configure({
+    publicKey: form.dataset.publicKey,
+    currency: currency,
+    frameLabel: form.dataset.shopName,
+    submitLabel: "Pay",
+    defaultPaymentMethod: "credit_card",
+    locale: "en",
+  });
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    if (payButton.disabled) return; // a double click opens one form, posts one token
+    if (!form.reportValidity()) return;
+    payButton.disabled = true;
+    OmiseCard.open({
+      amount: amount,
+      currency: currency,
+      onCreateTokenSuccess: function (token) {
+        form.elements.omise_token.value = token;
+        form.submit(); // does not fire "submit" again
+      },
+      onFormClosed: function () {
+        payButton.disabled = false;
+      },
+    });
+  });
+})();

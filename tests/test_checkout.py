@@ -1,0 +1,238 @@
+"""The charge flow through the checkout view, against the sandbox over real HTTP."""
+
+from urllib.parse import urlsplit
+
+import pytest
+from django.urls import reverse
+
+from checkout.models import Order, PaymentAttempt
+from shop.cart import SESSION_KEY
+from tests.factories import make_product
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BUYER = {
+    "email": "malee@example.com",
+    "name": "Malee Sukjai",
+    "phone": "+66 81 234 5678",
+    "country": "TH",
+    "street1": "12 Nimman Road",
+    "city": "Chiang Mai",
+    "postal_code": "50200",
+}
+DECLINES = {
+    "4111111111140011": "insufficient funds",
+    "4111111111130012": "contact your bank",
+    "4111111111120013": "could not be processed",
+    "4111111111110014": "rejected the payment",
+    "4111111111190016": "could not accept this payment",
+    "4111111111180017": "did not recognise this card number",
+}
+
+
+@pytest.fixture
+def shop(client, sandbox):
+    """A shopper with a silk scarf (฿1,290.00) and two soaps (฿120.00) in the cart."""
+    scarf = make_product(name="Silk Scarf", slug="silk-scarf", price=129000)
+    soap = make_product(name="Rice Soap", slug="rice-soap", price=12000)
+    client.post("/cart/add/", {"product": scarf.slug, "quantity": "1"})
+    client.post("/cart/add/", {"product": soap.slug, "quantity": "2"})
+    return client
+
+
+def checkout_page(client):
+    response = client.get("/checkout/")
+    assert response.status_code == 200
+    return response.context["form"].initial["attempt_key"]
+
+
+def pay(client, sandbox, number="4242424242424242", **overrides):
+    key = overrides.pop("attempt_key", None) or checkout_page(client)
+    data = {**BUYER, "omise_token": sandbox.token(number), "attempt_key": key, **overrides}
+    return client.post("/checkout/", data)
+
+
+def messages_of(client, response) -> list[str]:
+    return [str(m) for m in client.get(response.url).context["messages"]]
+
+
+def test_success_pays_the_order_and_empties_the_cart(shop, sandbox):
+    """A successful card charge marks the order paid, shows it, and only then empties the cart."""
+    response = pay(shop, sandbox)
+    order = Order.objects.get()
+    assert response.status_code == 302 and response.url == order.get_absolute_url()
+    assert order.status == Order.Status.PAID and order.paid_at
+    assert order.amount == 129000 + 2 * 12000
+    attempt = order.attempts.get()
+    assert attempt.charge_id.startswith("chrg_test_") and attempt.card_last_digits == "4242"
+    page = shop.get(response.url)
+    assert "your order is paid" in page.text
+    assert SESSION_KEY not in shop.session or not shop.session[SESSION_KEY]
+
+
+def test_charge_carries_server_amount_and_fraud_data(shop, sandbox):
+    """The charge's amount comes from the server-side cart; description, ip, metadata and a
+    return_uri with the order reference and an unguessable token go with it."""
+    pay(shop, sandbox, amount="100", currency="USD")  # a tampering client's extra fields
+    sent = sandbox.last_request("charges.create")
+    order = Order.objects.get()
+    attempt = order.attempts.get()
+    assert int(sent["amount"]) == 153000 and sent["currency"].upper() == "THB"
+    assert order.reference in sent["description"] and "Silk Scarf" in sent["description"]
+    assert sent["ip"] == "127.0.0.1"
+    metadata = sent["metadata"]
+    assert metadata["order_reference"] == order.reference
+    assert metadata["email"] == BUYER["email"]
+    assert {(i["sku"], i["quantity"]) for i in metadata["items"]} == {
+        ("silk-scarf", 1), ("rice-soap", 2)
+    }
+    assert sent["return_uri"].endswith(f"/orders/{order.reference}/return/{attempt.return_token}/")
+    assert len(attempt.return_token) >= 32
+
+
+@pytest.mark.parametrize(("number", "phrase"), DECLINES.items())
+def test_declines_return_to_checkout_with_a_message_and_the_cart_intact(shop, sandbox, number,
+                                                                        phrase):
+    """Each decline code brings the shopper back to checkout with its own message."""
+    response = pay(shop, sandbox, number)
+    assert response.status_code == 302 and response.url == reverse("checkout:checkout")
+    assert any(phrase in m for m in messages_of(shop, response))
+    assert Order.objects.get().status == Order.Status.FAILED
+    assert shop.session[SESSION_KEY]  # cart intact
+
+
+def test_another_attempt_is_allowed_after_a_decline(shop, sandbox):
+    """After a decline the checkout issues a new attempt key and a second card can pay."""
+    first_key = checkout_page(shop)
+    pay(shop, sandbox, "4111111111140011", attempt_key=first_key)
+    second_key = checkout_page(shop)
+    assert second_key != first_key
+    pay(shop, sandbox, attempt_key=second_key)
+    assert sorted(Order.objects.values_list("status", flat=True)) == ["failed", "paid"]
+
+
+def test_double_submit_creates_one_charge(shop, sandbox):
+    """The same attempt posted twice (double click, refresh) creates exactly one charge."""
+    key = checkout_page(shop)
+    token = sandbox.token()
+    data = {**BUYER, "omise_token": token, "attempt_key": key}
+    first = shop.post("/checkout/", data)
+    second = shop.post("/checkout/", {**data, "omise_token": sandbox.token()})
+    assert first.url == second.url
+    assert len(sandbox.requests("charges.create")) == 1
+    assert PaymentAttempt.objects.count() == 1
+
+
+def test_foreign_attempt_key_is_refused(shop, sandbox):
+    """A key this session was not given (a stale tab, a forged form) charges nothing."""
+    checkout_page(shop)
+    response = pay(shop, sandbox, attempt_key="not-the-key-this-session-got")
+    assert response.url == reverse("checkout:checkout")
+    assert any("expired" in m for m in messages_of(shop, response))
+    assert sandbox.requests("charges.create") == []
+
+
+@pytest.mark.parametrize("token", ["", "tokn_", "chrg_test_abc123456", "tokn_test_../../x",
+                                   "4242424242424242"[:10]])
+def test_malformed_tokens_are_refused_before_omise(shop, sandbox, token):
+    """Anything but a well-formed token id re-renders the form with an error; nothing charged."""
+    key = checkout_page(shop)
+    response = shop.post("/checkout/", {**BUYER, "omise_token": token, "attempt_key": key})
+    assert response.status_code == 400
+    assert "card details were not received" in response.text
+    assert sandbox.requests("charges.create") == []
+
+
+def test_used_token_is_a_clear_message(shop, sandbox):
+    """A token already spent is refused by Omise; the shopper is asked to enter the card again."""
+    token = sandbox.token()
+    sandbox.client.create_charge(amount=5000, currency="THB", card=token)
+    response = pay(shop, sandbox, omise_token=token)
+    assert any("enter your card again" in m for m in messages_of(shop, response))
+    assert Order.objects.get().status == Order.Status.FAILED
+
+
+@pytest.mark.parametrize("missing", ["street1", "city", "state", "postal_code"])
+def test_us_and_canadian_shoppers_must_give_a_billing_address(shop, sandbox, missing):
+    """For US/CA shoppers each billing address field is required (Omise's fraud guidance)."""
+    address = {"country": "US", "street1": "1 Main St", "city": "Austin", "state": "TX",
+               "postal_code": "78701"}
+    key = checkout_page(shop)
+    data = {**BUYER, **address, missing: "", "omise_token": sandbox.token(), "attempt_key": key}
+    response = shop.post("/checkout/", data)
+    assert response.status_code == 400
+    assert "Required for billing addresses" in response.text
+    assert sandbox.requests("charges.create") == []
+
+
+def test_amounts_outside_omise_limits_are_refused(client, sandbox):
+    """A cart under ฿20.00 is refused with a message before any charge."""
+    cheap = make_product(price=1000)
+    client.post("/cart/add/", {"product": cheap.slug, "quantity": "1"})
+    response = pay(client, sandbox)
+    assert any("between ฿20.00 and ฿150,000.00" in m for m in messages_of(client, response))
+    assert sandbox.requests("charges.create") == []
+
+
+def test_empty_cart_cannot_check_out(client, sandbox):
+    """With nothing in the cart the checkout sends the shopper back to the cart."""
+    response = client.get("/checkout/")
+    assert response.status_code == 302 and response.url == reverse("shop:cart")
+
+
+def test_three_d_secure_pass(shop, sandbox):
+    """A 3-D Secure card redirects to the bank; after authorising, the return confirms it paid."""
+    response = pay(shop, sandbox, "4000000000000002")
+    attempt = PaymentAttempt.objects.get()
+    assert response.url == attempt.authorize_uri
+    assert attempt.charge_id and attempt.status == PaymentAttempt.Status.PENDING
+    back = sandbox.complete_3ds({"authorize_uri": response.url}, authorize=True)
+    landing = shop.get(urlsplit(back).path)
+    assert landing.url == attempt.order.get_absolute_url()
+    assert Order.objects.get().status == Order.Status.PAID
+    assert "your order is paid" in shop.get(landing.url).text
+
+
+def test_three_d_secure_fail(shop, sandbox):
+    """A failed 3-D Secure check brings the shopper back to checkout, not charged."""
+    response = pay(shop, sandbox, "4000000000000002")
+    back = sandbox.complete_3ds({"authorize_uri": response.url}, authorize=False)
+    landing = shop.get(urlsplit(back).path)
+    assert landing.url == reverse("checkout:checkout")
+    assert any("not charged" in m for m in messages_of(shop, landing))
+    assert Order.objects.get().status == Order.Status.FAILED
+    assert shop.session[SESSION_KEY]
+
+
+def test_reloading_the_return_page_is_harmless(shop, sandbox):
+    """Loading the 3-D Secure return URL again changes nothing and charges nothing."""
+    response = pay(shop, sandbox, "4000000000000002")
+    back = urlsplit(sandbox.complete_3ds({"authorize_uri": response.url})).path
+    first, second = shop.get(back), shop.get(back)
+    assert first.url == second.url
+    assert Order.objects.get().status == Order.Status.PAID
+    assert len(sandbox.requests("charges.create")) == 1
+
+
+def test_return_with_a_wrong_token_is_404(shop, sandbox):
+    """The return URL works only with the attempt's own unguessable token."""
+    pay(shop, sandbox, "4000000000000002")
+    order = Order.objects.get()
+    assert shop.get(f"/orders/{order.reference}/return/guess/").status_code == 404
+
+
+def test_order_page_needs_its_secret_link(shop, sandbox):
+    """An order page is shown only with the reference and its access token."""
+    pay(shop, sandbox)
+    order = Order.objects.get()
+    assert shop.get(order.get_absolute_url()).status_code == 200
+    assert shop.get(f"/orders/{order.reference}/wrong-token/").status_code == 404
+
+
+def test_pending_order_page_refreshes_until_settled(shop, sandbox):
+    """While the bank confirms, the order page says so and refreshes itself."""
+    pay(shop, sandbox, "4000000000000002")
+    order = Order.objects.get()
+    page = shop.get(order.get_absolute_url())
+    assert "Confirming your payment" in page.text
+    assert '<meta http-equiv="refresh"' in page.text
