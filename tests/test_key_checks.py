@@ -44,7 +44,9 @@ def test_development_sandbox_keys_pass():
         assert check_omise_keys() == []
 
 
-@pytest.mark.parametrize("missing", ["OMISE_PUBLIC_KEY", "OMISE_SECRET_KEY", "OMISE_WEBHOOK_SECRET"])
+@pytest.mark.parametrize(
+    "missing", ["OMISE_PUBLIC_KEY", "OMISE_SECRET_KEY", "OMISE_WEBHOOK_SECRET"]
+)
 def test_production_without_a_key_is_an_error(missing):
     """A production host missing any of the three keys fails with shop.E001 naming it."""
     with production(**{missing: ""}):
@@ -106,9 +108,9 @@ def test_messages_never_contain_the_keys():
 @pytest.mark.django_db  # `check` also runs the database checks
 def test_manage_py_check_refuses_swapped_keys():
     """`manage.py check` (run before every deploy and by runserver) stops on these errors."""
-    with production(OMISE_PUBLIC_KEY=key("skey", "live"), OMISE_SECRET_KEY=key("pkey", "live")):
-        with pytest.raises(SystemCheckError, match="shop.E002"):
-            call_command("check")
+    swapped = production(OMISE_PUBLIC_KEY=key("skey", "live"), OMISE_SECRET_KEY=key("pkey", "live"))
+    with swapped, pytest.raises(SystemCheckError, match="shop.E002"):
+        call_command("check")
 
 
 @pytest.mark.parametrize("name", ["OTP_TOTP_THROTTLE_FACTOR", "OTP_STATIC_THROTTLE_FACTOR"])

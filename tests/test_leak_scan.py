@@ -18,24 +18,27 @@ def key(kind: str, test: bool = False) -> str:
     return f"{kind}_{'test_' if test else ''}5{secrets.token_hex(10)}"
 
 
+def run(*argv: str, **kwargs) -> subprocess.CompletedProcess:
+    """A fixed argument list, no shell (git and Python from the test environment)."""
+    return subprocess.run(argv, timeout=60, **kwargs)  # noqa: S603
+
+
 def run_scan(root: Path, *files: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), "--root", str(root), *files],
-        capture_output=True, text=True, timeout=60,
-    )
+    return run(sys.executable, str(SCRIPT), "--root", str(root), *files,
+               capture_output=True, text=True)
 
 
 @pytest.fixture
 def repo(tmp_path):
     """An empty git repository; `plant(path, text)` writes a file and tracks it."""
     require_executable("git", "install git")
-    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    run("git", "init", "-q", str(tmp_path), check=True)
 
     def plant(name: str, text: str) -> None:
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-        subprocess.run(["git", "-C", str(tmp_path), "add", name], check=True)
+        run("git", "-C", str(tmp_path), "add", name, check=True)
 
     plant.root = tmp_path
     return plant

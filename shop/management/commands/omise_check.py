@@ -39,7 +39,8 @@ class Command(BaseCommand):
         public, secret = settings.OMISE_PUBLIC_KEY, settings.OMISE_SECRET_KEY
         proxy = getattr(settings, "OMISE_PROXY_URL", "")
         mode = key_mode(secret) if secret else "none"
-        self.stdout.write(f"Mode:    {mode}{' (offline sandbox)' if settings.OMISE_SANDBOX else ''}")
+        sandbox = " (offline sandbox)" if settings.OMISE_SANDBOX else ""
+        self.stdout.write(f"Mode:    {mode}{sandbox}")
         self.stdout.write(f"Keys:    public {mask_key(public)}, secret {mask_key(secret)}")
         self.stdout.write(f"API:     {settings.OMISE_API_URL}")
         self.stdout.write(
