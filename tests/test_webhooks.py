@@ -1,0 +1,238 @@
+"""The Omise webhook receiver: verified, re-fetched, stored raw, applied exactly once."""
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from urllib.parse import urlsplit
+
+import pytest
+
+from checkout import services
+from checkout.models import Order, PaymentAttempt, WebhookDelivery, WebhookEvent
+from shop.models import SecurityEvent
+from tests.test_checkout import pay, shop  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+URL = "/webhooks/omise/"
+
+
+def sign(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    key = base64.b64decode(secret)
+    signature = hmac.new(key, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return {"Omise-Signature": signature, "Omise-Signature-Timestamp": str(timestamp)}
+
+
+def post(client, body: bytes, headers: dict, content_type="application/json", **extra):
+    return client.post(URL, data=body, content_type=content_type, headers=headers, **extra)
+
+
+@pytest.fixture
+def pending_3ds(shop, sandbox):  # noqa: F811
+    """An order waiting for 3-D Secure, whose shopper then authorises at the bank."""
+    pay(shop, sandbox, "4000000000000002")
+    attempt = PaymentAttempt.objects.get()
+    charge = sandbox.client.retrieve_charge(attempt.charge_id)
+    return attempt, charge
+
+
+def event_body(sandbox, key: str) -> bytes:
+    """The body of the newest sandbox event with this key, as Omise would POST it."""
+    return json.dumps(sandbox.events(key)[-1]).encode()
+
+
+def test_webhook_before_the_shopper_returns_pays_the_order(shop, sandbox, pending_3ds):  # noqa: F811
+    """charge.complete delivered before the shopper is back settles the order; the late return
+    then finds it paid and changes nothing."""
+    attempt, charge = pending_3ds
+    back = sandbox.complete_3ds(charge, authorize=True)
+    deliveries = sandbox.deliver_webhooks()
+    assert {d["status_code"] for d in deliveries} == {200}
+    assert Order.objects.get().status == Order.Status.PAID
+    landing = shop.get(urlsplit(back).path)
+    assert landing.url == attempt.order.get_absolute_url()
+    assert Order.objects.get().status == Order.Status.PAID
+
+
+def test_duplicate_deliveries_apply_once(sandbox, pending_3ds):
+    """The same event delivered three times is applied once and acknowledged every time."""
+    _, charge = pending_3ds
+    sandbox.complete_3ds(charge)
+    deliveries = sandbox.deliver_webhooks(duplicate=3)
+    assert {d["status_code"] for d in deliveries} == {200}
+    complete = [e for e in WebhookEvent.objects.all() if e.key == "charge.complete"]
+    assert len(complete) == 1 and complete[0].processed_at
+    outcomes = WebhookDelivery.objects.filter(event_id=complete[0].event_id)
+    assert sorted(outcomes.values_list("outcome", flat=True)) == [
+        "applied", "duplicate: already applied", "duplicate: already applied"
+    ]
+
+
+def test_out_of_order_deliveries_end_in_the_right_state(sandbox, pending_3ds):
+    """charge.complete arriving before charge.create still ends with the order paid."""
+    _, charge = pending_3ds
+    sandbox.complete_3ds(charge)
+    sandbox.deliver_webhooks(reverse=True)
+    assert Order.objects.get().status == Order.Status.PAID
+    assert WebhookEvent.objects.filter(processed_at__isnull=False).count() == 2
+
+
+def test_the_body_is_not_believed_only_the_fetched_event(client, settings, sandbox, pending_3ds):
+    """A signed body claiming success for a charge that is still pending changes nothing:
+    the receiver acts on what the API returns."""
+    _, charge = pending_3ds
+    event = sandbox.events("charge.create")[-1]
+    event["data"] = {**event["data"], "status": "successful", "paid": True, "authorized": True}
+    body = json.dumps(event).encode()
+    response = post(client, body, sign(body, settings.OMISE_WEBHOOK_SECRET))
+    assert response.status_code == 200
+    assert Order.objects.get().status == Order.Status.PENDING
+
+
+def test_forged_signature_is_refused_and_recorded(client, settings, sandbox, pending_3ds):
+    """A delivery signed with another secret is refused (401), stored, and raised as an event."""
+    _, charge = pending_3ds
+    sandbox.complete_3ds(charge)
+    body = event_body(sandbox, "charge.complete")
+    forged = sign(body, base64.b64encode(b"not-the-webhook-secret").decode())
+    response = post(client, body, forged)
+    assert response.status_code == 401
+    assert Order.objects.get().status == Order.Status.PENDING
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.signature_valid is False and delivery.body == body.decode()
+    assert SecurityEvent.objects.filter(kind=SecurityEvent.Kind.WEBHOOK_REJECTED).count() == 1
+
+
+@pytest.mark.parametrize("age", [301, 3600, -301])
+def test_stale_or_future_timestamps_are_refused(client, settings, sandbox, pending_3ds, age):
+    """A correctly signed delivery more than five minutes old (or ahead) is refused: replay."""
+    _, charge = pending_3ds
+    sandbox.complete_3ds(charge)
+    body = event_body(sandbox, "charge.complete")
+    headers = sign(body, settings.OMISE_WEBHOOK_SECRET, int(time.time()) - age)
+    response = post(client, body, headers)
+    assert response.status_code == 401
+    assert json.loads(response.content)["result"] == "stale timestamp"
+    assert Order.objects.get().status == Order.Status.PENDING
+
+
+@pytest.mark.parametrize("headers", [{}, {"Omise-Signature": "abc"},
+                                     {"Omise-Signature-Timestamp": "1"}])
+def test_missing_signature_headers_are_refused(client, sandbox, headers):
+    """Without both signature headers nothing is processed."""
+    body = json.dumps({"object": "event", "id": "evnt_test_abcdefghij"}).encode()
+    assert post(client, body, headers).status_code == 401
+
+
+def test_either_signature_passes_during_a_secret_rotation(client, settings, sandbox, pending_3ds):
+    """While a secret rolls, the header holds two signatures; the one that matches is enough."""
+    _, charge = pending_3ds
+    sandbox.complete_3ds(charge)
+    body = event_body(sandbox, "charge.complete")
+    headers = sign(body, settings.OMISE_WEBHOOK_SECRET)
+    old = sign(body, base64.b64encode(b"the-old-secret").decode(),
+               int(headers["Omise-Signature-Timestamp"]))
+    headers["Omise-Signature"] = f"{old['Omise-Signature']},{headers['Omise-Signature']}"
+    assert post(client, body, headers).status_code == 200
+    assert Order.objects.get().status == Order.Status.PAID
+
+
+def test_unknown_event_id_is_refused(client, settings, sandbox):
+    """A validly signed event that Omise does not know is answered 400 and applies nothing."""
+    body = json.dumps({"object": "event", "id": "evnt_test_doesnotexist1", "key": "charge.complete",
+                       "data": {"object": "charge", "id": "chrg_test_zzzzzzzzzz"}}).encode()
+    response = post(client, body, sign(body, settings.OMISE_WEBHOOK_SECRET))
+    assert response.status_code == 400
+    assert WebhookEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[]", b'{"id": 42}', b'{"id": "evnt_../x"}',
+                                  b"\xff\xfe"])
+def test_malformed_bodies_are_400(client, settings, sandbox, body):
+    """Bodies that are not an event with a valid id are answered 400, never 500."""
+    response = post(client, body, sign(body, settings.OMISE_WEBHOOK_SECRET))
+    assert response.status_code == 400
+    assert WebhookDelivery.objects.get().response_status == 400
+
+
+def test_wrong_content_type_is_415(client, settings, sandbox):
+    """Only JSON is accepted."""
+    body = b"id=evnt_test_abcdefghij"
+    headers = sign(body, settings.OMISE_WEBHOOK_SECRET)
+    response = post(client, body, headers, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 415
+
+
+def test_oversized_body_is_413(client, settings, sandbox):
+    """A body beyond 64 KiB is refused before it is parsed."""
+    body = json.dumps({"id": "evnt_test_abcdefghij", "pad": "x" * 70_000}).encode()
+    response = post(client, body, sign(body, settings.OMISE_WEBHOOK_SECRET))
+    assert response.status_code == 413
+
+
+def test_plain_http_is_refused_where_https_is_required(client, settings, sandbox):
+    """Outside development the receiver answers only over HTTPS."""
+    settings.WEBHOOK_REQUIRE_HTTPS = True
+    body = b"{}"
+    assert post(client, body, sign(body, settings.OMISE_WEBHOOK_SECRET)).status_code == 403
+    response = post(client, body, sign(body, settings.OMISE_WEBHOOK_SECRET), secure=True)
+    assert response.status_code == 400  # got past the HTTPS check to the body
+
+
+def test_only_post_is_allowed(client):
+    """The receiver answers GET with 405."""
+    assert client.get(URL).status_code == 405
+
+
+def test_processing_error_answers_500_and_the_retry_applies(sandbox, pending_3ds, monkeypatch):
+    """A failure while applying rolls back and answers 5xx; Omise's retry then applies cleanly."""
+    _, charge = pending_3ds
+    sandbox.complete_3ds(charge)
+    real_apply = services.charge_apply
+    calls = []
+
+    def flaky(*, charge):
+        calls.append(charge["id"])
+        if len(calls) == 1:
+            raise RuntimeError("database hiccup")
+        return real_apply(charge=charge)
+
+    monkeypatch.setattr("checkout.webhooks.charge_apply", flaky)
+    first = sandbox.deliver_webhooks(event_ids=[sandbox.events("charge.complete")[-1]["id"]])
+    assert first[0]["status_code"] == 500
+    assert Order.objects.get().status == Order.Status.PENDING
+    assert not WebhookEvent.objects.filter(processed_at__isnull=False).exists()
+    again = sandbox.deliver_webhooks(event_ids=[sandbox.events("charge.complete")[-1]["id"]])
+    assert again[0]["status_code"] == 200
+    assert Order.objects.get().status == Order.Status.PAID
+
+
+def test_a_late_failure_never_overwrites_a_paid_order(shop, sandbox):  # noqa: F811
+    """Once paid, an order stays paid whatever a later 'failed' charge state claims."""
+    pay(shop, sandbox)
+    attempt = PaymentAttempt.objects.get()
+    charge = sandbox.client.retrieve_charge(attempt.charge_id)
+    services.charge_apply(charge={**charge, "status": "failed", "paid": False,
+                                  "failure_code": "payment_rejected"})
+    assert Order.objects.get().status == Order.Status.PAID
+
+
+def test_charges_for_another_amount_are_not_applied(shop, sandbox):  # noqa: F811
+    """A charge whose amount does not match the order's is logged, never marks it paid."""
+    pay(shop, sandbox, "4000000000000002")
+    attempt = PaymentAttempt.objects.get()
+    charge = sandbox.client.retrieve_charge(attempt.charge_id)
+    services.charge_apply(charge={**charge, "status": "successful", "amount": 100})
+    assert Order.objects.get().status == Order.Status.PENDING
+
+
+def test_refund_event_updates_the_order(shop, sandbox):  # noqa: F811
+    """refund.create reconciles the refunded amount from the charge, once."""
+    pay(shop, sandbox)
+    attempt = PaymentAttempt.objects.get()
+    sandbox.client.create_refund(attempt.charge_id, amount=50000)
+    sandbox.deliver_webhooks(duplicate=2)
+    order = Order.objects.get()
+    assert (order.status, order.refunded_amount) == (Order.Status.PARTIALLY_REFUNDED, 50000)
