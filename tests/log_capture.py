@@ -1,0 +1,115 @@
+"""A pytest plugin: the whole test run fails if any log record carries an Omise test card.
+
+Why: the checkout, the sandbox and the card guard handle Omise's test card numbers all through
+the suite. If any code logs one (a debug line in the sandbox's vault, an exception message
+quoting a request), this proves it, even when the log scrubber would have masked the output:
+the code must never log a card number in the first place; the scrubber is the second line.
+
+How:
+* At session start every record is observed where the logging module hands it to handlers
+  (`Logger.callHandlers`), so loggers that do not propagate to the root (django.server,
+  gunicorn.*) and records that a handler's filter later rewrites are all seen raw. A handler
+  on the root logger alone would miss both.
+* The root logger is lowered to DEBUG for the run (a debug print is the typical leak); the
+  handlers settings installed keep their previous threshold, so the terminal is unchanged.
+* Each record's message, exception text and stack are checked at once (nothing is kept but the
+  offenders) against the test cards of omise-api.md in any spacing.
+* At the end of the session, any offender is listed (masked) and the run's exit status is 1.
+
+A test that logs a card number on purpose (to exercise the scrubber) passes
+`extra={"expected_card_data": True}`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+# Omise's test cards (omise-api.md): the numbers the whole suite sends around.
+TEST_CARDS = frozenset({
+    "4242424242424242", "5555555555554444", "3530111333300000", "4111111111140011",
+    "4111111111130012", "4111111111120013", "4111111111110014", "4111111111190016",
+    "4111111111180017", "4111111111160001", "4111111111150002", "4111111111140003",
+})
+_SEPARATORS = re.compile(r"[\s\-]")
+_formatter = logging.Formatter()
+
+
+def record_text(record: logging.LogRecord) -> str:
+    """Everything a formatter could write from this record: message, exception, stack."""
+    try:
+        text = record.getMessage()
+    except Exception:
+        text = f"{record.msg} {record.args!r}"
+    if record.exc_info and record.exc_info[0] is not None:
+        text += "\n" + _formatter.formatException(record.exc_info)
+    if record.exc_text:
+        text += "\n" + record.exc_text
+    if record.stack_info:
+        text += "\n" + record.stack_info
+    return text
+
+
+def cards_in(text: str) -> set[str]:
+    """The test card numbers in `text`, however they are spaced or dashed."""
+    squeezed = _SEPARATORS.sub("", text)
+    return {card for card in TEST_CARDS if card in squeezed}
+
+
+class CardLogCollector:
+    """Observes every record handed to handlers; keeps only those carrying a test card."""
+
+    def __init__(self):
+        self.seen = 0
+        self.offenders: list[tuple[str, str, str]] = []  # (test id, logger, last 4 digits)
+        self.current_test = "(outside a test)"
+        self._original = None
+
+    def check(self, record: logging.LogRecord) -> None:
+        self.seen += 1
+        if getattr(record, "expected_card_data", False):
+            return
+        for card in cards_in(record_text(record)):
+            self.offenders.append((self.current_test, record.name, card[-4:]))
+
+    def install(self) -> None:
+        original = self._original = logging.Logger.callHandlers
+        collector = self
+
+        def call_handlers(logger, record):
+            collector.check(record)
+            return original(logger, record)
+
+        logging.Logger.callHandlers = call_handlers
+        root = logging.getLogger()
+        for handler in root.handlers:
+            if handler.level == logging.NOTSET:
+                handler.setLevel(root.getEffectiveLevel())
+        root.setLevel(logging.DEBUG)
+
+    def uninstall(self) -> None:
+        if self._original is not None:
+            logging.Logger.callHandlers = self._original
+
+
+collector = CardLogCollector()
+
+
+def pytest_sessionstart(session):
+    collector.install()
+
+
+def pytest_runtest_logstart(nodeid, location):
+    collector.current_test = nodeid
+
+
+def pytest_sessionfinish(session, exitstatus):
+    collector.uninstall()
+    if collector.offenders:
+        lines = [f"  {test}: logger {name!r} logged card ****{last4}"
+                 for test, name, last4 in collector.offenders]
+        print("\nCard numbers were logged (tests/log_capture.py):\n" + "\n".join(lines))
+        session.exitstatus = 1
+
+
+__all__ = ["pytest_runtest_logstart", "pytest_sessionfinish", "pytest_sessionstart"]
