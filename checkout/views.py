@@ -93,7 +93,10 @@ def _after_attempt(request: HttpRequest, attempt: PaymentAttempt) -> HttpRespons
         *request.session.get(ORDERS_SESSION_KEY, [])[-9:], order.reference
     ]
     if attempt.status == PaymentAttempt.Status.PENDING and attempt.authorize_uri:
-        return redirect(attempt.authorize_uri)  # 3-D Secure at the bank; back via return_uri
+        # To the bank for 3-D Secure, back via return_uri. Not a 302: the checkout's CSP
+        # `form-action` also governs redirects after a form POST, and the bank's host is not
+        # ours to list. A page that navigates on its own is not a form submission.
+        return render(request, "checkout/to_bank.html", {"authorize_uri": attempt.authorize_uri})
     if attempt.status == PaymentAttempt.Status.FAILED and order.status != Order.Status.PAID:
         messages.error(request, shopper_message(attempt.failure_code))
         return redirect("checkout:checkout")
