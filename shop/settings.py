@@ -287,9 +287,6 @@ SECURE_CSP = {
     "report-uri": ["/csp-report/"],
     "report-to": "csp-endpoint",
 }
-# The Omise origins the checkout page's policy adds to script-src, frame-src and connect-src:
-# Omise's hosts (cdn, vault, api) in production, the offline sandbox in development.
-OMISE_CSP_SOURCES = [SANDBOX_ORIGIN] if OMISE_SANDBOX else ["https://*.omise.co"]
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
