@@ -47,5 +47,8 @@ test: install system-deps ## Run the whole suite (browser and TLS tests included
 lint: install ## Check the code with ruff
 	$(VENV)/bin/ruff check .
 
+bench: install ## Run the benchmarks and write bench/results.md
+	$(PY) -m bench
+
 clean: ## Remove the virtualenv and local state
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .hypothesis

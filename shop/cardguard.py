@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from io import BytesIO
+from itertools import accumulate
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
@@ -55,6 +57,11 @@ BRANDS: dict[str, tuple[tuple[tuple[str, str], ...], frozenset[int]]] = {
 # repetition consumes "digit" or "separator digit" with no overlap between the alternatives,
 # so the engine never backtracks more than the 13-digit minimum: linear in the text.
 _RUN = re.compile(r"[0-9](?:[ -]?[0-9]){12,}")
+# A coarse superset found first, at C speed: a stretch of 13+ characters made of digits,
+# spaces and dashes, from a digit to a digit. Text without one holds no card number; the
+# precise pattern above then runs only inside these stretches. (Greedy, with one character
+# class: no nested repetition, so no backtracking blow-up either.)
+_STRETCH = re.compile(r"[0-9][0-9 -]{11,}[0-9]")
 _GROUP = re.compile(r"[0-9]+")
 
 
@@ -106,36 +113,71 @@ def _is_word_char(char: str) -> bool:
     return char.isascii() and (char.isalnum() or char == "_")
 
 
+def _joined_to_word(text: str, index: int, step: int) -> bool:
+    """Is the character at `index` a word character, or a dash followed (in the direction of
+    `step`) by one? Out of range is not."""
+    if not 0 <= index < len(text):
+        return False
+    if text[index] == "-":
+        index += step
+        return 0 <= index < len(text) and _is_word_char(text[index])
+    return _is_word_char(text[index])
+
+
 def find_card_numbers(text: str) -> Iterator[CardMatch]:
     """Every card number in `text`, left to right, non-overlapping.
 
-    A candidate is any whole-group window of a digit run (so "4242 4242 4242 4242 123", a
-    number followed by its CVV, is still found). A window that touches a letter, digit or
-    underscore is part of an identifier (`tokn_…`, `ORD123…`), and one right after a `+` is an
-    international phone number: neither is a card number. A plain run of more than 19 digits
-    has no window of 13–19 and is an id, not a card.
+    A candidate is a whole-group window of a digit run (so "4242 4242 4242 4242 123", a
+    number followed by its CVV, is still found). A number split by separators must start with
+    a group of four digits, as every brand prints it (4-4-4-4, Amex 4-6-5, Diners 4-6-4):
+    this keeps "3 34000 0812345678" (quantity, postcode, phone) from being read as one number.
+    A window that touches a letter, digit or underscore, or is joined to one by a dash, is
+    part of an identifier (`tokn_…`, `LG-2025…`); one right after a `+` is an international
+    phone number: neither is a card number. A plain run of more than 19 digits is an id.
     """
-    for run in _RUN.finditer(text):
+    for stretch in _STRETCH.finditer(text):
+        yield from _find_in_stretch(text, stretch.start(), stretch.end())
+
+
+def _find_in_stretch(text: str, start: int, end: int) -> Iterator[CardMatch]:
+    stretch = text[start:end]
+    if len(stretch) - stretch.count(" ") - stretch.count("-") < MIN_DIGITS:
+        return  # e.g. "12 - 34 - 56 - 78": long enough, but too few digits
+    for run in _RUN.finditer(text, start, end):
         groups = [(g.start(), g.end()) for g in _GROUP.finditer(text, run.start(), run.end())]
         run_start, run_end = run.start(), run.end()
-        before = text[run_start - 1] if run_start else ""
-        after = text[run_end] if run_end < len(text) else ""
-        start_blocked = _is_word_char(before) or before == "+"
-        end_blocked = _is_word_char(after)
+        start_blocked = _joined_to_word(text, run_start - 1, -1) or (
+            run_start > 0 and text[run_start - 1] == "+"
+        )
+        end_blocked = _joined_to_word(text, run_end, +1)
+        # Groups chained by dashes to a blocked start or end belong to that identifier too:
+        # in "LG-20254256-4533 0742286081" no window may start at 4533.
+        first_free = 0
+        if start_blocked:
+            first_free = 1
+            while first_free < len(groups) and text[groups[first_free][0] - 1] == "-":
+                first_free += 1
+        last_free = len(groups) - 1
+        if end_blocked:
+            last_free -= 1
+            while last_free >= 0 and text[groups[last_free][1]] == "-":
+                last_free -= 1
         i = 0
         while i < len(groups):
             found = None
-            if not (i == 0 and start_blocked):
+            if i >= first_free:
                 digits = ""
+                # A separated number starts with a 4-digit group; otherwise only the group
+                # itself can be a (plain) number.
+                last = last_free + 1 if groups[i][1] - groups[i][0] == 4 else min(i + 1,
+                                                                                  last_free + 1)
                 # At most 19 digits per window, so this inner loop is bounded: linear overall.
-                for j in range(i, len(groups)):
+                for j in range(i, last):
                     digits += text[groups[j][0] : groups[j][1]]
                     if len(digits) > MAX_DIGITS:
                         break
                     if len(digits) < MIN_DIGITS:
                         continue
-                    if j == len(groups) - 1 and end_blocked:
-                        break
                     if card_brand(digits) and luhn_ok(digits):
                         # Keep extending: the longest valid window from this group wins,
                         # so a log mask covers all of a 19-digit number, not a lucky head.
@@ -154,8 +196,9 @@ def first_card_number(text: str) -> CardMatch | None:
 
 
 def might_hold_card_number(text: str) -> bool:
-    """A cheap C-speed pre-check: is there any run of 13+ digits at all?"""
-    return _RUN.search(text) is not None
+    """A cheap C-speed pre-check: is there any stretch of digits and separators long enough
+    to hold a card number?"""
+    return _STRETCH.search(text) is not None
 
 
 # --- Card field names --------------------------------------------------------------------------
@@ -207,12 +250,10 @@ def is_card_field(name: str, context: Iterable[str] = ()) -> bool:
     # Number: card_number, cc-number, cardNumber, creditCardNumber, ccnum, card[number] …
     if _JOINED_NUMBER.fullmatch(joined) or _JOINED_NUMBER.fullmatch("".join(words[-3:])):
         return True
-    if last in _NUMBER_WORDS and (
+    return last in _NUMBER_WORDS and (
         any(w in _CARD_CONTEXT for w in words[:-1])
         or any(w in _CARD_CONTEXT for c in context for w in name_words(c))
-    ):
-        return True
-    return False
+    )
 
 
 # --- Scanning a request ------------------------------------------------------------------------
@@ -243,16 +284,20 @@ def _number_in(value: str) -> CardMatch | None:
 def scan_fields(fields: QueryDict, carrier: str) -> Finding | None:
     """Scan a query string or form: values that look like card numbers, then card field names.
 
-    One regex pass over all names and values decides whether any digit run is long enough to
-    be a card number; the per-field Luhn work runs only then (the common case costs one scan).
+    All values are joined and scanned in one pass (the common case: one C-speed regex search
+    that finds nothing); a match is mapped back to its field by its offset.
     """
     pairs = [(name, value) for name, values in fields.lists() for value in values]
-    if might_hold_card_number("\n".join(f"{name}\n{value}" for name, value in pairs)):
-        for name, value in pairs:
-            match = _number_in(value) or _number_in(name)
-            if match:
-                return Finding(carrier, name, "card_number", match.last4)
+    blob = "\n".join(value for _, value in pairs)  # "\n" is no separator: values stay apart
+    match = first_card_number(blob)
+    if match:
+        offsets = list(accumulate(len(value) + 1 for _, value in pairs))
+        name = pairs[bisect_right(offsets, match.start)][0]
+        return Finding(carrier, name, "card_number", match.last4)
     for name, value in pairs:
+        name_match = first_card_number(name)
+        if name_match:  # a card number used as a field name (a mis-built form)
+            return Finding(carrier, name, "card_number", name_match.last4)
         if _has_value(value) and _is_card_field(name, ()):
             return Finding(carrier, name, "card_field")
     return None

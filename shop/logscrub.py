@@ -40,7 +40,9 @@ REDACTED = "[redacted]"
 _SECRET_KEY = re.compile(r"(skey_(?:test_)?)[A-Za-z0-9]+")
 # Basic/Bearer followed by a credential-looking token (it holds a digit or base64 symbol), so
 # prose like "Basic information" is left alone.
-_AUTH = re.compile(r"(?i)\b(basic|bearer)(\s+)(?=[A-Za-z0-9+/=._~-]*[0-9+/=])[A-Za-z0-9+/=._~-]{8,}")
+_AUTH = re.compile(
+    r"(?i)\b(basic|bearer)(\s+)(?=[A-Za-z0-9+/=._~-]*[0-9+/=])[A-Za-z0-9+/=._~-]{8,}"
+)
 
 
 def mask_card_numbers(text: str) -> str:

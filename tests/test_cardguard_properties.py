@@ -49,14 +49,17 @@ def card_number(rnd: random.Random) -> str:
 
 
 def typed(rnd: random.Random, digits: str) -> str:
-    """As a person types it: plain, in groups of four, or split anywhere, by spaces or dashes."""
-    style = rnd.choice(["plain", "fours", "random"])
+    """As a person types it: plain, in groups of four, 4-6-rest (Amex, Diners), or a first
+    group of four then split anywhere, by spaces or dashes (mixed too)."""
+    style = rnd.choice(["plain", "fours", "four_six", "random"])
     if style == "plain":
         return digits
     separator = rnd.choice(" -")
     if style == "fours":
         return separator.join(digits[i : i + 4] for i in range(0, len(digits), 4))
-    cuts = sorted(rnd.sample(range(1, len(digits)), rnd.randint(1, 5)))
+    if style == "four_six":
+        return separator.join([digits[:4], digits[4:10], digits[10:]])
+    cuts = [4, *sorted(rnd.sample(range(5, len(digits)), rnd.randint(0, 4)))]
     parts = [digits[a:b] for a, b in zip([0, *cuts], [*cuts, len(digits)], strict=True)]
     return "".join(part + (rnd.choice(" -") if i < len(parts) - 1 else "")
                    for i, part in enumerate(parts))

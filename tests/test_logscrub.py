@@ -174,9 +174,9 @@ def test_gunicorn_logconfig_installs_the_filter_on_every_handler():
 
 
 def _raise_with_card_data():
-    card_number = CARD  # a card field name: hidden whole
-    note = f"customer typed {SPACED}"  # any other variable: the number is masked
-    raise RuntimeError(f"could not charge {CARD}")  # noqa: F841 - locals are the point
+    card_number = CARD  # noqa: F841 - a card field name: hidden whole
+    note = f"customer typed {SPACED}"  # noqa: F841 - any other variable: number masked
+    raise RuntimeError(f"could not charge {CARD}")
 
 
 def test_debug_page_hides_card_fields_and_masks_numbers(rf: RequestFactory):

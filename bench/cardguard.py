@@ -1,0 +1,189 @@
+"""Card guard and log scrubber overhead, measured against the same requests without them.
+
+Each request goes through Django's whole handler (test Client, the project's MIDDLEWARE, the
+bench view in bench/urls.py that parses the form and logs one line). "Without" removes
+CardGuardMiddleware from MIDDLEWARE and the ScrubFilter from the view's log handler; "with"
+has both. The two are timed alternately in one process (min of several repeats, so noise from
+other processes counts against neither), and the ratio with/without is reported.
+
+The linearity check times the bare detector on adversarial text (random digits and single
+separators: every position starts a candidate) at 10 KB, 100 KB and 1 MB, and reports the
+time per byte relative to 10 KB: ~1.0 means linear; catastrophic backtracking would explode.
+"""
+
+import io
+import logging
+import os
+import platform
+import random
+import string
+import time
+import timeit
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlencode
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.test import Client, override_settings  # noqa: E402
+
+from shop.cardguard import find_card_numbers  # noqa: E402
+from shop.logscrub import ScrubFilter  # noqa: E402
+
+GUARD = "shop.cardguard.CardGuardMiddleware"
+TARGETS = {"2 KB form POST": 1.05, "1 MiB form POST": 1.25}
+RESULTS = Path(__file__).resolve().parent / "results.md"
+
+
+def realistic_text(rnd: random.Random, size: int) -> str:
+    """Shop-like prose with the numbers a form holds (phones, postcodes, refs, amounts)."""
+    words = ["deliver", "to", "the", "back", "door", "please", "Chiang", "Mai", "soi", "road",
+             "gift", "wrap", "thanks", "order", "call", "before", "noon", "Thailand"]
+    numbers = [lambda: f"0{rnd.randint(60000000, 99999999)}",
+               lambda: str(rnd.randint(10000, 99999)),
+               lambda: f"LG-2025{rnd.randint(1000, 9999)}-{rnd.randint(0, 9999):04d}",
+               lambda: str(rnd.randint(1, 20)), lambda: f"tokn_test_{rnd.randint(10**9, 10**10)}"]
+    parts, length = [], 0
+    while length < size:
+        part = rnd.choice(numbers)() if rnd.random() < 0.1 else rnd.choice(words)
+        parts.append(part)
+        length += len(part) + 1
+    return " ".join(parts)[:size]
+
+
+def form_body(rnd: random.Random, size: int) -> str:
+    """A url-encoded form of about `size` bytes: a dozen short fields and one long note."""
+    fields = {"product": "teak-bowl", "quantity": "2", "next": "product", "name": "Somchai",
+              "phone": "081 234 5678", "postal_code": "50200", "email": "a@example.com",
+              "omise_token": "tokn_test_5xp6ca7ud1a2u5ng3", "city": "Chiang Mai"}
+    fixed = len(urlencode(fields)) + len("&note=")
+    fields["note"] = realistic_text(rnd, max(0, size - fixed))
+    return urlencode(fields)
+
+
+class _Sink(io.TextIOBase):
+    def write(self, text):
+        return len(text)
+
+
+def _configure(with_guard: bool):
+    """MIDDLEWARE and the view logger's handler, with or without the guard and the filter."""
+    middleware = [m for m in settings.MIDDLEWARE if m != GUARD]
+    if with_guard:
+        middleware.insert(middleware.index("whitenoise.middleware.WhiteNoiseMiddleware") + 1,
+                          GUARD)
+    handler = logging.StreamHandler(_Sink())
+    if with_guard:
+        handler.addFilter(ScrubFilter())
+    logger = logging.getLogger("bench.view")
+    logger.handlers, logger.propagate = [handler], False
+    logger.setLevel(logging.INFO)
+    return override_settings(MIDDLEWARE=middleware, ROOT_URLCONF="bench.urls")
+
+
+def time_request(body: str, number: int, repeat: int) -> tuple[float, float]:
+    """(seconds without, seconds with) per request: min over alternating repeats."""
+    best = {False: float("inf"), True: float("inf")}
+    for _ in range(repeat):
+        for with_guard in (False, True):
+            with _configure(with_guard):
+                client = Client()
+
+                def post(client=client):
+                    response = client.post(
+                        "/receive/", body, content_type="application/x-www-form-urlencoded"
+                    )
+                    assert response.status_code == 200, response.status_code
+
+                post()  # warm up: load the middleware chain
+                seconds = timeit.timeit(post, number=number) / number
+                best[with_guard] = min(best[with_guard], seconds)
+    return best[False], best[True]
+
+
+def time_filter(number: int = 20_000) -> tuple[float, float]:
+    """(seconds without, with) for one typical log record through a handler."""
+    results = []
+    for filtered in (False, True):
+        handler = logging.StreamHandler(_Sink())
+        if filtered:
+            handler.addFilter(ScrubFilter())
+
+        def emit(handler=handler):
+            handler.handle(logging.LogRecord("bench", logging.INFO, __file__, 1,
+                                             "POST %s 200 for %s", ("/cart/add/", "1.2.3.4"),
+                                             None))
+
+        results.append(min(timeit.repeat(emit, number=number, repeat=5)) / number)
+    return results[0], results[1]
+
+
+def adversarial(rnd: random.Random, size: int) -> str:
+    return "".join(rnd.choice("0123456789 -") if rnd.random() < 0.9 else rnd.choice(string.digits)
+                   for _ in range(size))
+
+
+def time_linearity() -> list[tuple[int, float]]:
+    rnd = random.Random(7)  # noqa: S311 - seeded input, not a secret
+    rows = []
+    for size in (10_000, 100_000, 1_000_000):
+        text = adversarial(rnd, size)
+        start = time.perf_counter()
+        sum(1 for _ in find_card_numbers(text))
+        rows.append((size, time.perf_counter() - start))
+    return rows
+
+
+def run() -> str:
+    rnd = random.Random(2025)  # noqa: S311 - seeded input, not a secret
+    lines = [
+        "# Card guard benchmark",
+        "",
+        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
+        f"- machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
+        f"- Python {platform.python_version()}, Django {django.get_version()}",
+        "",
+        "Requests: url-encoded forms (nine short fields and a note of shop-like prose in which",
+        "one word in ten is a number: phones, postcodes, references) through the full",
+        "middleware stack to a view that parses the form and logs one line.",
+        "",
+        "| request | without | with guard + filter | ratio | target |",
+        "|---|---|---|---|---|",
+    ]
+    ok = True
+    for label, size, number, repeat in (("2 KB form POST", 2048, 300, 7),
+                                        ("1 MiB form POST", 1 << 20, 5, 5)):
+        without, with_guard = time_request(form_body(rnd, size), number, repeat)
+        ratio, target = with_guard / without, TARGETS[label]
+        ok &= ratio <= target
+        lines.append(f"| {label} | {without * 1e3:.3f} ms | {with_guard * 1e3:.3f} ms | "
+                     f"{ratio:.3f}× | ≤ {target}× {'✓' if ratio <= target else '✗'} |")
+    plain, filtered = time_filter()
+    lines += ["", "| log record | without filter | with ScrubFilter | ratio |", "|---|---|---|---|",
+              f"| one INFO line | {plain * 1e6:.2f} µs | {filtered * 1e6:.2f} µs | "
+              f"{filtered / plain:.2f}× |"]
+    rows = time_linearity()
+    base = rows[0][1] / rows[0][0]
+    lines += ["", "Linearity: detector on adversarial digits and separators", "",
+              "| size | time | time per byte vs 10 KB |", "|---|---|---|"]
+    for size, seconds in rows:
+        lines.append(f"| {size // 1000} KB | {seconds * 1e3:.1f} ms | "
+                     f"{(seconds / size) / base:.2f}× |")
+    lines += ["", "All request targets met." if ok else "Some request targets were missed."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    report = run()
+    print(report)
+    RESULTS.write_text(report)
+    print(f"Written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
