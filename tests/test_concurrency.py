@@ -1,0 +1,194 @@
+"""Races on a real PostgreSQL server: parallel requests apply each payment fact exactly once.
+
+Each test starts its threads together on a `threading.Barrier`; every thread (and every live
+server request) has its own database connection, so row locks and unique indexes are what
+keeps the outcome right, as with several gunicorn workers. These tests run in the second pass
+of `make test` (`pytest --ds=tests.settings_postgres -m postgres`); on SQLite they skip.
+"""
+
+import threading
+import time
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+import requests
+from django.conf import settings
+from django.db import connection, connections
+from django.test import Client
+
+from checkout import services
+from checkout.models import Order, PaymentAttempt, WebhookDelivery, WebhookEvent
+from tests.support import skip_or_fail
+from tests.test_checkout import BUYER, checkout_page, pay, shop  # noqa: F401  (fixture)
+from tests.test_webhooks import event_body, sign
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+POSTGRES_PASS = "pytest --ds=tests.settings_postgres -m postgres"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def postgresql():
+    """Skip unless these settings use PostgreSQL and its server answers (fail under CI)."""
+    db = settings.DATABASES["default"]
+    if connection.vendor != "postgresql":
+        pytest.skip(f"concurrency tests need PostgreSQL; they run in `{POSTGRES_PASS}`")
+    try:
+        psycopg.connect(
+            host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"] or None,
+            dbname="postgres", connect_timeout=3,
+        ).close()
+    except psycopg.OperationalError as error:
+        skip_or_fail(
+            f"PostgreSQL is not reachable at {db['HOST']}:{db['PORT']} "
+            f"({error.__class__.__name__}); start it or point TEST_DATABASE_URL at one"
+        )
+
+
+def run_together(count: int, work) -> list:
+    """Call `work(i)` in `count` threads released at the same instant; return the results.
+
+    Each thread closes its own database connections when done, as a request does.
+    """
+    barrier = threading.Barrier(count)
+    results, errors = [None] * count, []
+
+    def thread(i: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[i] = work(i)
+        except BaseException as error:  # reported to the test below, not lost in the thread
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=thread, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a thread is stuck (deadlock?)"
+    if errors:
+        raise errors[0]
+    return results
+
+
+@pytest.fixture
+def transitions(monkeypatch):
+    """Every order state change made in this process (any thread), as (from, to) pairs."""
+    seen, lock = [], threading.Lock()
+    original = Order.transition_to
+
+    def recording(order, status):
+        before = order.status
+        original(order, status)
+        with lock:
+            seen.append((before, status))
+
+    monkeypatch.setattr(Order, "transition_to", recording)
+    return seen
+
+
+@pytest.fixture
+def slow_apply(monkeypatch):
+    """Hold each charge application 50 ms between reading the order and changing it, so
+    racing requests overlap there: without the row locks they would both see it pending."""
+    original = services._order_follow
+
+    def slow(order, attempt, charge):
+        time.sleep(0.05)
+        original(order, attempt, charge)
+
+    monkeypatch.setattr(services, "_order_follow", slow)
+
+
+@pytest.fixture
+def authorised_3ds(shop, sandbox):  # noqa: F811
+    """An order whose shopper passed 3-D Secure at the bank; the shop has not heard yet.
+    Returns the return URL the bank sent the shopper to and charge.complete's body."""
+    pay(shop, sandbox, "4000000000000002")
+    attempt = PaymentAttempt.objects.get()
+    back = sandbox.complete_3ds(sandbox.client.retrieve_charge(attempt.charge_id))
+    assert Order.objects.get().status == Order.Status.PENDING
+    # The test client paid as "testserver"; the shopper's browser comes back to the live server.
+    return f"{sandbox.url}{urlsplit(back).path}", event_body(sandbox, "charge.complete")
+
+
+def post_webhook(sandbox, body: bytes) -> int:
+    """Deliver a signed event over HTTP as Omise does, on a connection of its own."""
+    headers = {**sign(body, settings.OMISE_WEBHOOK_SECRET), "Content-Type": "application/json"}
+    with requests.Session() as http:
+        http.trust_env = False
+        return http.post(f"{sandbox.url}/webhooks/omise/", data=body, headers=headers,
+                         timeout=60).status_code
+
+
+def test_sixteen_simultaneous_deliveries_of_one_event_apply_once(
+    sandbox, authorised_3ds, transitions, slow_apply
+):
+    """16 deliveries of the same charge.complete at the same instant are all acknowledged
+    (200), the event is stored and applied once, and the order becomes paid exactly once."""
+    _, body = authorised_3ds
+    statuses = run_together(16, lambda i: post_webhook(sandbox, body))
+
+    assert statuses == [200] * 16
+    event = WebhookEvent.objects.get(key="charge.complete")
+    assert event.processed_at is not None
+    outcomes = list(WebhookDelivery.objects.filter(event_id=event.event_id)
+                    .values_list("outcome", flat=True))
+    assert len(outcomes) == 16 and outcomes.count("applied") == 1
+    assert set(outcomes) == {"applied", "duplicate: already applied"}
+    assert transitions == [(Order.Status.PENDING, Order.Status.PAID)]
+    assert Order.objects.get().status == Order.Status.PAID
+
+
+def test_3ds_returns_racing_webhooks_settle_the_order_once(
+    sandbox, authorised_3ds, transitions, slow_apply
+):
+    """The shopper's 3-D Secure return (4 tabs) and charge.complete (4 deliveries) arriving
+    together: every request succeeds, no deadlock, and the order goes pending → paid once."""
+    back, body = authorised_3ds
+
+    def return_or_webhook(i: int) -> int:
+        if i % 2:
+            return post_webhook(sandbox, body)
+        with requests.Session() as shopper:
+            shopper.trust_env = False
+            answer = shopper.get(back, allow_redirects=False, timeout=60)
+            assert answer.headers["Location"] == Order.objects.get().get_absolute_url()
+            return answer.status_code
+
+    statuses = run_together(8, return_or_webhook)
+
+    assert statuses == [302, 200] * 4
+    assert transitions == [(Order.Status.PENDING, Order.Status.PAID)]
+    order = Order.objects.get()
+    assert order.status == Order.Status.PAID and order.paid_at is not None
+    assert WebhookEvent.objects.get(key="charge.complete").processed_at is not None
+
+
+def test_eight_simultaneous_submissions_of_one_checkout_create_one_charge(
+    shop, sandbox, transitions  # noqa: F811
+):
+    """Eight POSTs of the same checkout page (a double-clicking shopper, tabs, retries) at
+    the same instant: one order, one attempt, one charge at Omise, and every response sends
+    the shopper to that order."""
+    key = checkout_page(shop)
+    data = {**BUYER, "omise_token": sandbox.token(), "attempt_key": key}
+    session_cookie = shop.cookies[settings.SESSION_COOKIE_NAME].value
+
+    def submit(i: int) -> tuple[int, str]:
+        tab = Client()
+        tab.cookies[settings.SESSION_COOKIE_NAME] = session_cookie
+        response = tab.post("/checkout/", data)
+        return response.status_code, urlsplit(response.get("Location", "")).path
+
+    answers = run_together(8, submit)
+
+    assert len(sandbox.requests("charges.create")) == 1
+    order = Order.objects.get()
+    assert PaymentAttempt.objects.get().order == order
+    assert set(answers) == {(302, order.get_absolute_url())}
+    assert order.status == Order.Status.PAID
+    assert transitions == [(Order.Status.PENDING, Order.Status.PAID)]
