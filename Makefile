@@ -8,7 +8,7 @@ PORT ?= 8000
 APT_PACKAGES := chromium nginx openssl
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint bench system-deps clean
+.PHONY: help install run run-prod test lint bench system-deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -49,6 +49,18 @@ test: install system-deps ## Run the whole suite (browser and TLS tests included
 
 lint: install ## Check the code with ruff
 	$(VENV)/bin/ruff check .
+
+run-prod: install ## Production stack on http://127.0.0.1:8001 (DEBUG off, gunicorn; needs Omise keys)
+	@# Production mode for real: no sandbox, so Omise test keys must be in .env or the environment
+	@# (docs/deploy-platforms.md). A throwaway SECRET_KEY is kept in var/; plain HTTP on loopback
+	@# only, so no HTTPS redirect (nginx adds TLS in a real deployment).
+	@mkdir -p var; [ -s var/prod-secret-key ] || \
+	  $(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > var/prod-secret-key
+	export DEBUG=false SECRET_KEY="$${SECRET_KEY:-$$(cat var/prod-secret-key)}" \
+	  ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost}" SECURE_SSL_REDIRECT=false \
+	  HOST=127.0.0.1 PORT=$${PROD_PORT:-8001}; \
+	  $(PY) manage.py collectstatic --noinput -v0 && $(PY) manage.py migrate --noinput && \
+	  exec $(VENV)/bin/gunicorn shop.wsgi -c deploy/gunicorn.conf.py
 
 bench: install ## Run the benchmarks and write bench/results.md
 	$(PY) -m bench
