@@ -1,0 +1,13 @@
+"""Settings for the gunicorn benchmarks (bench/stack.py): production settings plus a bare view.
+
+bench/stack.py starts gunicorn with a production environment (DEBUG off, PostgreSQL, Redis).
+Two differences from a real deployment, both because the benchmark speaks plain HTTP on
+loopback with no nginx in front: cookies lose Secure and their __Host- names (a client sends
+Secure cookies only over HTTPS), and the URLconf adds /bench/bare/, the baseline view.
+"""
+
+from shop.settings import *  # noqa: F403
+
+ROOT_URLCONF = "bench.stack_urls"
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
+SESSION_COOKIE_NAME, CSRF_COOKIE_NAME = "sessionid", "csrftoken"

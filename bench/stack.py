@@ -1,0 +1,305 @@
+"""The production stack under load: gunicorn workers on loopback, PostgreSQL, Redis.
+
+Two gunicorn servers are started: "Omise" (the offline sandbox, a development server of its
+own) and the shop (DEBUG off, bench/settings.py: production settings plus a bare baseline
+view). Every figure is a ratio against the bare view measured on the same server in the same
+run, so the machine's speed cancels out; the absolute numbers are only context.
+
+- Catalog and product pages: requests per second under concurrent clients, ÷ the bare view's.
+- Checkout: the POST /checkout/ time minus the time the sandbox takes for the same charge
+  (measured directly, same iteration), ÷ the bare view's latency: what our code costs.
+- Webhook receiver: signed deliveries per second on two workers, duplicates included, p99.
+
+The load generator is Python threads on the same machine, sharing the CPUs with the servers:
+the ratios are fair to both sides, the absolute rates are lower than a dedicated client's.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import psycopg
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+DB_NAME = "shop_bench"
+REDIS_URL = "redis://127.0.0.1:6379/14"
+BUYER = {"email": "bench@example.com", "name": "Bench Buyer", "country": "TH",
+         "phone": "+66 81 234 5678", "street1": "1 Road", "city": "Chiang Mai",
+         "postal_code": "50200"}
+CARD = {"name": "Bench Buyer", "number": "4242424242424242", "expiration_month": 12,
+        "expiration_year": 2099, "security_code": "123"}
+LOAD_SECONDS = 3.0  # per measurement; every loop below is bounded by count or by time
+CLIENT_THREADS = 4
+CHECKOUTS = 25
+DUPLICATES = 20  # each webhook event delivered this many times
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def fresh_database() -> str:
+    """An empty PostgreSQL database for this run (dropped and created again)."""
+    with psycopg.connect(**PG, dbname="postgres", autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+    return f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{DB_NAME}"
+
+
+def environments(sandbox_port: int, shop_port: int) -> tuple[dict, dict]:
+    """(sandbox env, shop env): one set of generated test keys, shared by both."""
+    keys = {
+        "OMISE_PUBLIC_KEY": "pkey_test_" + secrets.token_hex(10),
+        "OMISE_SECRET_KEY": "skey_test_" + secrets.token_hex(10),
+        "OMISE_WEBHOOK_SECRET": base64.b64encode(secrets.token_bytes(32)).decode(),
+    }
+    common = {"PATH": os.environ["PATH"], "ENV_FILE": "", "DATABASE_URL": fresh_database(),
+              "CACHE_URL": REDIS_URL, "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2",
+              # Persistent connections, as docs/deploy-platforms.md recommends for production.
+              "CONN_MAX_AGE": "60",
+              "LOG_LEVEL": "WARNING", **keys}
+    omise = f"http://127.0.0.1:{sandbox_port}/sandbox"
+    sandbox = {**common, "DJANGO_SETTINGS_MODULE": "shop.settings", "DEBUG": "true",
+               "OMISE_SANDBOX": "true", "PORT": str(sandbox_port),
+               "SANDBOX_ORIGIN": f"http://127.0.0.1:{sandbox_port}",
+               "SANDBOX_WEBHOOK_DELIVERY": "manual"}
+    shop = {**common, "DJANGO_SETTINGS_MODULE": "bench.settings", "DEBUG": "false",
+            "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "127.0.0.1",
+            "SECURE_SSL_REDIRECT": "false", "PORT": str(shop_port),
+            "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https",
+            "OMISE_API_URL": f"{omise}/api", "OMISE_VAULT_URL": f"{omise}/vault",
+            "OMISE_JS_URL": f"{omise}/omise.js"}
+    return sandbox, shop
+
+
+def manage(env: dict, *args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True,  # noqa: S603
+                   stdout=subprocess.DEVNULL, timeout=300)
+
+
+@contextmanager
+def gunicorn(env: dict):
+    """gunicorn with the project's config; stopped (and waited for) when the block ends."""
+    process = subprocess.Popen(  # noqa: S603 - our own command line
+        [str(BIN / "gunicorn"), "shop.wsgi", "-c", "deploy/gunicorn.conf.py"], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{env['PORT']}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(url + "/", timeout=2)
+                break
+            except requests.ConnectionError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"gunicorn on {url} did not start") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def session() -> requests.Session:
+    http = requests.Session()
+    http.trust_env = False  # loopback only: never through a proxy from the environment
+    return http
+
+
+def load(url: str, *, seconds: float = LOAD_SECONDS, threads: int = CLIENT_THREADS) -> dict:
+    """GET `url` from `threads` keep-alive clients for `seconds`: rate and latencies."""
+    latencies, lock, deadline = [], threading.Lock(), time.monotonic() + seconds
+
+    def client():
+        mine = []
+        with session() as http:
+            while time.monotonic() < deadline:
+                start = time.perf_counter()
+                response = http.get(url, timeout=30)
+                mine.append(time.perf_counter() - start)
+                assert response.status_code == 200, (url, response.status_code)
+        with lock:
+            latencies.extend(mine)
+
+    started = time.monotonic()
+    workers = [threading.Thread(target=client) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return {"rate": len(latencies) / (time.monotonic() - started), **percentiles(latencies)}
+
+
+def percentiles(latencies: list[float]) -> dict:
+    ordered = sorted(latencies)
+    return {"p50": ordered[len(ordered) // 2], "p99": ordered[int(len(ordered) * 0.99) - 1]}
+
+
+def best_of(url: str, rounds: int = 2) -> dict:
+    return max((load(url) for _ in range(rounds)), key=lambda r: r["rate"])
+
+
+def csrf(html: str) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+
+
+def checkout_costs(shop: str, sandbox: str, env: dict, slug: str) -> dict:
+    """Median seconds: the whole checkout POST, and the sandbox creating the same charge."""
+    pkey, skey = (env["OMISE_PUBLIC_KEY"], ""), (env["OMISE_SECRET_KEY"], "")
+    posts, charges = [], []
+    with session() as omise:
+        for _ in range(CHECKOUTS):
+            with session() as shopper:
+                page = shopper.get(f"{shop}/products/{slug}/", timeout=30).text
+                shopper.post(f"{shop}/cart/add/", timeout=30, data={
+                    "product": slug, "quantity": "1", "csrfmiddlewaretoken": csrf(page)})
+                form = shopper.get(f"{shop}/checkout/", timeout=30).text
+                key = re.search(r'name="attempt_key" value="([^"]+)"', form).group(1)
+                token = omise.post(f"{sandbox}/sandbox/vault/tokens", json={"card": CARD},
+                                   auth=pkey, timeout=30).json()["id"]
+                start = time.perf_counter()
+                answer = shopper.post(f"{shop}/checkout/", allow_redirects=False, timeout=30,
+                                      data={**BUYER, "omise_token": token, "attempt_key": key,
+                                            "csrfmiddlewaretoken": csrf(form)})
+                posts.append(time.perf_counter() - start)
+                assert answer.status_code == 302 and "/orders/" in answer.headers["Location"]
+            # The same charge request straight to the sandbox: the latency to subtract.
+            token = omise.post(f"{sandbox}/sandbox/vault/tokens", json={"card": CARD},
+                               auth=pkey, timeout=30).json()["id"]
+            start = time.perf_counter()
+            direct = omise.post(f"{sandbox}/sandbox/api/charges", auth=skey, timeout=30, json={
+                "amount": 129000, "currency": "THB", "card": token, "description": "bench",
+                "return_uri": f"{shop}/", "metadata": {"order_reference": "LG-BENCH"}})
+            charges.append(time.perf_counter() - start)
+            assert direct.status_code == 200, direct.text
+    return {"post": statistics.median(posts), "charge": statistics.median(charges)}
+
+
+def sequential_latency(url: str, count: int = 200) -> float:
+    """Median latency of one client's GETs: the bare view's cost, comparable to a checkout."""
+    times = []
+    with session() as http:
+        for _ in range(count):
+            start = time.perf_counter()
+            http.get(url, timeout=30)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def webhook_storm(shop: str, sandbox: str, env: dict, threads: int = 8) -> dict:
+    """Deliver every sandbox event DUPLICATES times, signed, from `threads` clients."""
+    events = requests.get(f"{sandbox}/sandbox/api/events?limit=100", timeout=30,
+                          auth=(env["OMISE_SECRET_KEY"], "")).json()["data"]
+    bodies = [json.dumps(event).encode() for event in events] * DUPLICATES
+    secret = base64.b64decode(env["OMISE_WEBHOOK_SECRET"])
+    latencies, statuses, lock = [], {}, threading.Lock()
+    pending = iter(bodies)
+
+    def deliverer():
+        mine, codes = [], {}
+        with session() as http:
+            while True:
+                with lock:
+                    body = next(pending, None)
+                if body is None:
+                    break
+                stamp = str(int(time.time()))
+                signature = hmac.new(secret, f"{stamp}.".encode() + body, hashlib.sha256)
+                start = time.perf_counter()
+                response = http.post(f"{shop}/webhooks/omise/", data=body, timeout=30, headers={
+                    "Content-Type": "application/json", "X-Forwarded-Proto": "https",
+                    "Omise-Signature": signature.hexdigest(), "Omise-Signature-Timestamp": stamp})
+                mine.append(time.perf_counter() - start)
+                codes[response.status_code] = codes.get(response.status_code, 0) + 1
+        with lock:
+            latencies.extend(mine)
+            for code, n in codes.items():
+                statuses[code] = statuses.get(code, 0) + n
+
+    started = time.monotonic()
+    workers = [threading.Thread(target=deliverer) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    elapsed = time.monotonic() - started
+    return {"events": len(events), "deliveries": len(bodies), "rate": len(bodies) / elapsed,
+            "statuses": statuses, **percentiles(latencies)}
+
+
+def run() -> dict:
+    """Start the stack, measure everything, stop it. Returns the raw figures."""
+    sandbox_port, shop_port = free_port(), free_port()
+    sandbox_env, shop_env = environments(sandbox_port, shop_port)
+    manage(sandbox_env, "migrate", "--noinput")  # all apps, the sandbox's tables included
+    manage(sandbox_env, "load_demo")
+    manage(shop_env, "collectstatic", "--noinput", "-v0")
+    with ExitStack() as stack:
+        sandbox = stack.enter_context(gunicorn(sandbox_env))
+        shop = stack.enter_context(gunicorn(shop_env))
+        page = requests.get(shop + "/", timeout=30).text
+        slug = re.search(r'href="/products/([^/"]+)/"', page).group(1)
+        figures = {
+            "bare": best_of(f"{shop}/bench/bare/"),
+            "catalog": best_of(f"{shop}/"),
+            "product": best_of(f"{shop}/products/{slug}/"),
+            "bare_latency": sequential_latency(f"{shop}/bench/bare/"),
+            "checkout": checkout_costs(shop, sandbox, shop_env, slug),
+            "webhooks": webhook_storm(shop, sandbox, shop_env),
+        }
+    return figures
+
+
+def table(figures: dict, counts: dict[str, list[int]]) -> list[str]:
+    """Markdown rows: measure, result, target, met?"""
+    bare = figures["bare"]
+    checkout = figures["checkout"]
+    server_cost = checkout["post"] - checkout["charge"]
+    hooks = figures["webhooks"]
+
+    def row(label: str, value: str, target: str, met: bool) -> str:
+        return f"| {label} | {value} | {target} | {'✓' if met else '✗'} |"
+
+    rows = ["| measure | result | target | met |", "|---|---|---|---|"]
+    for page in ("catalog", "product"):
+        ratio = figures[page]["rate"] / bare["rate"]
+        rows.append(row(f"{page} page throughput ÷ bare view",
+                        f"{ratio:.2f} ({figures[page]['rate']:.0f} vs {bare['rate']:.0f} req/s)",
+                        "≥ 0.7", ratio >= 0.7))
+        rows.append(row(f"{page} page SQL queries at 10 / 1,000 products",
+                        " / ".join(map(str, counts[page])), "constant, ≤ 4",
+                        len(set(counts[page])) == 1 and max(counts[page]) <= 4))
+    ratio = server_cost / figures["bare_latency"]
+    rows.append(row("checkout POST server cost ÷ bare view latency",
+                    f"{ratio:.1f} ({checkout['post'] * 1e3:.1f} ms − sandbox charge "
+                    f"{checkout['charge'] * 1e3:.1f} ms = {server_cost * 1e3:.1f} ms, bare "
+                    f"{figures['bare_latency'] * 1e3:.1f} ms)", "≤ 2", ratio <= 2))
+    rows.append(row("webhook deliveries per second, 2 workers, processing inline",
+                    f"{hooks['rate']:.0f}/s ({hooks['deliveries']} deliveries of "
+                    f"{hooks['events']} events, statuses {hooks['statuses']})", "≥ 500/s",
+                    hooks["rate"] >= 500))
+    rows.append(row("webhook delivery latency p50 / p99",
+                    f"{hooks['p50'] * 1e3:.0f} ms / {hooks['p99'] * 1e3:.0f} ms", "—", True))
+    return rows
