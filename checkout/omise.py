@@ -17,6 +17,7 @@ The base URLs are settings, so the same code talks to api.omise.co or to the off
 
 from __future__ import annotations
 
+import base64
 import logging
 import platform
 import re
@@ -27,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+import requests.auth
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +107,21 @@ class _Secret:
     __str__ = __repr__
 
 
+class _BasicAuth(requests.auth.AuthBase):
+    """Omise's HTTP Basic (key as username, empty password), with a redacted repr."""
+
+    def __init__(self, key: _Secret):
+        self._key = key
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        token = base64.b64encode(f"{self._key.reveal()}:".encode()).decode()
+        request.headers["Authorization"] = f"Basic {token}"
+        return request
+
+    def __repr__(self) -> str:
+        return f"_BasicAuth({self._key!r})"
+
+
 def redact_key(key: str) -> str:
     """`skey_test_5xyz…` → `skey_test_…`: enough to tell which kind of key, nothing more."""
     match = re.match(r"^([a-z]+_(?:test_)?)", key or "")
@@ -148,6 +165,8 @@ class OmiseClient:
     ):
         self._secret_key = _Secret(secret_key)
         self._public_key = public_key
+        self._api_auth = _BasicAuth(self._secret_key)
+        self._vault_auth = _BasicAuth(_Secret(public_key))
         self.api_url = (api_url or DEFAULT_API_URL).rstrip("/")
         self.vault_url = (vault_url or DEFAULT_VAULT_URL).rstrip("/")
         self.timeout = timeout
@@ -262,14 +281,14 @@ class OmiseClient:
         vault: bool = False,
     ) -> dict:
         url = (self.vault_url if vault else self.api_url) + path
-        key = self._public_key if vault else self._secret_key.reveal()
+        auth = self._vault_auth if vault else self._api_auth
         # Only reads are safe to repeat; a POST that timed out may have taken effect.
         attempts = 1 + (self.get_retries if method == "GET" else 0)
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
                 response = self.session.request(
-                    method, url, json=json, params=params, auth=(key, ""), timeout=self.timeout
+                    method, url, json=json, params=params, auth=auth, timeout=self.timeout
                 )
             except requests.ConnectionError as exc:  # includes connect timeouts
                 if not last:
@@ -279,9 +298,18 @@ class OmiseClient:
             except requests.RequestException as exc:  # read timeout, invalid response…
                 raise self._network_error(method, path, exc) from None
             if response.status_code in self.RETRY_STATUSES and not last:
+                response.close()
                 self._backoff(attempt, method, path, f"HTTP {response.status_code}")
                 continue
-            return self._parse(response)
+            result = self._parse(response)
+            # Nothing of the exchange stays in this frame when raising: error reporters that
+            # capture locals would otherwise find the request's Authorization header, and the
+            # response would keep its connection checked out.
+            response.close()
+            del response
+            if isinstance(result, OmiseAPIError):
+                raise result
+            return result
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _backoff(self, attempt: int, method: str, path: str, reason: str) -> None:
@@ -300,13 +328,13 @@ class OmiseClient:
         return OmiseNetworkError(f"Omise {method} {path} {what}{outcome}", timed_out=timed_out)
 
     @staticmethod
-    def _parse(response: requests.Response) -> dict:
+    def _parse(response: requests.Response) -> dict | OmiseAPIError:
         try:
             body = response.json()
         except ValueError:
             body = None
         if isinstance(body, dict) and body.get("object") == "error":
-            raise OmiseAPIError(
+            return OmiseAPIError(
                 code=str(body.get("code", "unknown")),
                 message=str(body.get("message", "")),
                 http_status=response.status_code,
@@ -315,7 +343,7 @@ class OmiseClient:
         if response.status_code >= 400 or not isinstance(body, dict):
             # A proxy or load balancer answered, not Omise: still a typed error.
             code = "server_error" if response.status_code >= 500 else "invalid_response"
-            raise OmiseAPIError(
+            return OmiseAPIError(
                 code=code,
                 message=f"unexpected HTTP {response.status_code} response from Omise",
                 http_status=response.status_code,

@@ -13,7 +13,7 @@ import binascii
 import hmac
 import json
 import re
-import time
+import threading
 from collections.abc import Callable
 from functools import wraps
 
@@ -26,6 +26,36 @@ from sandbox.models import Fault, ReceivedRequest
 from sandbox.services import SandboxError
 
 _LIVE_KEY = re.compile(r"^(pkey|skey)_(?!test_)")
+
+
+class _Stalls:
+    """Injected stalls in flight. A test that times out early leaves its request sleeping in a
+    server thread; `release_all` (called by the test fixture) ends them before the server
+    goes away."""
+
+    def __init__(self):
+        self._release = threading.Event()
+        self._idle = threading.Condition()
+        self._count = 0
+
+    def sleep(self, seconds: float) -> None:
+        with self._idle:
+            self._count += 1
+        try:
+            self._release.wait(seconds)
+        finally:
+            with self._idle:
+                self._count -= 1
+                self._idle.notify_all()
+
+    def release_all(self, timeout: float = 30) -> None:
+        self._release.set()
+        with self._idle:
+            self._idle.wait_for(lambda: self._count == 0, timeout)
+        self._release.clear()
+
+
+stalls = _Stalls()
 
 
 def _error(exc: SandboxError) -> JsonResponse:
@@ -120,6 +150,9 @@ def endpoint(name: str | dict[str, str], *, methods: tuple[str, ...] = ("GET",),
             params: dict = {}
             fault: Fault | None = None
             name = names.get(request.method, "unknown")
+            # Read the body even when refusing: an unread body left on a keep-alive connection
+            # would be parsed as the next request.
+            request.body  # noqa: B018
             try:
                 if request.method not in methods:
                     raise SandboxError("not_found", "the requested resource was not found", 404)
@@ -135,7 +168,7 @@ def endpoint(name: str | dict[str, str], *, methods: tuple[str, ...] = ("GET",),
                         fault.status,
                     )
                 if fault and fault.kind == Fault.Kind.STALL_BEFORE:
-                    time.sleep(fault.seconds)
+                    stalls.sleep(fault.seconds)
                 response = JsonResponse(handler(request, params, **kwargs))
             except SandboxError as exc:
                 response = _error(exc)
@@ -153,7 +186,7 @@ def endpoint(name: str | dict[str, str], *, methods: tuple[str, ...] = ("GET",),
             )
             if fault and fault.kind == Fault.Kind.STALL_AFTER:
                 # The work is done (a charge exists) but the caller will see a timeout.
-                time.sleep(fault.seconds)
+                stalls.sleep(fault.seconds)
             return _cors(response) if vault else response
 
         view.endpoint_names = set(names.values())

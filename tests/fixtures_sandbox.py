@@ -16,6 +16,7 @@ Omise.js and the webhook URL at them for the test's duration.
 from __future__ import annotations
 
 import re
+import threading
 from datetime import date
 from urllib.parse import urlsplit
 
@@ -36,20 +37,30 @@ class SandboxHelper:
         self.api_url = f"{sandbox_url}/sandbox/api"
         self.vault_url = f"{sandbox_url}/sandbox/vault"
         self.settings = settings
-        self.client = OmiseClient(
-            secret_key=settings.OMISE_SECRET_KEY,
-            public_key=settings.OMISE_PUBLIC_KEY,
-            api_url=self.api_url,
-            vault_url=self.vault_url,
-            timeout=(3, 10),
-        )
-        self.client.BACKOFF_SECONDS = 0  # retries without waiting in tests
+        self._clients: list[OmiseClient] = []
+        self.client = self.make_client(timeout=(3, 10))
         self._http = requests.Session()
         self._http.trust_env = False
         self._http.auth = (settings.OMISE_SECRET_KEY, "")
 
+    def make_client(self, **overrides) -> OmiseClient:
+        """An OmiseClient for the sandbox (overrides: timeout, get_retries, keys, URLs…),
+        retrying without backoff delays, closed at the end of the test."""
+        options = {
+            "secret_key": self.settings.OMISE_SECRET_KEY,
+            "public_key": self.settings.OMISE_PUBLIC_KEY,
+            "api_url": self.api_url,
+            "vault_url": self.vault_url,
+            **overrides,
+        }
+        client = OmiseClient(**options)
+        client.BACKOFF_SECONDS = 0
+        self._clients.append(client)
+        return client
+
     def close(self) -> None:
-        self.client.close()
+        for client in self._clients:
+            client.close()
         self._http.close()
 
     # --- vault --------------------------------------------------------------------------------
@@ -185,6 +196,15 @@ def sandbox(live_server, settings):
     settings.SANDBOX_WEBHOOK_DELIVERY = "manual"
     helper = SandboxHelper(shop_url=shop_url, sandbox_url=sandbox_url, settings=settings)
     yield helper
-    # Keep-alive connections would outlive the server's database connection: close them first.
+    # Requests still stalled by a fault, and keep-alive connections, would outlive the live
+    # server's shared database connection: end them first.
+    from sandbox.api import stalls
+
+    stalls.release_all()
     helper.close()
     close_clients()
+    # Then let the server's request threads see the closed connections and finish: they close
+    # the shared database connection on exit, which must happen while the server still runs.
+    for thread in threading.enumerate():
+        if thread.name.endswith("(process_request_thread)"):
+            thread.join(timeout=5)
