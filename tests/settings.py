@@ -28,3 +28,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 # The sandbox delivers webhooks only when a test asks (tests/fixtures_sandbox.py).
 SANDBOX_WEBHOOK_DELIVERY = "manual"
+# Django's live server serves MEDIA_ROOT at MEDIA_URL; left at their defaults ("" and "/") it
+# would serve the whole working directory (settings, .env, var/) to any test browser.
+MEDIA_URL = "/media/"
+MEDIA_ROOT = BASE_DIR / "var" / "test-media"  # noqa: F405
