@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from datetime import date
 from urllib.parse import urlsplit
 
@@ -205,6 +206,8 @@ def sandbox(live_server, settings):
     close_clients()
     # Then let the server's request threads see the closed connections and finish: they close
     # the shared database connection on exit, which must happen while the server still runs.
+    # (A browser test should request `sandbox` before `page`, so the browser closes first.)
+    deadline = time.monotonic() + 5
     for thread in threading.enumerate():
         if thread.name.endswith("(process_request_thread)"):
-            thread.join(timeout=5)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
