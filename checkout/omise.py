@@ -23,6 +23,7 @@ import platform
 import re
 import threading
 import time
+from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -139,6 +140,14 @@ def _redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
+def _iso8601(moment: datetime) -> str:
+    """Omise's timestamp format, in UTC: `2024-05-01T09:30:00Z`. Naive datetimes are refused
+    (their zone would be a guess)."""
+    if moment.tzinfo is None:
+        raise ValueError("pass an aware datetime")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _check_id(prefix: str, object_id: str) -> str:
     if not isinstance(object_id, str) or not _ID_PATTERNS[prefix].match(object_id):
         raise OmiseInvalidId(f"not a valid {prefix}_ id: {object_id!r:.80}")
@@ -240,6 +249,29 @@ class OmiseClient:
 
     def reverse_charge(self, charge_id: str) -> dict:
         return self._request("POST", f"/charges/{_check_id('chrg', charge_id)}/reverse")
+
+    def list_charges(
+        self,
+        *,
+        from_time: datetime | None = None,
+        to_time: datetime | None = None,
+        offset: int = 0,
+        limit: int = 20,
+        order: str = "reverse_chronological",
+    ) -> dict:
+        """`GET /charges`, newest first by default: a page (`limit` ≤ 100) of Omise's list
+        object. `from_time`/`to_time` bound `created_at`; reconciliation uses them to find a
+        charge whose creation timed out by the attempt key in its metadata."""
+        if not (int(offset) >= 0) or not (1 <= int(limit) <= 100):
+            raise ValueError("offset must be >= 0 and limit between 1 and 100")
+        if order not in {"chronological", "reverse_chronological"}:
+            raise ValueError("order must be chronological or reverse_chronological")
+        params: dict[str, Any] = {"offset": offset, "limit": limit, "order": order}
+        if from_time is not None:
+            params["from"] = _iso8601(from_time)
+        if to_time is not None:
+            params["to"] = _iso8601(to_time)
+        return self._request("GET", "/charges", params=params)
 
     def create_refund(self, charge_id: str, *, amount: int, metadata: dict | None = None) -> dict:
         if not isinstance(amount, int) or isinstance(amount, bool):
@@ -365,19 +397,26 @@ def get_client() -> OmiseClient:
         getattr(settings, "OMISE_API_URL", DEFAULT_API_URL),
         getattr(settings, "OMISE_VAULT_URL", DEFAULT_VAULT_URL),
         getattr(settings, "OMISE_PROXY_URL", ""),
+        # (connect, read) seconds. A read timeout on POST /charges leaves the outcome unknown
+        # (reconciled later), so it should be longer than Omise normally takes to answer.
+        (
+            float(getattr(settings, "OMISE_TIMEOUT_CONNECT", 5)),
+            float(getattr(settings, "OMISE_TIMEOUT_READ", 30)),
+        ),
     )
     with _clients_lock:
         client = _clients.get(config)
         if client is None:
             if len(_clients) > 8:  # settings churn in tests: keep the cache small
                 _clients.clear()
-            secret_key, public_key, api_url, vault_url, proxy_url = config
+            secret_key, public_key, api_url, vault_url, proxy_url, timeout = config
             client = OmiseClient(
                 secret_key=secret_key,
                 public_key=public_key,
                 api_url=api_url,
                 vault_url=vault_url,
                 proxy_url=proxy_url,
+                timeout=timeout,
             )
             _clients[config] = client
         return client

@@ -173,16 +173,44 @@ def attempt_reconcile(*, attempt: PaymentAttempt) -> PaymentAttempt:
     try:
         if attempt.charge_id:
             return charge_apply(charge=client.retrieve_charge(attempt.charge_id)) or attempt
-        since = attempt.created_at - timedelta(minutes=1)
-        for charge in client.list_charges(from_time=since, limit=100).get("data", []):
-            if (charge.get("metadata") or {}).get("attempt") == attempt.key:
-                return charge_apply(charge=charge) or attempt
+        charge, complete = _find_charge_by_attempt_key(client, attempt)
+        if charge is not None:
+            return charge_apply(charge=charge) or attempt
     except OmiseError:
         logger.warning("Reconciling %s failed; will retry", attempt.order.reference)
         return attempt
-    if timezone.now() - attempt.created_at > RECONCILE_GRACE:
+    # Only a full search that found nothing proves "not charged": a busy shop whose window
+    # holds more charges than we page through stays undecided rather than failing a paid order.
+    if complete and timezone.now() - attempt.created_at > RECONCILE_GRACE:
         return _attempt_refused(attempt, code="not_charged", message="No charge was created.")
     return attempt
+
+
+# Pages of 100 charges searched for a timed-out creation before giving up for this round.
+RECONCILE_MAX_PAGES = 20
+
+
+def _find_charge_by_attempt_key(client, attempt: PaymentAttempt) -> tuple[dict | None, bool]:
+    """The charge whose metadata carries this attempt's key, and whether the search was complete.
+
+    The window runs from a minute before the attempt (clock skew between us and Omise) to a
+    minute after the grace period: the charge, if any, was created while our request waited.
+    """
+    since = attempt.created_at - timedelta(minutes=1)
+    until = attempt.created_at + RECONCILE_GRACE + timedelta(minutes=1)
+    for page in range(RECONCILE_MAX_PAGES):
+        # Oldest first: the charge, if any, was created moments after the attempt.
+        listing = client.list_charges(
+            from_time=since, to_time=until, offset=page * 100, limit=100, order="chronological"
+        )
+        data = listing.get("data") or []
+        for charge in data:
+            if (charge.get("metadata") or {}).get("attempt") == attempt.key:
+                return charge, True
+        if len(data) < 100:
+            return None, True
+    logger.warning("Charge search for attempt %s stopped after %d pages", attempt.pk, page + 1)
+    return None, False
 
 
 def attempt_needs_reconcile(attempt: PaymentAttempt) -> bool:
@@ -197,6 +225,9 @@ def _attempt_refused(attempt: PaymentAttempt, *, code: str, message: str) -> Pay
     """Record that no charge exists for this attempt and fail its order (if still pending)."""
     with transaction.atomic():
         attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt.pk)
+        if attempt.charge_id:
+            # A charge turned up meanwhile (a webhook won the race): its state stands.
+            return PaymentAttempt.objects.select_related("order").get(pk=attempt.pk)
         order = Order.objects.select_for_update().get(pk=attempt.order_id)
         attempt.status = PaymentAttempt.Status.FAILED
         attempt.failure_code, attempt.failure_message = code[:64], message[:255]

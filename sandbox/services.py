@@ -75,6 +75,17 @@ def _as_bool(value, *, default: bool) -> bool:
     return str(value).lower() in {"true", "1", "yes", "on"}
 
 
+def _parse_time(value, name: str) -> datetime | None:
+    """An ISO 8601 list bound (`2024-05-01T09:30:00Z`); a zone-less one is taken as UTC."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise SandboxError("bad_request", f"{name} must be an ISO 8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def paginate(queryset: QuerySet, *, params: dict, serialize) -> dict:
     """Omise's list object; `limit` at most 100, `order` chronological by default."""
     try:
@@ -85,6 +96,12 @@ def paginate(queryset: QuerySet, *, params: dict, serialize) -> dict:
     order = params.get("order") or "chronological"
     if order not in {"chronological", "reverse_chronological"}:
         raise SandboxError("bad_request", "order must be chronological or reverse_chronological")
+    # `from`/`to` (ISO 8601) bound created_at, inclusive, as Omise's lists do.
+    since, until = _parse_time(params.get("from"), "from"), _parse_time(params.get("to"), "to")
+    if since:
+        queryset = queryset.filter(created_at__gte=since)
+    if until:
+        queryset = queryset.filter(created_at__lte=until)
     queryset = queryset.order_by("created_at" if order == "chronological" else "-created_at")
     total = queryset.count()
     return {
@@ -94,8 +111,8 @@ def paginate(queryset: QuerySet, *, params: dict, serialize) -> dict:
         "offset": offset,
         "total": total,
         "order": order,
-        "from": "1970-01-01T00:00:00Z",
-        "to": iso(timezone.now()),
+        "from": iso(since) if since else "1970-01-01T00:00:00Z",
+        "to": iso(until or timezone.now()),
         "location": None,
     }
 

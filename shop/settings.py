@@ -104,6 +104,10 @@ OMISE_VAULT_URL = env.str("OMISE_VAULT_URL", default=_omise_vault)
 OMISE_JS_URL = env.str("OMISE_JS_URL", default=_omise_js)
 # An HTTPS proxy with a fixed egress IP for Omise calls only (see docs/keys.md).
 OMISE_PROXY_URL = env.str("OMISE_PROXY_URL", default="")
+# Seconds to connect to Omise and to wait for its answer. A charge whose answer times out is
+# "outcome unknown" and reconciled (docs/operations.md), never charged again.
+OMISE_TIMEOUT_CONNECT = env.float("OMISE_TIMEOUT_CONNECT", default=5.0)
+OMISE_TIMEOUT_READ = env.float("OMISE_TIMEOUT_READ", default=30.0)
 # Sandbox only (docs/sandbox.md): where it POSTs webhook events, and how — "async" (a
 # background thread, no extra process) or "manual" (tests deliver through a hook).
 SANDBOX_WEBHOOK_URL = env.str("SANDBOX_WEBHOOK_URL", default=f"{SHOP_ORIGIN}/webhooks/omise/")

@@ -1,0 +1,44 @@
+"""`manage.py reconcile_payments`: settle attempts left unsure by a lost webhook or a timeout.
+
+Meant for cron (docs/operations.md), e.g. every five minutes:
+
+    */5 * * * * cd /srv/shop && .venv/bin/python manage.py reconcile_payments --quiet
+
+Exits 0 even when Omise cannot be reached (the attempts stay as they were and the next run
+retries): cron mail is for surprises, and an outage is already visible on the dashboard.
+"""
+
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from checkout.reconcile import attempts_to_reconcile, describe, reconcile_attempts
+
+
+class Command(BaseCommand):
+    help = (
+        "Ask Omise about payment attempts still creating, unknown or pending, and apply the "
+        "answers (orders become paid, or failed when no charge was ever created)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--older-than", type=int, default=120, metavar="SECONDS",
+            help="Only attempts created at least this long ago (default 120): younger ones "
+                 "may still be in flight or at the bank.",
+        )
+        parser.add_argument(
+            "--limit", type=int, default=200,
+            help="At most this many attempts per run, oldest first (default 200).",
+        )
+        parser.add_argument(
+            "--quiet", action="store_true", help="Print nothing when there was nothing to do."
+        )
+
+    def handle(self, *args, older_than: int, limit: int, quiet: bool, **options) -> None:
+        attempts = attempts_to_reconcile(
+            older_than=timedelta(seconds=max(0, older_than)), limit=max(1, limit)
+        )
+        outcome = reconcile_attempts(attempts)
+        if outcome or not quiet:
+            self.stdout.write(f"reconcile_payments: {describe(outcome)}")
