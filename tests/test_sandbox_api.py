@@ -39,7 +39,7 @@ def test_token_has_omise_shape_and_no_card_number(sandbox):
     token = sandbox.client.create_token(card=sandbox.card("5555555555554444", postal_code="10110"))
     assert re.fullmatch(r"tokn_test_[0-9a-z]{19}", token["id"])
     assert token["object"] == "token" and token["used"] is False and token["livemode"] is False
-    assert TOKEN_CARD_FIELDS <= set(token["card"])
+    assert set(token["card"]) >= TOKEN_CARD_FIELDS
     assert token["card"]["brand"] == "MasterCard" and token["card"]["last_digits"] == "4444"
     stored = json.dumps([list(Token.objects.values()), list(ReceivedRequest.objects.values())],
                         default=str)
@@ -132,7 +132,7 @@ def test_successful_charge_shape(sandbox):
     charge = sandbox.client.create_charge(
         amount=129000, currency="THB", card=sandbox.token("3530111333300000"),
         metadata={"order_id": "9"}, ip="198.51.100.7")
-    assert CHARGE_FIELDS <= set(charge)
+    assert set(charge) >= CHARGE_FIELDS
     assert re.fullmatch(r"chrg_test_[0-9a-z]{19}", charge["id"])
     assert (charge["status"], charge["authorized"], charge["paid"]) == ("successful", True, True)
     assert charge["authorize_uri"] is None and charge["failure_code"] is None
