@@ -57,11 +57,22 @@ BRANDS: dict[str, tuple[tuple[tuple[str, str], ...], frozenset[int]]] = {
 # repetition consumes "digit" or "separator digit" with no overlap between the alternatives,
 # so the engine never backtracks more than the 13-digit minimum: linear in the text.
 _RUN = re.compile(r"[0-9](?:[ -]?[0-9]){12,}")
-# A coarse superset found first, at C speed: a stretch of 13+ characters made of digits,
-# spaces and dashes, from a digit to a digit. Text without one holds no card number; the
-# precise pattern above then runs only inside these stretches. (Greedy, with one character
-# class: no nested repetition, so no backtracking blow-up either.)
-_STRETCH = re.compile(r"[0-9][0-9 -]{11,}[0-9]")
+# Finding candidates at C speed. Each character is mapped to its class (digit "0", separator
+# " ", anything else "x") and the class string is searched with bytes.find for what every
+# card-number window must contain: 13 digits in a row (a plain number), or a whole 4-digit
+# group followed by a separator and a digit (a printed one: 4-4-4-4, 4-6-5 …). Only around
+# those rare places do the precise rules below run in Python.
+_CLASSES = bytes(
+    ord("0") if chr(i) in "0123456789" else ord(" ") if chr(i) in " -" else ord("x")
+    for i in range(256)
+)
+_NEEDLES = (b"0" * 13, b"x0000 0", b" 0000 0")
+# A window's own shape, checked in C at each candidate before any Python work.
+_WINDOW = re.compile(r"[0-9]{13}|[0-9]{4}[ -][0-9](?:[ -]?[0-9]){8}")
+# The rest of a stretch of digits, spaces and dashes, from a given position.
+_STRETCH_TAIL = re.compile(r"[0-9 -]*")
+_DIGITS = "0123456789"
+_STRETCH_CHARS = "0123456789 -"
 _GROUP = re.compile(r"[0-9]+")
 
 
@@ -135,8 +146,45 @@ def find_card_numbers(text: str) -> Iterator[CardMatch]:
     part of an identifier (`tokn_…`, `LG-2025…`); one right after a `+` is an international
     phone number: neither is a card number. A plain run of more than 19 digits is an id.
     """
-    for stretch in _STRETCH.finditer(text):
-        yield from _find_in_stretch(text, stretch.start(), stretch.end())
+    examined = 0  # end of the last stretch examined: later candidates inside it are done
+    for position in sorted(_candidates(text)):
+        if position < examined:
+            continue
+        start, end = _stretch_around(text, position, position + 1)
+        examined = end
+        yield from _find_in_stretch(text, start, end)
+
+
+def _shape(text: str) -> bytes:
+    """`text` as character classes, one byte per character. latin-1 with "replace" keeps one
+    byte per character (anything else becomes "?", a non-digit), so positions line up."""
+    return text.encode("latin-1", "replace").translate(_CLASSES)
+
+
+def _candidates(text: str) -> Iterator[int]:
+    """Positions in `text` where a card-number window could start (its first digit)."""
+    shape = _shape(text)
+    if shape.startswith(b"0000 0"):  # the start of the text is a boundary too
+        yield 0
+    for needle in _NEEDLES:
+        offset = 0 if needle[0] == ord("0") else 1
+        found = shape.find(needle)
+        while found != -1:
+            if _WINDOW.match(text, found + offset):
+                yield found + offset
+            found = shape.find(needle, found + 1)
+
+
+def _stretch_around(text: str, start: int, end: int) -> tuple[int, int]:
+    """The whole stretch of digits, spaces and dashes around a candidate, digit to digit."""
+    while start > 0 and text[start - 1] in _STRETCH_CHARS:
+        start -= 1
+    end = _STRETCH_TAIL.match(text, end).end()
+    while text[start] not in _DIGITS:
+        start += 1
+    while text[end - 1] not in _DIGITS:
+        end -= 1
+    return start, end
 
 
 def _find_in_stretch(text: str, start: int, end: int) -> Iterator[CardMatch]:
@@ -196,9 +244,9 @@ def first_card_number(text: str) -> CardMatch | None:
 
 
 def might_hold_card_number(text: str) -> bool:
-    """A cheap C-speed pre-check: is there any stretch of digits and separators long enough
-    to hold a card number?"""
-    return _STRETCH.search(text) is not None
+    """A cheap C-speed pre-check: does the text hold anything shaped enough like a card
+    number to be worth the precise rules?"""
+    return next(_candidates(text), None) is not None
 
 
 # --- Card field names --------------------------------------------------------------------------
@@ -277,15 +325,12 @@ def _has_value(value: object) -> bool:
     return bool(value)
 
 
-def _number_in(value: str) -> CardMatch | None:
-    return first_card_number(value) if might_hold_card_number(value) else None
-
-
 def scan_fields(fields: QueryDict, carrier: str) -> Finding | None:
     """Scan a query string or form: values that look like card numbers, then card field names.
 
     All values are joined and scanned in one pass (the common case: one C-speed regex search
-    that finds nothing); a match is mapped back to its field by its offset.
+    that finds nothing); a match is mapped back to its field by its offset. Names get the same
+    treatment; the card-field test per name is cached.
     """
     pairs = [(name, value) for name, values in fields.lists() for value in values]
     blob = "\n".join(value for _, value in pairs)  # "\n" is no separator: values stay apart
@@ -294,11 +339,13 @@ def scan_fields(fields: QueryDict, carrier: str) -> Finding | None:
         offsets = list(accumulate(len(value) + 1 for _, value in pairs))
         name = pairs[bisect_right(offsets, match.start)][0]
         return Finding(carrier, name, "card_number", match.last4)
+    if might_hold_card_number("\n".join(name for name, _ in pairs)):
+        for name, _ in pairs:
+            name_match = first_card_number(name)
+            if name_match:  # a card number used as a field name (a mis-built form)
+                return Finding(carrier, name, "card_number", name_match.last4)
     for name, value in pairs:
-        name_match = first_card_number(name)
-        if name_match:  # a card number used as a field name (a mis-built form)
-            return Finding(carrier, name, "card_number", name_match.last4)
-        if _has_value(value) and _is_card_field(name, ()):
+        if _is_card_field(name, ()) and _has_value(value):
             return Finding(carrier, name, "card_field")
     return None
 
@@ -319,17 +366,17 @@ def scan_json(data: object) -> Finding | None:
                 if not is_omise_card and _has_value(value) and _is_card_field(key, path):
                     last4 = ""
                     if isinstance(value, str | int) and not isinstance(value, bool):
-                        match = _number_in(str(value))
+                        match = first_card_number(str(value))
                         last4 = match.last4 if match else ""
                     return Finding("json", key, "card_field", last4)
-                match = _number_in(key)
+                match = first_card_number(key)
                 if match:
                     return Finding("json", key, "card_number", match.last4)
                 stack.append((value, (*path, key), is_omise_card))
         elif isinstance(node, list):
             stack.extend((item, path, omise_card) for item in node)
         elif isinstance(node, str | int | float) and not isinstance(node, bool):
-            match = _number_in(node if isinstance(node, str) else str(node))
+            match = first_card_number(node if isinstance(node, str) else str(node))
             if match:
                 return Finding("json", path[-1] if path else "", "card_number", match.last4)
     return None
@@ -350,7 +397,7 @@ def scan_request(request: HttpRequest) -> Finding | None:
     raises RequestDataTooBig here and Django answers 400) and views can still use request.POST
     and request.body afterwards.
     """
-    finding = scan_fields(request.GET, "query") if request.GET else None
+    finding = scan_fields(request.GET, "query") if request.META.get("QUERY_STRING") else None
     if finding:
         return finding
     try:
@@ -372,8 +419,6 @@ def scan_request(request: HttpRequest) -> Finding | None:
         fields = request.POST if request.method == "POST" else QueryDict(request.body)
         return scan_fields(fields, "form")
     text = request.body.decode(request.encoding or "utf-8", errors="replace")
-    if not might_hold_card_number(text) and not _is_json(content_type):
-        return None
     if _is_json(content_type):
         try:
             return scan_json(json.loads(text))

@@ -13,7 +13,7 @@ FRAME = 'iframe[title="Omise card form"]'
 
 
 @pytest.fixture
-def shopper(page, sandbox):
+def shopper(sandbox, page):
     """A browser at the shop with a silk scarf in the cart, watching CSP and network traffic."""
     make_product(name="Silk Scarf", slug="silk-scarf", price=129000)
     page.csp_errors = []
@@ -139,7 +139,7 @@ def test_double_clicking_pay_opens_one_form_and_charges_once(shopper, sandbox):
     assert len(sandbox.requests("charges.create")) == 1
 
 
-def test_checkout_form_needs_contact_details_before_the_card_form(page, sandbox):
+def test_checkout_form_needs_contact_details_before_the_card_form(sandbox, page):
     """Pay does not open the card form until the required contact fields are filled."""
     make_product(name="Silk Scarf", slug="silk-scarf", price=129000)
     page.goto(f"{sandbox.url}/products/silk-scarf/")
