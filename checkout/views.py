@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from checkout import services
+from checkout import services, velocity
 from checkout.csp import with_checkout_policy
 from checkout.failures import shopper_message
 from checkout.forms import CheckoutForm
@@ -56,6 +56,10 @@ def checkout(request: HttpRequest) -> HttpResponse:
 
     form = CheckoutForm(request.POST or None, initial={"attempt_key": _attempt_key(request.session)})
     if form.is_valid():
+        payer = velocity.Identity.of(request, email=form.cleaned_data["email"])
+        # Card testing: a payer over a velocity limit is refused before any order or charge.
+        if block := velocity.check(identity=payer, request=request):
+            return velocity.refusal(request, block)
         try:
             attempt = services.checkout_submit(
                 cart=cart,
@@ -70,6 +74,8 @@ def checkout(request: HttpRequest) -> HttpResponse:
         except services.CheckoutError as error:
             messages.error(request, str(error))
             return redirect("checkout:checkout")
+        if block := velocity.record(identity=payer, attempt=attempt, request=request):
+            return velocity.refusal(request, block)
         return _after_attempt(request, attempt)
 
     response = render(
@@ -114,6 +120,10 @@ def payment_return(request: HttpRequest, reference: str, token: str) -> HttpResp
     if not constant_time_compare(token, attempt.return_token):
         raise Http404
     attempt = services.attempt_reconcile(attempt=attempt)
+    # A 3-D Secure failure is a decline too: it counts against the velocity limits.
+    payer = velocity.Identity.of(request, email=attempt.order.email)
+    if block := velocity.record(identity=payer, attempt=attempt, request=request):
+        return velocity.refusal(request, block)
     return _after_attempt(request, attempt)
 
 

@@ -227,6 +227,24 @@ STORAGES = {
 # those are the client's own claims and are not believed (see shop/clientip.py).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
+# --- Card-testing defence (checkout/velocity.py; defaults and reasons in docs/velocity.md) ----
+# An attempt costs 1 point, a declined attempt this many in all.
+CHECKOUT_VELOCITY_DECLINE_POINTS = env.int("CHECKOUT_VELOCITY_DECLINE_POINTS", default=3)
+# dimension → (points, window seconds, block seconds); override e.g. CHECKOUT_VELOCITY_IP=15,600,3600
+CHECKOUT_VELOCITY_LIMITS = {
+    dimension: tuple(env.list(f"CHECKOUT_VELOCITY_{dimension.upper()}", cast=int, default=default))
+    for dimension, default in {
+        "ip": [15, 10 * 60, 60 * 60],  # 5 declines from one IP in 10 min: blocked for an hour
+        "session": [15, 60 * 60, 60 * 60],  # 5 declines in one browser session in an hour
+        "email": [15, 60 * 60, 60 * 60],  # 5 declines for one shopper email in an hour
+        "card": [9, 24 * 60 * 60, 24 * 60 * 60],  # 3 declines of one card in a day
+    }.items()
+}
+if any(len(limit) != 3 or min(limit) < 1 for limit in CHECKOUT_VELOCITY_LIMITS.values()):
+    raise ImproperlyConfigured(
+        "CHECKOUT_VELOCITY_<DIMENSION> must be three positive integers: points,window,block"
+    )
+
 # --- HTTPS (Omise's guide: "Enable HTTPS on your website") ------------------------------------
 # Development serves plain http://127.0.0.1; production is HTTPS only. See docs/deploy.md.
 SESSION_COOKIE_HTTPONLY = True  # no page script (nor an injected one) can read the session

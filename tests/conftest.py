@@ -6,6 +6,14 @@ from tests.support import require_executable, skip_or_fail
 from tests.fixtures_sandbox import *  # noqa: F401,F403
 from tests.log_capture import *  # noqa: F401,F403 - the run fails if a card number is logged
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: velocity counts and throttles never carry over."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",

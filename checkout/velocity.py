@@ -1,0 +1,224 @@
+"""Velocity limits on payment attempts: the shop's defence against card testing.
+
+Threat: card testing (OWASP OAT-001 "Carding") and card cracking (OAT-010). A fraudster holding
+a list of stolen card numbers uses a checkout to find out which ones work, or guesses a card's
+expiry and security code, with many small attempts. Every attempt reaches Omise and the card
+networks: the merchant pays fees, its decline ratio rises (which can end the merchant
+account), and the fraudster leaves with validated cards.
+
+So the checkout counts attempts per dimension — client IP, session, shopper email, card
+fingerprint — in Django's cache (local memory in development; Redis via CACHE_URL in
+production, so every worker and host shares the counts). An attempt costs 1 point; a declined
+attempt costs `CHECKOUT_VELOCITY_DECLINE_POINTS` (3) in all, because a run of declines is what
+card testing looks like and a paying shopper rarely declines twice. When a dimension's points in
+its window reach the limit, that dimension is blocked for a while: the checkout answers 429
+*before* creating an order or a charge, and one `VELOCITY_BLOCK` security event records the
+block's start.
+
+The card fingerprint is known only once a charge reveals it (the token id says nothing about the
+card, and our Omise API sheet lists no way to look a token up). So the card dimension counts
+from charges, and when a blocked card shows up again it also blocks the IP, session and email
+that carried it: the attacker loses an identity with every further try. Limits and their
+reasons: docs/velocity.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from checkout.models import PaymentAttempt
+from shop.clientip import client_ip
+from shop.models import SecurityEvent
+from shop.security_events import record_security_event
+
+# The order dimensions are checked in (the first blocked one is reported).
+DIMENSIONS = ("ip", "session", "email", "card")
+# How long to remember that an attempt's points were counted (a 3-D Secure decline arrives later).
+COUNTED_FOR_SECONDS = 24 * 60 * 60
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `points` in `window` seconds; reaching it blocks the dimension for `block`."""
+
+    points: int
+    window: int
+    block: int
+
+
+@dataclass(frozen=True)
+class Block:
+    """A refusal: which dimension, its points and window, and seconds until it lifts."""
+
+    dimension: str
+    points: int
+    window: int
+    retry_after: int
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What identifies who is paying, as far as the shop can tell. Empty values are not counted."""
+
+    ip: str = ""
+    session: str = ""
+    email: str = ""
+    card: str = ""
+
+    @classmethod
+    def of(cls, request: HttpRequest, *, email: str, card: str = "") -> Identity:
+        return cls(
+            ip=client_ip(request),
+            session=request.session.session_key or "",
+            email=normalise_email(email),
+            card=card,
+        )
+
+
+def normalise_email(email: str) -> str:
+    """Lower-case, trimmed, without a `+tag`: `Malee+1@Example.com` and `malee@example.com` are
+    one mailbox, so rotating tags does not reset the count."""
+    local, _, domain = (email or "").strip().lower().rpartition("@")
+    if not local:
+        return ""
+    return f"{local.split('+', 1)[0]}@{domain}"
+
+
+def limits() -> dict[str, Limit]:
+    """The configured limits (`CHECKOUT_VELOCITY_LIMITS`: dimension → (points, window, block))."""
+    return {name: Limit(*values) for name, values in settings.CHECKOUT_VELOCITY_LIMITS.items()}
+
+
+def check(*, identity: Identity, request: HttpRequest) -> Block | None:
+    """The block this payer is under, if any; call before creating the order or charge.
+
+    A dimension whose points reached its limit starts its block here, and the block's start is
+    recorded once as a security event (later refusals in the same block add no rows).
+    """
+    configured = limits()
+    for dimension in DIMENSIONS:
+        value = getattr(identity, dimension)
+        limit = configured.get(dimension)
+        if not value or limit is None:
+            continue
+        until = cache.get(_key("block", dimension, value))
+        if until is not None:
+            return _block(dimension, value, limit, until)
+        points = cache.get(_key("points", dimension, value), 0)
+        if points >= limit.points:
+            return _start_block(
+                dimension=dimension, value=value, limit=limit, request=request, points=points
+            )
+    return None
+
+
+def record(*, identity: Identity, attempt: PaymentAttempt, request: HttpRequest) -> Block | None:
+    """Count an attempt's points once it has an outcome; returns a block its card is under.
+
+    Safe to call again for the same attempt (after 3-D Secure, on a refresh): the attempt's
+    point and its decline points are each counted once.
+    """
+    identity = Identity(
+        ip=identity.ip, session=identity.session, email=identity.email,
+        card=attempt.card_fingerprint or identity.card,
+    )
+    configured = limits()
+    card_limit = configured.get("card") if identity.card else None
+    card_blocked_until = (
+        cache.get(_key("block", "card", identity.card)) if card_limit is not None else None
+    )
+    points = 0
+    if cache.add(f"velocity:counted:{attempt.pk}", True, COUNTED_FOR_SECONDS):
+        points += 1
+    declined = attempt.status == PaymentAttempt.Status.FAILED
+    if declined and cache.add(f"velocity:declined:{attempt.pk}", True, COUNTED_FOR_SECONDS):
+        points += settings.CHECKOUT_VELOCITY_DECLINE_POINTS - 1
+    for dimension in DIMENSIONS:
+        value = getattr(identity, dimension)
+        if value and points and dimension in configured:
+            _add_points(dimension, value, points, configured[dimension].window)
+    if card_limit is None or not declined:
+        return None
+    if card_blocked_until is None:
+        # Reaching the card's limit starts its block (one event); this decline is shown as usual.
+        check(identity=Identity(card=identity.card), request=request)
+        return None
+    # A blocked card came back under another identity. Its charge could not be avoided (the
+    # card is known only from the charge), so burn the IP, session and email that carried it:
+    # they cannot bring the next card.
+    carried = [
+        dimension for dimension in ("ip", "session", "email")
+        if getattr(identity, dimension) and dimension in configured
+        and _set_block(dimension, getattr(identity, dimension), configured[dimension])
+    ]
+    if carried:
+        record_security_event(
+            SecurityEvent.Kind.VELOCITY_BLOCK, request, dimension="card",
+            count=cache.get(_key("points", "card", identity.card), 0),
+            limit=card_limit.points, window=card_limit.window, blocked=carried,
+        )
+    return _block("card", identity.card, card_limit, card_blocked_until)
+
+
+def refusal(request: HttpRequest, block: Block) -> HttpResponse:
+    """The polite 429 page. It says when to come back and nothing about what was counted."""
+    minutes = max(1, math.ceil(block.retry_after / 60))
+    response = render(
+        request, "checkout/too_many_attempts.html", {"minutes": minutes}, status=429
+    )
+    response["Retry-After"] = str(max(1, block.retry_after))
+    return response
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def _key(kind: str, dimension: str, value: str) -> str:
+    # Hashed: cache keys then hold no e-mail address or IP, and fit any backend's key rules.
+    digest = hashlib.sha256(f"{dimension}:{value}".encode()).hexdigest()[:32]
+    return f"velocity:{kind}:{dimension}:{digest}"
+
+
+def _add_points(dimension: str, value: str, points: int, window: int) -> int:
+    """Add to a fixed window that starts with its first point (add + incr: atomic in Redis and
+    in local memory, so concurrent workers never lose a count)."""
+    key = _key("points", dimension, value)
+    cache.add(key, 0, window)
+    try:
+        return cache.incr(key, points)
+    except ValueError:  # the window expired between add and incr: start a new one
+        cache.add(key, points, window)
+        return points
+
+
+def _set_block(dimension: str, value: str, limit: Limit) -> bool:
+    """Start a block unless one is running; True if this call started it."""
+    until = time.time() + limit.block
+    return cache.add(_key("block", dimension, value), until, limit.block)
+
+
+def _start_block(
+    *, dimension: str, value: str, limit: Limit, request: HttpRequest, points: int
+) -> Block:
+    if _set_block(dimension, value, limit):
+        record_security_event(
+            SecurityEvent.Kind.VELOCITY_BLOCK, request, dimension=dimension, count=points,
+            limit=limit.points, window=limit.window, block_seconds=limit.block,
+        )
+    until = cache.get(_key("block", dimension, value), time.time() + limit.block)
+    return _block(dimension, value, limit, until, points=points)
+
+
+def _block(dimension: str, value: str, limit: Limit, until: float, *, points: int = 0) -> Block:
+    points = points or cache.get(_key("points", dimension, value), 0)
+    return Block(
+        dimension=dimension, points=points, window=limit.window,
+        retry_after=max(1, math.ceil(until - time.time())),
+    )

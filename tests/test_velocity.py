@@ -1,0 +1,210 @@
+"""Card-testing defence: scripted attacks on the checkout, against the sandbox over real HTTP.
+
+Each attack is a few hundred token-bearing POSTs with declining test cards; what matters is how
+many charges reach "Omise" (the sandbox), which must stop at the limit of the dimension the
+attack cannot vary.
+"""
+
+import time
+from urllib.parse import urlsplit
+
+import pytest
+from django.test import Client
+
+from checkout import velocity
+from checkout.models import Order
+from shop.models import SecurityEvent
+from tests.factories import make_product
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DECLINES = ["4111111111140011", "4111111111130012", "4111111111120013", "4111111111110014"]
+PAYS = "4242424242424242"
+THREE_D_SECURE = "4000000000000002"
+BUYER = {"name": "Malee Sukjai", "country": "TH", "email": "malee@example.com"}
+ATTACK_SIZE = 200
+# The defaults (shop/settings.py): five declines per IP, session or email; three per card.
+DECLINES_PER_IP = DECLINES_PER_SESSION = DECLINES_PER_EMAIL = 5
+DECLINES_PER_CARD = 3
+
+
+@pytest.fixture
+def product(db):
+    return make_product(name="Gift Card Sleeve", slug="sleeve", price=5000)
+
+
+def shopper(product) -> Client:
+    """A fresh browser (its own session) with the product in its cart."""
+    client = Client()
+    client.post("/cart/add/", {"product": product.slug, "quantity": "1"})
+    return client
+
+
+def attempt(client, sandbox, *, number=DECLINES[0], ip="203.0.113.7", **fields):
+    """One checkout submission: load the page for its attempt key, then POST a fresh token."""
+    client.get("/checkout/", REMOTE_ADDR=ip)
+    data = {
+        **BUYER, **fields,
+        "omise_token": sandbox.token(number),
+        "attempt_key": client.session["checkout_attempt_key"],
+    }
+    return client.post("/checkout/", data, REMOTE_ADDR=ip)
+
+
+def charges(sandbox) -> int:
+    return len(sandbox.requests("charges.create"))
+
+
+def blocks() -> list[SecurityEvent]:
+    return list(SecurityEvent.objects.filter(kind=SecurityEvent.Kind.VELOCITY_BLOCK))
+
+
+def test_one_ip_is_stopped_at_its_decline_limit(sandbox, product, settings):
+    """200 declining attempts from one IP, each with a new session and email and a made-up
+    X-Forwarded-For, reach Omise five times; every later one is refused with 429."""
+    settings.TRUSTED_PROXY_COUNT = 0
+    statuses = []
+    for i in range(ATTACK_SIZE):
+        client = shopper(product)
+        client.defaults["HTTP_X_FORWARDED_FOR"] = f"198.51.100.{i % 250}"
+        response = attempt(client, sandbox, number=DECLINES[i % 4], email=f"bot{i}@example.com")
+        statuses.append(response.status_code)
+    assert charges(sandbox) == DECLINES_PER_IP
+    assert statuses[:DECLINES_PER_IP] == [302] * DECLINES_PER_IP
+    assert set(statuses[DECLINES_PER_IP:]) == {429}
+    assert Order.objects.count() == DECLINES_PER_IP
+    assert [event.detail["dimension"] for event in blocks()] == ["ip"]
+
+
+def test_rotating_ips_with_one_email_are_stopped_at_the_email_limit(sandbox, product):
+    """200 attempts from 200 IPs and sessions for one mailbox (with +tags and capitals) reach
+    Omise five times."""
+    for i in range(ATTACK_SIZE):
+        attempt(
+            shopper(product), sandbox, number=DECLINES[i % 4], ip=f"10.1.{i // 250}.{i % 250}",
+            email=f"Malee+{i}@Example.com",
+        )
+    assert charges(sandbox) == DECLINES_PER_EMAIL
+    assert [event.detail["dimension"] for event in blocks()] == ["email"]
+
+
+def test_one_session_is_stopped_at_the_session_limit(sandbox, product):
+    """200 attempts from one browser session with a new IP and email each reach Omise five
+    times."""
+    client = shopper(product)
+    statuses = [
+        attempt(
+            client, sandbox, number=DECLINES[i % 4], ip=f"10.2.{i // 250}.{i % 250}",
+            email=f"bot{i}@example.com",
+        ).status_code
+        for i in range(ATTACK_SIZE)
+    ]
+    assert charges(sandbox) == DECLINES_PER_SESSION
+    assert set(statuses[DECLINES_PER_SESSION:]) == {429}
+    assert [event.detail["dimension"] for event in blocks()] == ["session"]
+
+
+def test_one_card_is_blocked_and_burns_every_identity_that_brings_it_again(sandbox, product):
+    """One card declined three times is blocked. It is known only from a charge, so each later
+    try still reaches Omise once, is answered 429, and blocks its IP, session and email: none of
+    them gets another charge, whatever card it brings."""
+    tries = 20
+    responses, identities = [], []
+    for i in range(tries):
+        identity = {"ip": f"10.3.0.{i + 1}", "email": f"holder{i}@example.com"}
+        client = shopper(product)
+        responses.append(attempt(client, sandbox, **identity).status_code)
+        identities.append((client, identity))
+    assert responses[:DECLINES_PER_CARD] == [302] * DECLINES_PER_CARD
+    assert set(responses[DECLINES_PER_CARD:]) == {429}
+    assert charges(sandbox) == tries  # the limit of what can be known before a charge
+    first_burned, identity = identities[DECLINES_PER_CARD]
+    for retry in (
+        attempt(first_burned, sandbox, number=PAYS, ip="10.3.1.1", email="new@example.com"),
+        attempt(shopper(product), sandbox, number=PAYS, ip=identity["ip"], email="n2@example.com"),
+        attempt(shopper(product), sandbox, number=PAYS, ip="10.3.1.2", email=identity["email"]),
+    ):
+        assert retry.status_code == 429
+    assert charges(sandbox) == tries
+    card_events = [event for event in blocks() if event.detail["dimension"] == "card"]
+    assert len(card_events) == 1 + tries - DECLINES_PER_CARD  # the block, then each burn
+    assert set(card_events[0].detail["blocked"]) == {"ip", "session", "email"}
+
+
+def test_a_shopper_who_declines_then_pays_is_never_blocked(sandbox, product):
+    """A decline, then a successful payment from the same browser, IP and email: both go
+    through to Omise and the order is paid."""
+    client = shopper(product)
+    declined = attempt(client, sandbox, number=DECLINES[0])
+    paid = attempt(client, sandbox, number=PAYS)
+    assert declined.status_code == 302 and paid.status_code == 302
+    assert paid.url == Order.objects.get(status=Order.Status.PAID).get_absolute_url()
+    assert charges(sandbox) == 2 and blocks() == []
+
+
+def test_four_declines_with_different_cards_then_paying_stays_under_every_limit(sandbox, product):
+    """One below the limit: four different cards declined, then a fifth card pays."""
+    client = shopper(product)
+    for number in DECLINES:
+        assert attempt(client, sandbox, number=number).status_code == 302
+    assert attempt(client, sandbox, number=PAYS).status_code == 302
+    assert Order.objects.filter(status=Order.Status.PAID).count() == 1
+    assert blocks() == []
+
+
+def test_three_d_secure_failures_count_as_declines(sandbox, product, settings):
+    """A payment refused on the bank's 3-D Secure page weighs like a decline: with a limit of
+    one decline, the next attempt is refused."""
+    settings.CHECKOUT_VELOCITY_LIMITS = {**settings.CHECKOUT_VELOCITY_LIMITS, "ip": (3, 600, 600)}
+    client = shopper(product)
+    response = attempt(client, sandbox, number=THREE_D_SECURE, ip="127.0.0.1")
+    back = sandbox.complete_3ds({"authorize_uri": response.context["authorize_uri"]},
+                                authorize=False)
+    assert client.get(urlsplit(back).path).url == "/checkout/"  # back to pay, not charged
+    assert attempt(client, sandbox, number=PAYS, ip="127.0.0.1").status_code == 429
+    assert charges(sandbox) == 1
+
+
+def test_a_block_lifts_after_its_time(sandbox, product, settings):
+    """With a one-second window and block, a blocked IP may pay again once the block is over."""
+    settings.CHECKOUT_VELOCITY_LIMITS = {**settings.CHECKOUT_VELOCITY_LIMITS, "ip": (3, 1, 1)}
+    client = shopper(product)
+    assert attempt(client, sandbox).status_code == 302
+    assert attempt(client, sandbox, number=PAYS).status_code == 429
+    time.sleep(1.1)
+    assert attempt(client, sandbox, number=PAYS).status_code == 302
+    assert Order.objects.filter(status=Order.Status.PAID).count() == 1
+
+
+def test_a_blocked_shopper_gets_a_polite_429_and_one_security_event(sandbox, product):
+    """The refusal is a 429 page saying when to come back, with Retry-After, no order and no
+    charge; the block's start is one security event with its dimension, count and window,
+    however many refusals follow."""
+    client = shopper(product)
+    for number in [*DECLINES, DECLINES[0]]:
+        attempt(client, sandbox, number=number)
+    orders, sent = Order.objects.count(), charges(sandbox)
+    refusals = [attempt(client, sandbox, number=PAYS) for _ in range(3)]
+    for refusal in refusals:
+        assert refusal.status_code == 429
+        assert "Please try again in about 60 minutes" in refusal.text
+        assert 3500 < int(refusal["Retry-After"]) <= 3600
+        for hint in ("IP address", "session", "mail", "card number", "limit", "203.0.113.7"):
+            assert hint not in refusal.text
+    assert (Order.objects.count(), charges(sandbox)) == (orders, sent)
+    [event] = blocks()
+    assert event.client_ip == "203.0.113.7" and event.path == "/checkout/"
+    assert {k: event.detail[k] for k in ("dimension", "count", "window")} == {
+        "dimension": "ip", "count": 15, "window": 600,
+    }
+
+
+@pytest.mark.parametrize(("given", "counted"), [
+    ("Malee@Example.COM", "malee@example.com"),
+    (" malee+shop@example.com ", "malee@example.com"),
+    ("malee+a+b@example.com", "malee@example.com"),
+    ("not-an-email", ""),
+])
+def test_emails_are_counted_per_mailbox(given, counted):
+    """Capitals, spaces and +tags do not make a new mailbox for the email limit."""
+    assert velocity.normalise_email(given) == counted
