@@ -302,7 +302,7 @@ def _description(order: Order) -> str:
 def _metadata(order: Order, attempt: PaymentAttempt) -> dict:
     """What Omise's fraud scoring and a merchant's reconciliation need, no card data."""
     items = list(order.items.all())
-    return {
+    metadata = {
         "order_reference": order.reference,
         "attempt": attempt.key,
         "email": order.email,
@@ -314,5 +314,15 @@ def _metadata(order: Order, attempt: PaymentAttempt) -> dict:
             for i in items
         ],
     }
+    # The card is tokenized in Omise's frame, so the shop cannot put the billing address on the
+    # token; it goes with the charge instead (required for US/CA shoppers by the form).
+    address = {
+        "street1": order.street1, "street2": order.street2, "city": order.city,
+        "state": order.state, "postal_code": order.postal_code, "country": order.country,
+        "phone_number": order.phone,
+    }
+    if order.street1:
+        metadata["billing_address"] = {name: value for name, value in address.items() if value}
+    return metadata
 
 
