@@ -318,6 +318,10 @@ X_FRAME_OPTIONS = "DENY"
 # Every handler carries the "scrub" filter (shop/logscrub.py): card numbers, secret keys and
 # credentials are masked before anything is written. Django's own handlers (runserver's access
 # log "django.server", the 500 e-mails) are redefined here so that none escapes the filter.
+# LOG_FORMAT=json: one JSON object per line for log aggregators (shop/logformat.py), scrubbed.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be 'plain' or 'json'")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -327,6 +331,7 @@ LOGGING = {
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "shop.logformat.JsonFormatter"},
         "django.server": {
             "()": "django.utils.log.ServerFormatter",
             "format": "[{server_time}] {message}",
@@ -334,9 +339,10 @@ LOGGING = {
         },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["scrub"]},
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["scrub"]},
         "django.server": {
-            "class": "logging.StreamHandler", "formatter": "django.server", "filters": ["scrub"],
+            "class": "logging.StreamHandler", "filters": ["scrub"],
+            "formatter": "json" if LOG_FORMAT == "json" else "django.server",
         },
         "mail_admins": {
             "level": "ERROR",
