@@ -1,6 +1,12 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.urls import path
 
-from checkout.models import Order, OrderItem, PaymentAttempt, WebhookDelivery, WebhookEvent
+from checkout import admin_views
+from checkout.models import (
+    Order, OrderItem, PaymentAttempt, Refund, WebhookDelivery, WebhookEvent,
+)
+from checkout.omise import OmiseError
+from checkout.reconcile import describe, event_reapply, reconcile_attempts
 
 
 class OrderItemInline(admin.TabularInline):
@@ -19,23 +25,60 @@ class PaymentAttemptInline(admin.TabularInline):
     show_change_link = True
 
 
+class RefundInline(admin.TabularInline):
+    model = Refund
+    extra = 0
+    fields = ["refund_id", "amount", "currency", "created_by", "created_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False  # refunds go through the order's Refund page, i.e. through Omise
+
+
+@admin.action(description="Reconcile with Omise")
+def reconcile_with_omise(model_admin, request, queryset):
+    """Ask Omise about the selected attempts (or the orders' attempts) and apply the answers."""
+    attempts = (
+        PaymentAttempt.objects.filter(order__in=queryset)
+        if queryset.model is Order else queryset
+    ).select_related("order")
+    model_admin.message_user(request, f"Reconciled {describe(reconcile_attempts(attempts))}.")
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ["reference", "status", "amount", "currency", "email", "created_at"]
+    list_display = ["reference", "status", "amount", "refunded_amount", "currency", "email",
+                    "created_at"]
     list_filter = ["status", "country", "created_at"]
     search_fields = ["reference", "email", "name", "attempts__charge_id"]
     date_hierarchy = "created_at"
-    inlines = [OrderItemInline, PaymentAttemptInline]
+    inlines = [OrderItemInline, PaymentAttemptInline, RefundInline]
+    actions = [reconcile_with_omise]
     # Payment state changes only through Omise (services.charge_apply), never by hand.
     readonly_fields = ["reference", "status", "amount", "currency", "refunded_amount", "paid_at",
                        "client_ip", "created_at", "updated_at"]
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view  # the same verified-2FA staff check as every page
+        return [
+            path("<path:object_id>/refund/",
+                 wrap(lambda request, object_id: admin_views.order_refund(self, request, object_id)),
+                 name="checkout_order_refund"),
+            path("monitoring/",
+                 wrap(lambda request: admin_views.dashboard(self.admin_site, request)),
+                 name="checkout_monitoring"),
+            *super().get_urls(),
+        ]
 
 
 @admin.register(PaymentAttempt)
 class PaymentAttemptAdmin(admin.ModelAdmin):
     list_display = ["order", "charge_id", "status", "failure_code", "amount", "created_at"]
     list_filter = ["status", "failure_code", "card_brand"]
-    search_fields = ["charge_id", "order__reference", "card_fingerprint"]
+    search_fields = ["charge_id", "order__reference", "order__email", "card_fingerprint"]
+    date_hierarchy = "created_at"
+    actions = [reconcile_with_omise]
     readonly_fields = [f.name for f in PaymentAttempt._meta.fields if f.name != "return_token"]
     exclude = ["return_token"]
 
@@ -51,6 +94,23 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(admin.ModelAdmin):
     list_display = ["event_id", "key", "processed_at", "created_at"]
-    list_filter = ["key"]
+    list_filter = ["key", ("processed_at", admin.EmptyFieldListFilter)]
     search_fields = ["event_id"]
     readonly_fields = [f.name for f in WebhookEvent._meta.fields]
+    actions = ["refetch_and_reapply"]
+
+    @admin.action(description="Re-fetch from Omise and re-apply")
+    def refetch_and_reapply(self, request, queryset):
+        done, failed = 0, []
+        for record in queryset:
+            try:
+                event_reapply(record=record)
+                done += 1
+            except OmiseError as error:
+                failed.append(f"{record.event_id} ({error.__class__.__name__})")
+        if done:
+            self.message_user(request, f"Re-applied {done} event{'s' if done != 1 else ''}.")
+        if failed:
+            self.message_user(
+                request, "Omise could not be asked about: " + ", ".join(failed), messages.WARNING
+            )

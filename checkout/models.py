@@ -8,6 +8,7 @@ most once (`WebhookEvent`, unique on the event id).
 
 import secrets
 
+from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
@@ -194,3 +195,31 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} ({self.key})"
+
+
+class Refund(models.Model):
+    """A refund of (part of) an order's charge, as Omise recorded it.
+
+    One row per Omise refund (`refund_id` is unique), whether it was asked for from the admin or
+    learned from a `refund.create` webhook, so the two never count twice. Rows asked for from
+    the admin also carry the refund form's one-time `request_token` (unique): the same form
+    submitted twice finds its row and refunds nothing more. The order's `refunded_amount` is
+    not summed from these rows: it follows the charge's own `refunded_amount` at Omise.
+    """
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
+    # Null while Omise's answer is unknown (a timeout); the webhook fills it in.
+    refund_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    request_token = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    amount = models.PositiveBigIntegerField(help_text="In minor units (satang).")
+    currency = models.CharField(max_length=3)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.order.reference}: {self.refund_id or 'outcome unknown'}"

@@ -10,10 +10,13 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import timedelta
 
+from django.db import transaction
 from django.utils import timezone
 
-from checkout.models import PaymentAttempt
+from checkout.models import PaymentAttempt, WebhookEvent
+from checkout.omise import get_client
 from checkout.services import attempt_needs_reconcile, attempt_reconcile
+from checkout.webhooks import event_dispatch
 
 UNSETTLED = [
     PaymentAttempt.Status.CREATING, PaymentAttempt.Status.UNKNOWN, PaymentAttempt.Status.PENDING
@@ -56,3 +59,19 @@ def describe(outcome: Counter) -> str:
         return "no attempts to reconcile"
     parts = ", ".join(f"{count} {status}" for status, count in sorted(outcome.items()))
     return f"{total} attempt{'s' if total != 1 else ''}: {parts}"
+
+
+def event_reapply(*, record: WebhookEvent) -> WebhookEvent:
+    """Fetch a stored webhook event from Omise again and apply what it is about, now.
+
+    For staff who suspect an event was mis-applied or never processed. Idempotent: the charge
+    is retrieved afresh and `charge_apply` sets state from it, never adds; refunds are recorded
+    once per refund id. Raises `OmiseError` when Omise cannot be asked.
+    """
+    event = get_client().retrieve_event(record.event_id)
+    with transaction.atomic():
+        record = WebhookEvent.objects.select_for_update().get(pk=record.pk)
+        event_dispatch(event)
+        record.data, record.processed_at = event, timezone.now()
+        record.save(update_fields=["data", "processed_at"])
+    return record

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from checkout.models import WebhookDelivery, WebhookEvent
 from checkout.omise import OmiseAPIError, OmiseError, get_client
+from checkout.refunds import refund_record
 from checkout.services import charge_apply
 from shop.clientip import client_ip
 from shop.models import SecurityEvent
@@ -136,13 +137,14 @@ def event_apply(*, event: dict) -> bool:
         record = WebhookEvent.objects.select_for_update().get(pk=record.pk)
         if record.processed_at is not None:
             return False
-        _dispatch(event)
+        event_dispatch(event)
         record.data, record.processed_at = event, timezone.now()
         record.save(update_fields=["data", "processed_at"])
     return True
 
 
-def _dispatch(event: dict) -> None:
+def event_dispatch(event: dict) -> None:
+    """Bring our state in line with what the event is about (also the admin's "re-apply")."""
     key, data = event.get("key", ""), event.get("data") or {}
     if key in CHARGE_EVENTS and data.get("object") == "charge":
         charge_id = data["id"]
@@ -153,6 +155,8 @@ def _dispatch(event: dict) -> None:
         return
     # Events may arrive late or out of order: act on the charge as it is now, not as it was.
     charge_apply(charge=get_client().retrieve_charge(charge_id))
+    if key == "refund.create":
+        refund_record(refund=data)  # once per refund id, whoever asked for it
 
 
 def verify_signature(*, body: bytes, signature: str, timestamp: str, secret: str) -> tuple[bool, str]:

@@ -18,7 +18,8 @@ from django.db import connection, connections
 from django.test import Client
 
 from checkout import services
-from checkout.models import Order, PaymentAttempt, WebhookDelivery, WebhookEvent
+from checkout.models import Order, PaymentAttempt, Refund, WebhookDelivery, WebhookEvent
+from checkout.refunds import RefundError, refund_create
 from tests.support import skip_or_fail
 from tests.test_checkout import BUYER, checkout_page, pay, shop  # noqa: F401  (fixture)
 from tests.test_webhooks import event_body, sign
@@ -192,3 +193,42 @@ def test_eight_simultaneous_submissions_of_one_checkout_create_one_charge(
     assert set(answers) == {(302, order.get_absolute_url())}
     assert order.status == Order.Status.PAID
     assert transitions == [(Order.Status.PENDING, Order.Status.PAID)]
+
+
+def test_simultaneous_refunds_never_exceed_the_charge(shop, sandbox, slow_apply):  # noqa: F811
+    """Four staff members refunding ฿1,000.00 of a ฿1,530.00 order at the same instant, each
+    with their own form: the order lock lets one through to Omise, the others are refused
+    before asking it, and the order is refunded ฿1,000.00 once."""
+    pay(shop, sandbox)
+    order = Order.objects.get()
+
+    def refund(i: int) -> str:
+        try:
+            return refund_create(order=order, amount=100000, request_token=f"form-{i}").refund_id
+        except RefundError as error:
+            return str(error)
+
+    results = run_together(4, refund)
+
+    assert sum(r.startswith("rfnd_test_") for r in results) == 1
+    assert sum("more than the ฿530.00 left" in r for r in results) == 3
+    assert len(sandbox.requests("refunds.create")) == 1
+    order.refresh_from_db()
+    assert (order.status, order.refunded_amount) == (Order.Status.PARTIALLY_REFUNDED, 100000)
+    assert Refund.objects.count() == 1
+
+
+def test_one_refund_form_submitted_four_times_at_once_refunds_once(shop, sandbox, slow_apply):  # noqa: F811
+    """The same refund form posted four times at once (a double-clicking operator): one
+    refund at Omise, and every submission gets that same refund back."""
+    pay(shop, sandbox)
+    order = Order.objects.get()
+
+    results = run_together(
+        4, lambda i: refund_create(order=order, amount=50000, request_token="one-form").refund_id
+    )
+
+    assert len(set(results)) == 1 and results[0].startswith("rfnd_test_")
+    assert len(sandbox.requests("refunds.create")) == 1
+    order.refresh_from_db()
+    assert order.refunded_amount == 50000

@@ -1,0 +1,140 @@
+"""Admin pages beyond Django's lists: the order's refund page and the monitoring dashboard.
+
+Both are wired in `checkout.admin` through `ModelAdmin.get_urls` and wrapped in
+`admin_site.admin_view`, so they need the same verified 2FA staff session as every admin page.
+Views stay thin: refunds are `checkout.refunds`, numbers are `checkout.monitoring`.
+"""
+
+import secrets
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from checkout import monitoring, svgchart
+from checkout.models import Order
+from checkout.refunds import RefundError, refund_create, refundable_amount
+from shop.money import CURRENCIES, format_money
+
+
+def parse_amount(text: str, currency: str) -> int:
+    """Staff type major units ("1,290.50"); Omise wants minor units (129050). Exact, no floats."""
+    exponent = CURRENCIES[currency].exponent
+    cleaned = (text or "").strip().replace(",", "").removeprefix(CURRENCIES[currency].symbol)
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise forms.ValidationError("Enter an amount such as 1290.50.") from None
+    minor = value * (10**exponent)
+    if not value.is_finite() or minor != minor.to_integral_value():
+        raise forms.ValidationError(
+            f"Enter at most {exponent} decimal places." if exponent else "Enter a whole amount."
+        )
+    if minor <= 0:
+        raise forms.ValidationError("The amount must be more than zero.")
+    return int(minor)
+
+
+def major_units(amount: int, currency: str) -> str:
+    """129050 → "1290.50": the form's initial value, in the format `parse_amount` reads."""
+    exponent = CURRENCIES[currency].exponent
+    return f"{Decimal(amount).scaleb(-exponent):.{exponent}f}"
+
+
+class RefundForm(forms.Form):
+    amount = forms.CharField(max_length=20, help_text="In the order's currency, e.g. 1290.50.")
+    # One token per rendered form: submitting the same form twice refunds once.
+    token = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args, order: Order, **kwargs):
+        self.order = order
+        super().__init__(*args, **kwargs)
+        self.fields["amount"].label = f"Amount ({order.currency})"
+
+    def clean_amount(self) -> int:
+        return parse_amount(self.cleaned_data["amount"], self.order.currency)
+
+
+def order_refund(model_admin, request: HttpRequest, object_id: str) -> HttpResponse:
+    """GET: the refund form, prefilled with what is left to refund. POST: refund through Omise."""
+    order = get_object_or_404(Order, pk=object_id)
+    if not model_admin.has_change_permission(request, order):
+        raise PermissionDenied
+    change_url = reverse("admin:checkout_order_change", args=[order.pk])
+    left = refundable_amount(order)
+    if request.method == "POST":
+        form = RefundForm(request.POST, order=order)
+        if form.is_valid():
+            try:
+                refund = refund_create(
+                    order=order, amount=form.cleaned_data["amount"], requested_by=request.user,
+                    request_token=form.cleaned_data["token"],
+                )
+            except RefundError as error:
+                form.add_error(None, str(error))
+            else:
+                messages.success(
+                    request,
+                    f"Refunded {format_money(refund.amount, refund.currency)} of "
+                    f"{order.reference} ({refund.refund_id}).",
+                )
+                return redirect(change_url)
+    else:
+        form = RefundForm(
+            order=order,
+            initial={"amount": major_units(left, order.currency), "token": secrets.token_urlsafe(24)},
+        )
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": f"Refund order {order.reference}",
+        "opts": model_admin.model._meta,
+        "order": order,
+        "original": order,
+        "form": form,
+        "refundable": format_money(left, order.currency),
+        "can_refund": left > 0,
+        "change_url": change_url,
+    }
+    status = 400 if form.is_bound else 200
+    return TemplateResponse(request, "admin/checkout/order/refund.html", context, status=status)
+
+
+def dashboard(admin_site, request: HttpRequest) -> HttpResponse:
+    """The monitoring dashboard: what a merchant watches (docs/operations.md)."""
+    hourly = monitoring.hourly_series()
+    daily = monitoring.daily_series()
+    charts = [
+        svgchart.bar_chart(
+            title=f"{label}, per hour, last 24 hours",
+            labels=[row.start.strftime("%H:%M") for row in hourly],
+            values=[getattr(row, name) for row in hourly],
+        )
+        for name, label in monitoring.SERIES
+    ]
+    daily_charts = [
+        svgchart.bar_chart(
+            title=f"{label}, per day, last 14 days",
+            labels=[row.start.strftime("%d %b") for row in daily],
+            values=[getattr(row, name) for row in daily],
+        )
+        for name, label in monitoring.SERIES
+    ]
+    context = {
+        **admin_site.each_context(request),
+        "title": "Monitoring",
+        "summary_24h": monitoring.summary(hours=24),
+        "summary_14d": monitoring.summary(hours=24 * 14),
+        "series": monitoring.SERIES,
+        "hourly": hourly,
+        "daily": daily,
+        "charts": charts,
+        "daily_charts": daily_charts,
+        "top_ips": monitoring.top_decline_ips(hours=24 * 14),
+        "top_emails": monitoring.top_decline_emails(hours=24 * 14),
+    }
+    return TemplateResponse(request, "admin/checkout/monitoring.html", context)

@@ -1,0 +1,186 @@
+"""The numbers of the monitoring dashboard, computed from the database for a time window.
+
+What each number means (and what a spike of it usually is: see docs/operations.md):
+
+- payments: payment attempts whose charge succeeded.
+- declines: attempts that failed at Omise or the bank (card declined, 3-D Secure failed,
+  token refused). Not counted: "not_charged", our own verdict on a charge that never existed.
+- decline rate: declines / (payments + declines). Card testing shows as a jump of this.
+- 3-D Secure abandoned: attempts still waiting at the bank more than `ABANDONED_AFTER` after
+  they started, plus attempts whose charge expired there (the shopper never came back).
+- card-guard refusals, velocity blocks, CSP reports: `SecurityEvent`s of those kinds.
+- webhook failures: webhook deliveries answered with a status of 400 or more (bad
+  signatures, unknown events, processing errors that Omise will retry).
+
+Buckets are in the shop's time zone; attempts count in the bucket they were created in.
+Functions take `now` so tests (and the curious) can look at any window.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncDay, TruncHour
+from django.utils import timezone
+
+from checkout.models import PaymentAttempt, WebhookDelivery
+from shop.models import SecurityEvent
+
+ABANDONED_AFTER = timedelta(minutes=15)
+NOT_A_DECLINE = ["not_charged"]
+
+# (attribute, label) of each series, in the dashboard's order.
+SERIES = [
+    ("payments", "Payments"),
+    ("declines", "Declines"),
+    ("abandoned_3ds", "3-D Secure abandoned"),
+    ("card_guard", "Card-guard refusals"),
+    ("velocity_blocks", "Velocity blocks"),
+    ("csp_reports", "CSP reports"),
+    ("webhook_failures", "Webhook failures"),
+]
+
+
+@dataclass
+class Bucket:
+    """Counts for one period starting at `start` (an aware datetime in the shop's zone)."""
+
+    start: datetime
+    payments: int = 0
+    declines: int = 0
+    abandoned_3ds: int = 0
+    card_guard: int = 0
+    velocity_blocks: int = 0
+    csp_reports: int = 0
+    webhook_failures: int = 0
+
+    @property
+    def decline_rate(self) -> float | None:
+        """Declines as a share of charges that got an answer; None when there were none."""
+        tried = self.payments + self.declines
+        return self.declines / tried if tried else None
+
+
+# --- the querysets behind each number ---------------------------------------------------------
+
+def payments() -> QuerySet:
+    return PaymentAttempt.objects.filter(status=PaymentAttempt.Status.SUCCESSFUL)
+
+
+def declines() -> QuerySet:
+    return PaymentAttempt.objects.filter(status=PaymentAttempt.Status.FAILED).exclude(
+        failure_code__in=NOT_A_DECLINE
+    )
+
+
+def abandoned_3ds(now: datetime) -> QuerySet:
+    waiting_too_long = Q(
+        status=PaymentAttempt.Status.PENDING, created_at__lt=now - ABANDONED_AFTER
+    ) & ~Q(authorize_uri="")
+    return PaymentAttempt.objects.filter(waiting_too_long | Q(status=PaymentAttempt.Status.EXPIRED))
+
+
+def security_events(kind: str) -> QuerySet:
+    return SecurityEvent.objects.filter(kind=kind)
+
+
+def webhook_failures() -> QuerySet:
+    return WebhookDelivery.objects.filter(response_status__gte=400)
+
+
+def _sources(now: datetime) -> dict[str, tuple[QuerySet, str]]:
+    """Each series: its queryset and the timestamp field it is bucketed by."""
+    return {
+        "payments": (payments(), "created_at"),
+        "declines": (declines(), "created_at"),
+        "abandoned_3ds": (abandoned_3ds(now), "created_at"),
+        "card_guard": (security_events(SecurityEvent.Kind.CARD_DATA_REFUSED), "created_at"),
+        "velocity_blocks": (security_events(SecurityEvent.Kind.VELOCITY_BLOCK), "created_at"),
+        "csp_reports": (security_events(SecurityEvent.Kind.CSP_VIOLATION), "created_at"),
+        "webhook_failures": (webhook_failures(), "received_at"),
+    }
+
+
+# --- series and summaries ---------------------------------------------------------------------
+
+def hourly_series(*, now: datetime | None = None, hours: int = 24) -> list[Bucket]:
+    """One bucket per hour for the last `hours` hours, the current (partial) hour last."""
+    now = now or timezone.now()
+    last = timezone.localtime(now).replace(minute=0, second=0, microsecond=0)
+    starts = [last - timedelta(hours=n) for n in range(hours - 1, -1, -1)]
+    return _series(starts, TruncHour, now)
+
+
+def daily_series(*, now: datetime | None = None, days: int = 14) -> list[Bucket]:
+    """One bucket per day (shop's time zone) for the last `days` days, today last."""
+    now = now or timezone.now()
+    today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    # Day starts by calendar date, not by 24 h steps: a DST change would shift the latter.
+    starts = [
+        timezone.make_aware(datetime.combine(today.date() - timedelta(days=n), datetime.min.time()))
+        for n in range(days - 1, -1, -1)
+    ]
+    return _series(starts, TruncDay, now)
+
+
+def _series(starts: list[datetime], trunc, now: datetime) -> list[Bucket]:
+    buckets = {start: Bucket(start=start) for start in starts}
+    zone = timezone.get_current_timezone()
+    for name, (queryset, stamp) in _sources(now).items():
+        counts = (
+            queryset.filter(**{f"{stamp}__gte": starts[0], f"{stamp}__lte": now})
+            .annotate(bucket=trunc(stamp, tzinfo=zone))
+            .values("bucket")
+            .annotate(n=Count("id"))
+            .values_list("bucket", "n")
+        )
+        for start, n in counts:
+            bucket = buckets.get(timezone.localtime(start, zone))
+            if bucket is not None:
+                setattr(bucket, name, n)
+    return list(buckets.values())
+
+
+def summary(*, hours: int, now: datetime | None = None) -> dict:
+    """Totals over the last `hours` hours, with the decline rate and 3-D Secure abandonment."""
+    now = now or timezone.now()
+    since = now - timedelta(hours=hours)
+    totals = {
+        name: queryset.filter(**{f"{stamp}__gte": since, f"{stamp}__lte": now}).count()
+        for name, (queryset, stamp) in _sources(now).items()
+    }
+    tried = totals["payments"] + totals["declines"]
+    attempts = PaymentAttempt.objects.filter(created_at__gte=since, created_at__lte=now).count()
+    return {
+        **totals,
+        "hours": hours,
+        "attempts": attempts,
+        "decline_rate": totals["declines"] / tried if tried else None,
+        "abandoned_3ds_rate": totals["abandoned_3ds"] / attempts if attempts else None,
+    }
+
+
+def top_decline_ips(*, hours: int, limit: int = 10, now: datetime | None = None) -> list[dict]:
+    """The client IPs with the most declines: several cards from one IP is card testing."""
+    return _top_declines("order__client_ip", hours=hours, limit=limit, now=now)
+
+
+def top_decline_emails(*, hours: int, limit: int = 10, now: datetime | None = None) -> list[dict]:
+    """The buyer emails with the most declines."""
+    return _top_declines("order__email", hours=hours, limit=limit, now=now)
+
+
+def _top_declines(key: str, *, hours: int, limit: int, now: datetime | None) -> list[dict]:
+    now = now or timezone.now()
+    rows = (
+        declines()
+        .filter(created_at__gte=now - timedelta(hours=hours), created_at__lte=now)
+        .exclude(**{f"{key}__isnull": True})
+        .values(key)
+        .annotate(
+            declines=Count("id"),
+            cards=Count("card_fingerprint", distinct=True, filter=~Q(card_fingerprint="")),
+        )
+        .order_by("-declines", key)[:limit]
+    )
+    return [{"value": row[key], "declines": row["declines"], "cards": row["cards"]} for row in rows]

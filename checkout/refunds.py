@@ -1,0 +1,156 @@
+"""Refunds: full or partial, asked for by staff, applied from Omise's own numbers.
+
+Rules a refund must keep:
+
+- Only a paid (or partly refunded) order can be refunded, and never for more than is left:
+  `order.amount - order.refunded_amount`, in integer minor units.
+- A double click, a resubmitted form or two staff members at once never refund twice: the
+  charge's attempt and the order are locked (in `charge_apply`'s order: attempt, then order)
+  while we decide and ask Omise, and each refund form carries a one-time `request_token`
+  stored on the `Refund` row (unique), so a second submission finds the first one's row.
+- The order's state and `refunded_amount` are never added up here: after Omise answers we
+  retrieve the charge and let `charge_apply` follow its `refunded_amount`. The `refund.create`
+  webhook does the same and records the refund by its unique id, so nothing counts twice.
+"""
+
+import logging
+
+from django.db import IntegrityError, transaction
+
+from checkout.models import Order, PaymentAttempt, Refund
+from checkout.omise import OmiseAPIError, OmiseError, OmiseNetworkError, get_client
+from checkout.services import charge_apply
+from shop.money import format_money
+
+logger = logging.getLogger(__name__)
+
+REFUNDABLE_STATUSES = {Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED}
+
+
+class RefundError(Exception):
+    """The refund was not made (or its outcome is unknown); the message is for staff."""
+
+
+def refundable_amount(order: Order) -> int:
+    """What can still be refunded, in minor units (0 for an order that was never paid)."""
+    if order.status not in REFUNDABLE_STATUSES:
+        return 0
+    return max(0, order.amount - order.refunded_amount)
+
+
+def refund_create(
+    *, order: Order, amount: int, requested_by=None, request_token: str | None = None
+) -> Refund:
+    """Refund `amount` (minor units) of `order`'s charge through Omise, at most once per token.
+
+    Returns the `Refund` row; a repeated `request_token` returns the first call's row without
+    calling Omise. Raises `RefundError` with a message for staff when nothing was refunded, or
+    when Omise's answer did not arrive (then the outcome is unknown: the refund may exist, and
+    the webhook or the charge will tell).
+    """
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise RefundError("The refund amount must be a positive whole number of satang.")
+    client = get_client()
+    with transaction.atomic():
+        # Lock order as charge_apply does (attempt, then order) so a webhook and a refund wait
+        # for each other instead of deadlocking.
+        attempt = (
+            PaymentAttempt.objects.select_for_update()
+            .filter(order_id=order.pk, status=PaymentAttempt.Status.SUCCESSFUL)
+            .exclude(charge_id=None)
+            .first()
+        )
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if request_token:
+            earlier = Refund.objects.filter(request_token=request_token).first()
+            if earlier is not None:
+                return earlier  # the same form again: already done
+        _check_refundable(order, attempt, amount)
+        try:
+            refund = client.create_refund(
+                attempt.charge_id,
+                amount=amount,
+                metadata={"order_reference": order.reference, "refund_request": request_token or ""},
+            )
+        except OmiseAPIError as error:
+            logger.warning("Refund of %s refused by Omise: %s", order.reference, error.code)
+            raise RefundError(f"Omise refused the refund ({error.code}): {error.message}") from None
+        except OmiseNetworkError:
+            refund = None
+        # Recorded even when the answer is unknown: a resubmission then finds the token's row
+        # and cannot refund again; the webhook fills in the refund id if the refund was made.
+        row = _record(order=order, refund_id=refund["id"] if refund else None, amount=amount,
+                      requested_by=requested_by, request_token=request_token)
+        if refund is not None:
+            # Omise's numbers, not ours: the charge says how much is refunded in total. If it
+            # cannot be read now, the refund still stands (and its row must be kept, so no
+            # rollback): the refund.create webhook or the next look at the charge catches up.
+            try:
+                charge_apply(charge=client.retrieve_charge(attempt.charge_id))
+            except OmiseError:
+                logger.warning("Refunded %s; its charge could not be re-read yet", order.reference)
+    if refund is None:
+        raise RefundError(
+            "Omise did not answer in time: the refund may or may not have been made. Do not "
+            "refund again; the order updates when Omise's refund.create webhook arrives "
+            "(or run manage.py reconcile_payments)."
+        )
+    logger.info("Refunded %s of %s", format_money(amount, order.currency), order.reference)
+    return row
+
+
+def refund_record(*, refund: dict) -> Refund | None:
+    """Record a refund Omise told us about (`refund.create`), once per refund id.
+
+    A refund asked for from the admin already has its row (or one waiting for its id, matched
+    by the request token in the refund's metadata); one made in Omise's dashboard gets a new
+    row. Returns None for a refund of a charge that is not one of ours.
+    """
+    refund_id = refund.get("id")
+    if not refund_id:
+        return None
+    existing = Refund.objects.filter(refund_id=refund_id).first()
+    if existing is not None:
+        return existing
+    attempt = PaymentAttempt.objects.filter(charge_id=refund.get("charge")).select_related(
+        "order"
+    ).first()
+    if attempt is None:
+        return None
+    token = (refund.get("metadata") or {}).get("refund_request") or None
+    try:
+        with transaction.atomic():
+            if token and Refund.objects.filter(request_token=token, refund_id=None).update(
+                refund_id=refund_id
+            ):
+                return Refund.objects.get(refund_id=refund_id)
+            return Refund.objects.create(
+                order=attempt.order, refund_id=refund_id, amount=int(refund.get("amount") or 0),
+                currency=attempt.currency,
+            )
+    except IntegrityError:  # recorded meanwhile by the admin request or another delivery
+        return Refund.objects.get(refund_id=refund_id)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def _check_refundable(order: Order, attempt: PaymentAttempt | None, amount: int) -> None:
+    if order.status not in REFUNDABLE_STATUSES or attempt is None:
+        raise RefundError(
+            f"Order {order.reference} is {order.get_status_display().lower()}: only paid orders "
+            "can be refunded."
+        )
+    left = refundable_amount(order)
+    if amount > left:
+        raise RefundError(
+            f"{format_money(amount, order.currency)} is more than the "
+            f"{format_money(left, order.currency)} left to refund on {order.reference}."
+        )
+
+
+def _record(*, order, refund_id, amount, requested_by, request_token) -> Refund:
+    user = requested_by if getattr(requested_by, "pk", None) else None
+    return Refund.objects.create(
+        order=order, refund_id=refund_id, amount=amount, currency=order.currency,
+        created_by=user, request_token=request_token or None,
+    )
