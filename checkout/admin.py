@@ -3,7 +3,12 @@ from django.urls import path
 
 from checkout import admin_views
 from checkout.models import (
-    Order, OrderItem, PaymentAttempt, Refund, WebhookDelivery, WebhookEvent,
+    Order,
+    OrderItem,
+    PaymentAttempt,
+    Refund,
+    WebhookDelivery,
+    WebhookEvent,
 )
 from checkout.omise import OmiseError
 from checkout.reconcile import describe, event_reapply, reconcile_attempts
@@ -61,10 +66,12 @@ class OrderAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         wrap = self.admin_site.admin_view  # the same verified-2FA staff check as every page
+
+        def refund(request, object_id):
+            return admin_views.order_refund(self, request, object_id)
+
         return [
-            path("<path:object_id>/refund/",
-                 wrap(lambda request, object_id: admin_views.order_refund(self, request, object_id)),
-                 name="checkout_order_refund"),
+            path("<path:object_id>/refund/", wrap(refund), name="checkout_order_refund"),
             path("monitoring/",
                  wrap(lambda request: admin_views.dashboard(self.admin_site, request)),
                  name="checkout_monitoring"),

@@ -87,7 +87,9 @@ def order_refund(model_admin, request: HttpRequest, object_id: str) -> HttpRespo
     else:
         form = RefundForm(
             order=order,
-            initial={"amount": major_units(left, order.currency), "token": secrets.token_urlsafe(24)},
+            initial={
+                "amount": major_units(left, order.currency), "token": secrets.token_urlsafe(24)
+            },
         )
     context = {
         **model_admin.admin_site.each_context(request),

@@ -70,7 +70,9 @@ def refund_create(
             refund = client.create_refund(
                 attempt.charge_id,
                 amount=amount,
-                metadata={"order_reference": order.reference, "refund_request": request_token or ""},
+                metadata={
+                    "order_reference": order.reference, "refund_request": request_token or ""
+                },
             )
         except OmiseAPIError as error:
             logger.warning("Refund of %s refused by Omise: %s", order.reference, error.code)

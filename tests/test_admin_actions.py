@@ -7,7 +7,6 @@ is shared with tests/test_refunds.py and tests/test_monitoring.py.
 
 import secrets
 
-
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client

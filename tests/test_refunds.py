@@ -41,7 +41,8 @@ def test_full_refund(paid, sandbox):
     order = fresh(paid)
     assert (order.status, order.refunded_amount) == (Order.Status.REFUNDED, TOTAL)
     assert refund.refund_id.startswith("rfnd_test_") and refund.amount == TOTAL
-    assert sandbox.client.retrieve_charge(order.attempts.get().charge_id)["refunded_amount"] == TOTAL
+    charge = sandbox.client.retrieve_charge(order.attempts.get().charge_id)
+    assert charge["refunded_amount"] == TOTAL
     assert refundable_amount(order) == 0
 
 
