@@ -6,4 +6,4 @@ class ShopConfig(AppConfig):
     verbose_name = "Storefront"
 
     def ready(self):
-        from shop import checks  # noqa: F401  (registers the Omise key and 2FA system checks)
+        from shop import catalog, checks  # noqa: F401  (signals; Omise key and 2FA checks)

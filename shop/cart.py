@@ -110,6 +110,8 @@ class Cart:
     @property
     def lines(self) -> list[CartLine]:
         """The lines with current products, in one query; unknown or inactive ones are dropped."""
+        if self._lines is None and not self._quantities:
+            self._lines = []  # most page views: no cart, so no query at all
         if self._lines is None:
             products = Product.objects.active().filter(
                 pk__in=[int(k) for k in self._quantities], currency=settings.SHOP_CURRENCY

@@ -6,13 +6,19 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from shop.cart import Cart, CartError, parse_quantity
+from shop.catalog import FRAGMENT_SECONDS, catalog_version
 from shop.models import Product
 
 
 @require_GET
 def product_list(request: HttpRequest) -> HttpResponse:
+    # Lazy: the query runs only when the cached grid for this catalog version is missing.
     products = Product.objects.active()
-    return render(request, "shop/product_list.html", {"products": products})
+    return render(
+        request, "shop/product_list.html",
+        {"products": products, "catalog_version": catalog_version(),
+         "fragment_seconds": FRAGMENT_SECONDS},
+    )
 
 
 @require_GET

@@ -148,3 +148,19 @@ def test_pages_load_no_third_party_asset(client, demo, path, settings):
     for url in collector.urls:
         assert not re.match(r"^(https?:)?//", url) or url in allowed, url
     assert (settings.OMISE_JS_URL in collector.urls) == (path == "/checkout/")
+
+
+def test_catalog_grid_is_cached_until_a_product_changes(client, demo, django_assert_num_queries):
+    """A second catalog view renders the cached grid without querying products; editing,
+    adding or deleting a product shows at once."""
+    client.get("/")
+    with django_assert_num_queries(0):
+        client.get("/")
+    demo.name, demo.price = "Silk Scarf (indigo)", 139000
+    demo.save()
+    page = client.get("/").text
+    assert "Silk Scarf (indigo)" in page and "฿1,390.00" in page
+    make_product(name="Bamboo Basket")
+    assert "Bamboo Basket" in client.get("/").text
+    demo.delete()
+    assert "Silk Scarf" not in client.get("/").text
