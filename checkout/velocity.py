@@ -101,19 +101,23 @@ def check(*, identity: Identity, request: HttpRequest) -> Block | None:
     """The block this payer is under, if any; call before creating the order or charge.
 
     A dimension whose points reached its limit starts its block here, and the block's start is
-    recorded once as a security event (later refusals in the same block add no rows).
+    recorded once as a security event (later refusals in the same block add no rows). A payer
+    who passes pays the attempt's point at once, with an atomic increment: parallel requests
+    (bots send many at a time) cannot all slip under the limit together.
     """
     configured = limits()
+    passed = []
     for dimension in DIMENSIONS:
         value = getattr(identity, dimension)
         limit = configured.get(dimension)
         if not value or limit is None:
             continue
-        until = cache.get(_key("block", dimension, value))
-        if until is not None:
-            return _block(dimension, value, limit, until)
-        points = cache.get(_key("points", dimension, value), 0)
-        if points >= limit.points:
+        if block := _blocked(dimension=dimension, value=value, limit=limit, request=request):
+            return block
+        passed.append((dimension, value, limit))
+    for dimension, value, limit in passed:
+        points = _add_points(dimension, value, 1, limit.window)
+        if points > limit.points:  # a parallel request took the last point first
             return _start_block(
                 dimension=dimension, value=value, limit=limit, request=request, points=points
             )
@@ -121,35 +125,36 @@ def check(*, identity: Identity, request: HttpRequest) -> Block | None:
 
 
 def record(*, identity: Identity, attempt: PaymentAttempt, request: HttpRequest) -> Block | None:
-    """Count an attempt's points once it has an outcome; returns a block its card is under.
+    """Count a declined attempt's extra points, and the card's points once a charge reveals the
+    card; returns the block its card is under, if the card came back while blocked.
 
-    Safe to call again for the same attempt (after 3-D Secure, on a refresh): the attempt's
-    point and its decline points are each counted once.
+    Safe to call again for the same attempt (after 3-D Secure, on a refresh): each point is
+    counted once.
     """
-    identity = Identity(
-        ip=identity.ip, session=identity.session, email=identity.email,
-        card=attempt.card_fingerprint or identity.card,
-    )
+    card = attempt.card_fingerprint or identity.card
     configured = limits()
-    card_limit = configured.get("card") if identity.card else None
-    card_blocked_until = (
-        cache.get(_key("block", "card", identity.card)) if card_limit is not None else None
-    )
-    points = 0
-    if cache.add(f"velocity:counted:{attempt.pk}", True, COUNTED_FOR_SECONDS):
-        points += 1
+    card_limit = configured.get("card") if card else None
+    card_blocked_until = cache.get(_key("block", "card", card)) if card_limit else None
+    extra = 0
     declined = attempt.status == PaymentAttempt.Status.FAILED
     if declined and cache.add(f"velocity:declined:{attempt.pk}", True, COUNTED_FOR_SECONDS):
-        points += settings.CHECKOUT_VELOCITY_DECLINE_POINTS - 1
-    for dimension in DIMENSIONS:
+        extra = settings.CHECKOUT_VELOCITY_DECLINE_POINTS - 1
+    for dimension in ("ip", "session", "email"):  # their attempt point was paid in check()
         value = getattr(identity, dimension)
-        if value and points and dimension in configured:
-            _add_points(dimension, value, points, configured[dimension].window)
-    if card_limit is None or not declined:
+        if value and extra and dimension in configured:
+            _add_points(dimension, value, extra, configured[dimension].window)
+    if card_limit is None:
+        return None
+    card_points = extra
+    if cache.add(f"velocity:card-counted:{attempt.pk}", True, COUNTED_FOR_SECONDS):
+        card_points += 1
+    if card_points:
+        _add_points("card", card, card_points, card_limit.window)
+    if not declined:
         return None
     if card_blocked_until is None:
         # Reaching the card's limit starts its block (one event); this decline is shown as usual.
-        check(identity=Identity(card=identity.card), request=request)
+        _blocked(dimension="card", value=card, limit=card_limit, request=request)
         return None
     # A blocked card came back under another identity. Its charge could not be avoided (the
     # card is known only from the charge), so burn the IP, session and email that carried it:
@@ -162,10 +167,10 @@ def record(*, identity: Identity, attempt: PaymentAttempt, request: HttpRequest)
     if carried:
         record_security_event(
             SecurityEvent.Kind.VELOCITY_BLOCK, request, dimension="card",
-            count=cache.get(_key("points", "card", identity.card), 0),
+            count=cache.get(_key("points", "card", card), 0),
             limit=card_limit.points, window=card_limit.window, blocked=carried,
         )
-    return _block("card", identity.card, card_limit, card_blocked_until)
+    return _block("card", card, card_limit, card_blocked_until)
 
 
 def refusal(request: HttpRequest, block: Block) -> HttpResponse:
@@ -196,6 +201,19 @@ def _add_points(dimension: str, value: str, points: int, window: int) -> int:
     except ValueError:  # the window expired between add and incr: start a new one
         cache.add(key, points, window)
         return points
+
+
+def _blocked(*, dimension: str, value: str, limit: Limit, request: HttpRequest) -> Block | None:
+    """The running block of this value, or a new one if its points reached the limit."""
+    until = cache.get(_key("block", dimension, value))
+    if until is not None:
+        return _block(dimension, value, limit, until)
+    points = cache.get(_key("points", dimension, value), 0)
+    if points >= limit.points:
+        return _start_block(
+            dimension=dimension, value=value, limit=limit, request=request, points=points
+        )
+    return None
 
 
 def _set_block(dimension: str, value: str, limit: Limit) -> bool:

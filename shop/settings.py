@@ -230,7 +230,7 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # --- Card-testing defence (checkout/velocity.py; defaults and reasons in docs/velocity.md) ----
 # An attempt costs 1 point, a declined attempt this many in all.
 CHECKOUT_VELOCITY_DECLINE_POINTS = env.int("CHECKOUT_VELOCITY_DECLINE_POINTS", default=3)
-# dimension → (points, window seconds, block seconds); override e.g. CHECKOUT_VELOCITY_IP=15,600,3600
+# dimension → (points, window seconds, block seconds); e.g. CHECKOUT_VELOCITY_IP=15,600,3600
 CHECKOUT_VELOCITY_LIMITS = {
     dimension: tuple(env.list(f"CHECKOUT_VELOCITY_{dimension.upper()}", cast=int, default=default))
     for dimension, default in {
@@ -339,7 +339,9 @@ LOGGING = {
         },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["scrub"]},
+        "console": {
+            "class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["scrub"],
+        },
         "django.server": {
             "class": "logging.StreamHandler", "filters": ["scrub"],
             "formatter": "json" if LOG_FORMAT == "json" else "django.server",

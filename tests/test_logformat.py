@@ -76,7 +76,7 @@ def test_stack_info_is_included_and_scrubbed():
 def run_django(code: str, **env) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if k != "LOG_FORMAT"}
     environment.update(DJANGO_SETTINGS_MODULE="tests.settings", **env)
-    return subprocess.run(
+    return subprocess.run(  # noqa: S603 - this interpreter, with code from this file
         [sys.executable, "-c", f"import django; django.setup(); {code}"],
         capture_output=True, text=True, env=environment, timeout=60,
     )
@@ -85,7 +85,8 @@ def run_django(code: str, **env) -> subprocess.CompletedProcess:
 def test_log_format_json_makes_the_shops_console_log_json():
     """With LOG_FORMAT=json the configured console handler writes scrubbed JSON lines."""
     result = run_django(
-        "import logging; logging.getLogger('checkout').warning('paid with %s', '4242 4242 4242 4242')",
+        "import logging; "
+        "logging.getLogger('checkout').warning('paid with %s', '4242 4242 4242 4242')",
         LOG_FORMAT="json",
     )
     assert result.returncode == 0, result.stderr

@@ -5,7 +5,9 @@ many charges reach "Omise" (the sandbox), which must stop at the limit of the di
 attack cannot vary.
 """
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import pytest
@@ -208,3 +210,20 @@ def test_a_blocked_shopper_gets_a_polite_429_and_one_security_event(sandbox, pro
 def test_emails_are_counted_per_mailbox(given, counted):
     """Capitals, spaces and +tags do not make a new mailbox for the email limit."""
     assert velocity.normalise_email(given) == counted
+
+
+def test_parallel_requests_cannot_all_slip_under_the_limit(monkeypatch):
+    """Eight requests racing at one point below the limit: exactly one passes, because passing
+    takes the point with an atomic increment, not a read."""
+    monkeypatch.setattr(velocity, "record_security_event", lambda *args, **kwargs: None)
+    payer = velocity.Identity(ip="203.0.113.50")
+    velocity._add_points("ip", payer.ip, 14, 600)
+    start = threading.Barrier(8)
+
+    def race():
+        start.wait()
+        return velocity.check(identity=payer, request=None)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(lambda _: race(), range(8)))
+    assert sum(outcome is None for outcome in outcomes) == 1
