@@ -103,6 +103,8 @@ def _receive(request: HttpRequest, delivery: WebhookDelivery) -> Outcome:
         return Outcome(400, "no valid event id")
     delivery.event_id = event_id
 
+    if settings.WEBHOOK_PROCESSING == "deferred":
+        return _enqueue(event_id)
     if WebhookEvent.objects.filter(event_id=event_id, processed_at__isnull=False).exists():
         return Outcome(200, "duplicate: already applied")
     # Believe Omise, not the body: fetch the event back by id with our secret key.
@@ -124,6 +126,18 @@ def _receive(request: HttpRequest, delivery: WebhookDelivery) -> Outcome:
     return Outcome(200, "applied" if applied else "duplicate: already applied")
 
 
+def _enqueue(event_id: str) -> Outcome:
+    """Queue an event once: the unique WebhookEvent row is the guard against duplicates."""
+    from checkout.tasks import apply_webhook_event  # tasks imports this module
+
+    record, created = WebhookEvent.objects.get_or_create(event_id=event_id)
+    if not created:
+        status = "applied" if record.processed_at else "queued"
+        return Outcome(200, f"duplicate: already {status}")
+    apply_webhook_event.enqueue(event_id=event_id)
+    return Outcome(202, "queued")
+
+
 def event_apply(*, event: dict) -> bool:
     """Apply a fetched event once. Returns False if another delivery already applied it."""
     with transaction.atomic():
@@ -138,8 +152,10 @@ def event_apply(*, event: dict) -> bool:
         if record.processed_at is not None:
             return False
         event_dispatch(event)
+        # Key and data come from Omise's copy (a queued row was created knowing only the id).
+        record.key, record.livemode = str(event.get("key", ""))[:64], bool(event.get("livemode"))
         record.data, record.processed_at = event, timezone.now()
-        record.save(update_fields=["data", "processed_at"])
+        record.save(update_fields=["key", "livemode", "data", "processed_at"])
     return True
 
 

@@ -150,6 +150,30 @@ INSTALLED_APPS = [
 if OMISE_SANDBOX:
     INSTALLED_APPS.append("sandbox")
 
+# Background work (Django's tasks framework). Immediate by default: nothing to run besides the
+# web server. Production can queue webhook processing in the database and run a worker
+# (`manage.py db_worker`): TASKS_BACKEND=django_tasks_db.DatabaseBackend.
+TASKS = {
+    "default": {
+        "BACKEND": env.str(
+            "TASKS_BACKEND", default="django.tasks.backends.immediate.ImmediateBackend"
+        )
+    }
+}
+if TASKS["default"]["BACKEND"].startswith("django_tasks_db."):
+    INSTALLED_APPS.append("django_tasks_db")
+# "inline": a webhook event is applied while Omise waits, and an error answers 500 so Omise
+# retries. "deferred": the receiver verifies, records and queues the event, answering at once;
+# a worker applies it (failures are settled by `reconcile_payments`, see docs/operations.md).
+WEBHOOK_PROCESSING = env.str("WEBHOOK_PROCESSING", default="inline")
+if WEBHOOK_PROCESSING not in {"inline", "deferred"}:
+    raise ImproperlyConfigured("WEBHOOK_PROCESSING must be 'inline' or 'deferred'.")
+if WEBHOOK_PROCESSING == "deferred" and "Immediate" in TASKS["default"]["BACKEND"]:
+    raise ImproperlyConfigured(
+        "WEBHOOK_PROCESSING=deferred needs a queue with a worker, e.g. "
+        "TASKS_BACKEND=django_tasks_db.DatabaseBackend and `manage.py db_worker`."
+    )
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "shop.headers.SecurityHeadersMiddleware",

@@ -32,3 +32,6 @@ SANDBOX_WEBHOOK_DELIVERY = "manual"
 # would serve the whole working directory (settings, .env, var/) to any test browser.
 MEDIA_URL = "/media/"
 MEDIA_ROOT = BASE_DIR / "var" / "test-media"  # noqa: F405
+
+# The database task queue's tables, so tests can run deferred webhook processing for real.
+INSTALLED_APPS = [*INSTALLED_APPS, "django_tasks_db"]  # noqa: F405
