@@ -175,7 +175,9 @@ def event_dispatch(event: dict) -> None:
         refund_record(refund=data)  # once per refund id, whoever asked for it
 
 
-def verify_signature(*, body: bytes, signature: str, timestamp: str, secret: str) -> tuple[bool, str]:
+def verify_signature(
+    *, body: bytes, signature: str, timestamp: str, secret: str
+) -> tuple[bool, str]:
     """Check Omise's HMAC-SHA256 over `timestamp.body` with the base64-decoded secret.
 
     During a secret rotation the header carries two comma-separated signatures; either passes.
