@@ -38,6 +38,20 @@ def checkout_policy() -> dict[str, list[str]]:
     return policy
 
 
+def with_omise_images(response):
+    """Mark a response to be sent with the site policy plus Omise's hosts in `img-src` only:
+    the PromptPay order page shows the QR code image from Omise (the sandbox in development).
+    Nothing else is widened: no script, frame or connection to Omise from that page."""
+    policy = deepcopy(settings.SECURE_CSP)
+    images = {_origin(settings.OMISE_API_URL)}
+    if not settings.OMISE_SANDBOX:
+        # The QR code's download_uri host is unconfirmed: allow Omise's domain, and only it.
+        images = {s for s in images if not s.endswith(".omise.co")} | {OMISE_HOSTS}
+    policy["img-src"] = [*policy.get("img-src", [CSP.SELF]), *sorted(images)]
+    response._csp_config = policy
+    return response
+
+
 def with_checkout_policy(response):
     """Mark a response to be sent with the checkout policy (read by Django's CSP middleware)."""
     response._csp_config = checkout_policy()

@@ -31,7 +31,21 @@ MESSAGES = {
 }
 
 
-def shopper_message(code: str | None) -> str:
+# PromptPay and banks: there is no card to "try another" of.
+SOURCE_DEFAULT = (
+    "The payment did not go through and you were not charged. Please try again or choose "
+    "another way to pay."
+)
+SOURCE_MESSAGES = {
+    "expired": "The QR code expired before a payment arrived. You were not charged; please "
+    "start again.",
+}
+
+
+def shopper_message(code: str | None, *, method: str = "card") -> str:
+    """The message for a failure `code`; `method` is the attempt's payment method."""
     if not code:
         return ""
+    if method and method != "card":
+        return SOURCE_MESSAGES.get(code, SOURCE_DEFAULT)
     return MESSAGES.get(code, DEFAULT)

@@ -3,6 +3,7 @@ Omise's frame, and only the one-time token it returns reaches this form."""
 
 from django import forms
 
+from checkout.payment_methods import SOURCE_RE
 from checkout.services import TOKEN_RE, Buyer
 
 # Omise's fraud guidance: billing addresses matter most for shoppers in the US and Canada.
@@ -46,17 +47,27 @@ class CheckoutForm(forms.Form):
         max_length=20, required=False,
         widget=forms.TextInput(attrs={"autocomplete": "postal-code"}),
     )
-    # Filled by Omise.js' form callback: the only payment data this server ever receives.
+    # Filled by Omise.js' form callback: the only payment data this server ever receives. A
+    # card gives a one-time token (tokn_…), another method (PromptPay…) a source (src_…).
     omise_token = forms.CharField(max_length=80, required=False, widget=forms.HiddenInput)
+    omise_source = forms.CharField(max_length=80, required=False, widget=forms.HiddenInput)
     attempt_key = forms.CharField(max_length=64, widget=forms.HiddenInput)
 
     def clean_omise_token(self) -> str:
         token = self.cleaned_data["omise_token"]
-        if not TOKEN_RE.match(token):
+        if not TOKEN_RE.match(token) and not self.data.get("omise_source"):
             raise forms.ValidationError(
                 "Your card details were not received. Press Pay and complete the card form."
             )
         return token
+
+    def clean_omise_source(self) -> str:
+        source = self.cleaned_data["omise_source"]
+        if source and (not SOURCE_RE.match(source) or self.data.get("omise_token")):
+            raise forms.ValidationError(
+                "Your payment method was not received. Press Pay and choose how to pay again."
+            )
+        return source
 
     def clean(self):
         data = super().clean()

@@ -150,6 +150,12 @@ class PaymentAttempt(models.Model):
     card_brand = models.CharField(max_length=40, blank=True)
     card_last_digits = models.CharField(max_length=4, blank=True)
     card_fingerprint = models.CharField(max_length=128, blank=True)
+    # "card", or the Omise source type ("promptpay", "internet_banking_bbl"…), or "source"
+    # until the charge tells which: see checkout/payment_methods.py.
+    payment_method = models.CharField(max_length=40, blank=True, db_index=True)
+    # PromptPay: the QR code image Omise serves, shown while the charge waits, and its expiry.
+    qr_code_uri = models.URLField(max_length=1000, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from checkout import payment_methods
 from checkout.models import Order, OrderItem, PaymentAttempt
 from checkout.omise import OmiseAPIError, OmiseError, OmiseNetworkError, get_client
 from shop.cart import Cart
@@ -53,15 +54,22 @@ class Buyer:
 
 
 def checkout_submit(
-    *, cart: Cart, buyer: Buyer, token: str, attempt_key: str, client_ip: str, return_url
+    *, cart: Cart, buyer: Buyer, token: str = "", source: str = "", attempt_key: str,
+    client_ip: str, return_url
 ) -> PaymentAttempt:
-    """Turn the cart into an order and charge the card token, exactly once per `attempt_key`.
+    """Turn the cart into an order and charge the card token or the source (PromptPay, a
+    bank…), exactly one of them, exactly once per `attempt_key`.
 
-    `return_url(attempt)` builds the absolute 3-D Secure return URL for an attempt. A repeated
-    call with the same key (double click, refreshed POST, a race) returns the first attempt
-    without calling Omise again.
+    `return_url(attempt)` builds the absolute return URL (3-D Secure, redirect methods) for an
+    attempt. A repeated call with the same key (double click, refreshed POST, a race) returns
+    the first attempt without calling Omise again.
     """
-    if not TOKEN_RE.match(token or ""):
+    if source and not token:
+        if not payment_methods.SOURCE_RE.match(source):
+            raise CheckoutError(
+                "The payment form did not complete. Please choose how to pay again."
+            )
+    elif source or not TOKEN_RE.match(token or ""):
         raise CheckoutError("The card form did not complete. Please enter your card again.")
     existing = PaymentAttempt.objects.filter(key=attempt_key).select_related("order").first()
     if existing:
@@ -91,7 +99,9 @@ def checkout_submit(
                 for line in lines
             )
             attempt = PaymentAttempt.objects.create(
-                order=order, key=attempt_key, amount=amount, currency=currency
+                order=order, key=attempt_key, amount=amount, currency=currency,
+                # A source's type (PromptPay…) is known once its charge is (charge_apply).
+                payment_method=payment_methods.CARD if token else payment_methods.SOURCE,
             )
     except IntegrityError:
         # Another request with the same key won the race: its attempt is the one.
@@ -101,7 +111,8 @@ def checkout_submit(
         charge = get_client().create_charge(
             amount=amount,
             currency=currency,
-            card=token,
+            # Omise takes exactly one; a source fixes the amount, which must be the cart's.
+            **({"card": token} if token else {"source": source}),
             description=_description(order),
             ip=client_ip or None,
             return_uri=return_url(attempt),
@@ -155,6 +166,7 @@ def charge_apply(*, charge: dict) -> PaymentAttempt | None:
         attempt.card_brand = card.get("brand") or ""
         attempt.card_last_digits = (card.get("last_digits") or "")[-4:]
         attempt.card_fingerprint = card.get("fingerprint") or ""
+        payment_methods.apply_charge(attempt, charge)  # method; PromptPay's QR code and expiry
         attempt.save()
 
         _order_follow(order, attempt, charge)

@@ -8,13 +8,14 @@ from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from checkout import services, velocity
-from checkout.csp import with_checkout_policy
+from checkout import payment_methods, services, velocity
+from checkout.csp import with_checkout_policy, with_omise_images
 from checkout.failures import shopper_message
 from checkout.forms import CheckoutForm
 from checkout.models import Order, PaymentAttempt
@@ -25,6 +26,9 @@ from shop.clientip import client_ip
 ATTEMPT_SESSION_KEY = "checkout_attempt_key"
 ORDERS_SESSION_KEY = "checkout_orders"
 RECONCILE_EVERY_SECONDS = 3  # how often a waiting order page may ask Omise about its charge
+# A PromptPay page waits minutes and polls every few seconds: webhooks do the work, and the
+# poller asks Omise itself only this often (and every RECONCILE_EVERY_SECONDS once expired).
+POLL_RECONCILE_EVERY_SECONDS = 15
 
 
 def _attempt_key(session) -> str:
@@ -65,6 +69,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
                 cart=cart,
                 buyer=form.buyer(),
                 token=form.cleaned_data["omise_token"],
+                source=form.cleaned_data["omise_source"],
                 attempt_key=form.cleaned_data["attempt_key"],
                 client_ip=client_ip(request),
                 return_url=lambda a: request.build_absolute_uri(
@@ -86,6 +91,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
             "omise_public_key": settings.OMISE_PUBLIC_KEY,
             "omise_js_url": settings.OMISE_JS_URL,
             "shop_name": settings.SHOP_NAME,
+            "other_payment_methods": ",".join(payment_methods.OTHER_PAYMENT_METHODS),
         },
         status=400 if form.is_bound else 200,
     )
@@ -104,7 +110,9 @@ def _after_attempt(request: HttpRequest, attempt: PaymentAttempt) -> HttpRespons
         # ours to list. A page that navigates on its own is not a form submission.
         return render(request, "checkout/to_bank.html", {"authorize_uri": attempt.authorize_uri})
     if attempt.status == PaymentAttempt.Status.FAILED and order.status != Order.Status.PAID:
-        messages.error(request, shopper_message(attempt.failure_code))
+        messages.error(
+            request, shopper_message(attempt.failure_code, method=attempt.payment_method)
+        )
         return redirect("checkout:checkout")
     return redirect(order)
 
@@ -144,16 +152,43 @@ def order_detail(request: HttpRequest, reference: str, token: str) -> HttpRespon
         ORDERS_SESSION_KEY, []
     ):
         Cart(request.session).clear()  # emptied only once the money is in
-    return render(
+    # PromptPay: the page shows the QR code and polls order_status (static JS), not a refresh.
+    scanning = payment_methods.awaiting_scan(attempt)
+    response = render(
         request,
         "checkout/order_detail.html",
         {
             "order": order,
             "attempt": attempt,
-            "failure_message": shopper_message(attempt.failure_code) if attempt else "",
-            "refresh_seconds": RECONCILE_EVERY_SECONDS if order.status == Order.Status.PENDING else 0,
+            "awaiting_scan": scanning,
+            "method_label": payment_methods.label(attempt.payment_method) if attempt else "",
+            "failure_message": shopper_message(
+                attempt.failure_code, method=attempt.payment_method
+            ) if attempt else "",
+            "refresh_seconds": RECONCILE_EVERY_SECONDS
+            if order.status == Order.Status.PENDING and not scanning else 0,
         },
     )
+    return with_omise_images(response) if scanning else response
+
+
+@never_cache
+@require_GET
+def order_status(request: HttpRequest, reference: str, token: str) -> JsonResponse:
+    """`{"status": …}` of an order, for the PromptPay page's poller: the shop answers from its
+    database (webhooks settle it) and asks Omise only now and then, or once the QR code has
+    expired. The browser never talks to Omise about the payment."""
+    order = get_object_or_404(Order, reference=reference)
+    if not constant_time_compare(token, order.access_token):
+        raise Http404
+    attempt = order.attempts.first()
+    if attempt and services.attempt_needs_reconcile(attempt):
+        overdue = attempt.expires_at is not None and attempt.expires_at <= timezone.now()
+        every = RECONCILE_EVERY_SECONDS if overdue else POLL_RECONCILE_EVERY_SECONDS
+        if cache.add(f"reconcile:{attempt.pk}", 1, every):
+            services.attempt_reconcile(attempt=attempt)
+            order.refresh_from_db()
+    return JsonResponse({"status": order.status})
 
 
 @csrf_exempt  # Omise cannot send a CSRF token; the signature and the re-fetch protect it

@@ -134,18 +134,22 @@ def _recordable(params: dict, *, vault: bool) -> dict:
 
 
 def endpoint(name: str | dict[str, str], *, methods: tuple[str, ...] = ("GET",),
-             vault: bool = False):
+             vault: bool = False, public: bool = False):
     """Wrap a handler `(request, params, **kwargs) -> dict` as an Omise-like endpoint.
 
     `name` (per method when a dict) is what faults target and what requests are recorded as.
+    `vault`: the card vault (public key, CORS, card fields never recorded). `public`: another
+    public-key endpoint called from shops' pages (`POST /sources`): public key and CORS, and
+    its parameters recorded like the API's.
     """
+    browser = vault or public
     names = name if isinstance(name, dict) else dict.fromkeys(methods, name)
 
     def decorator(handler: Callable[..., dict]):
         @csrf_exempt
         @wraps(handler)
         def view(request: HttpRequest, **kwargs) -> HttpResponse:
-            if vault and request.method == "OPTIONS":
+            if browser and request.method == "OPTIONS":
                 return _cors(HttpResponse(status=204))
             params: dict = {}
             fault: Fault | None = None
@@ -156,8 +160,8 @@ def endpoint(name: str | dict[str, str], *, methods: tuple[str, ...] = ("GET",),
             try:
                 if request.method not in methods:
                     raise SandboxError("not_found", "the requested resource was not found", 404)
-                key = authenticate(request, vault=vault)
-                if not vault:
+                key = authenticate(request, vault=browser)
+                if not browser:
                     services.record_key_use(key=key, ip=request.META.get("REMOTE_ADDR", ""))
                 params = parse_params(request)
                 fault = services.take_fault(endpoint=name)
@@ -187,7 +191,7 @@ def endpoint(name: str | dict[str, str], *, methods: tuple[str, ...] = ("GET",),
             if fault and fault.kind == Fault.Kind.STALL_AFTER:
                 # The work is done (a charge exists) but the caller will see a timeout.
                 stalls.sleep(fault.seconds)
-            return _cors(response) if vault else response
+            return _cors(response) if browser else response
 
         view.endpoint_names = set(names.values())
         return view
@@ -202,6 +206,12 @@ def tokens(request, params):
     if not isinstance(card, dict):
         raise SandboxError("invalid_card", "card is missing")
     return services.create_token(card=card)
+
+
+@endpoint("sources.create", methods=("POST",), public=True)
+def sources(request, params):
+    """`POST /sources` with the public key, as Omise.js' `Omise.createSource` calls it."""
+    return services.create_source(params=params)
 
 
 # --- API -------------------------------------------------------------------------------------

@@ -21,6 +21,25 @@ class Token(models.Model):
     def __str__(self) -> str:
         return self.id
 
+class Source(models.Model):
+    """A payment source made with the public key (`POST /sources`): PromptPay, a bank…
+
+    Like a token it is single use; unlike a token it fixes the amount and currency that the
+    charge made from it must carry.
+    """
+
+    id = models.CharField(primary_key=True, max_length=40)
+    type = models.CharField(max_length=40)  # promptpay, internet_banking_bbl (sandbox/sources.py)
+    flow = models.CharField(max_length=20)  # offline (QR code) or redirect (authorize_uri)
+    amount = models.PositiveBigIntegerField()
+    currency = models.CharField(max_length=3)
+    used = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.id
+
+
 class Charge(models.Model):
     class Status(models.TextChoices):
         SUCCESSFUL = "successful"
@@ -40,6 +59,8 @@ class Charge(models.Model):
     expired = models.BooleanField(default=False)
     card = models.JSONField(null=True)
     token_behaviour = models.CharField(max_length=40, blank=True)
+    source = models.JSONField(null=True)  # Omise's source object, with its QR code if offline
+    expires_at = models.DateTimeField(null=True)  # when a charge awaiting the shopper expires
     description = models.TextField(blank=True, default="")
     metadata = models.JSONField(default=dict)
     return_uri = models.TextField(blank=True, default="")

@@ -8,6 +8,7 @@ event (charge.create, charge.complete, …) that is delivered as a signed webhoo
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -24,8 +25,18 @@ from django.db.models import F, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from sandbox import cards
-from sandbox.models import Charge, Delivery, Event, Fault, KeyUse, Notice, Refund, Token
+from sandbox import cards, sources
+from sandbox.models import (
+    Charge,
+    Delivery,
+    Event,
+    Fault,
+    KeyUse,
+    Notice,
+    Refund,
+    Source,
+    Token,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -171,6 +182,57 @@ def token_json(token: Token) -> dict:
     }
 
 
+# --- sources (public key) --------------------------------------------------------------------
+def create_source(*, params: dict) -> dict:
+    """`POST /sources`: a single-use source of one type for one amount and currency."""
+    source_type = str(params.get("type") or "")
+    if source_type not in sources.FLOWS:
+        raise SandboxError(
+            "bad_request", f"type must be one of {', '.join(sources.FLOWS)} in this sandbox"
+        )
+    amount, currency = _validate_amount(params.get("amount"), params.get("currency"))
+    source = Source.objects.create(
+        id=new_id("src"), type=source_type, flow=sources.FLOWS[source_type], amount=amount,
+        currency=currency,
+    )
+    return source_json(source)
+
+
+def source_json(source: Source, *, scannable_code: dict | None = None) -> dict:
+    return {
+        "object": "source",
+        "id": source.id,
+        "livemode": False,
+        "location": f"/sources/{source.id}",
+        "type": source.type,
+        "flow": source.flow,
+        "amount": source.amount,
+        "currency": source.currency,
+        "scannable_code": scannable_code,
+        "references": None,
+        "charge_status": "unknown",
+        "created_at": iso(source.created_at),
+    }
+
+
+def _scannable_code(charge_id: str) -> dict:
+    """The QR code of a PromptPay charge: an image document the shop can show as is."""
+    return {
+        "object": "barcode",
+        "type": "qr",
+        "image": {
+            "object": "document",
+            "livemode": False,
+            "id": new_id("docu"),
+            "filename": "qrcode.svg",
+            "kind": "qr",
+            "location": None,
+            "download_uri": sandbox_url(reverse("sandbox:qr_code", args=[charge_id])),
+            "created_at": iso(timezone.now()),
+        },
+    }
+
+
 # --- charges ---------------------------------------------------------------------------------
 def charge_json(charge: Charge) -> dict:
     pending = charge.status == Charge.Status.PENDING
@@ -193,7 +255,7 @@ def charge_json(charge: Charge) -> dict:
         "description": charge.description or None,
         "metadata": charge.metadata,
         "card": charge.card,
-        "source": None,
+        "source": charge.source,
         "customer": None,
         "schedule": None,
         "dispute": None,
@@ -225,9 +287,9 @@ def charge_json(charge: Charge) -> dict:
         },
         "created_at": iso(charge.created_at),
         "paid_at": iso(charge.paid_at),
+        "expires_at": iso(charge.expires_at),
         "reversed_at": iso(charge.reversed_at),
         "expired_at": iso(charge.expired_at),
-        "expires_at": None,
     }
 
 
@@ -274,21 +336,25 @@ def _approve(charge: Charge) -> None:
 
 
 def create_charge(*, params: dict, ip_seen: str = "") -> dict:
-    """`POST /charges` from a token. A decline is a failed charge (200), not an error."""
+    """`POST /charges` from a token or a source. A decline is a failed charge (200), not an
+    error."""
     amount, currency = _validate_amount(params.get("amount"), params.get("currency"))
     token_id, source = params.get("card"), params.get("source")
     if params.get("customer"):
         raise SandboxError("bad_request", "customers are not simulated by this sandbox")
     if bool(token_id) == bool(source):
         raise SandboxError("invalid_charge", "exactly one of card or source must be present")
-    if source:
-        raise SandboxError("bad_request", "sources are not simulated by this sandbox")
     metadata = params.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise SandboxError("bad_request", "metadata must be an object")
     return_uri = params.get("return_uri") or None
     if return_uri and not str(return_uri).startswith(("http://", "https://")):
         raise SandboxError("invalid_charge", "return_uri is not a valid URI")
+    if source:
+        return _create_source_charge(
+            source_id=str(source), amount=amount, currency=currency, params=params,
+            metadata=metadata, return_uri=return_uri or "",
+        )
     token = Token.objects.filter(id=str(token_id)).first()
     if token is None:
         raise SandboxError("not_found", f"token {str(token_id)[:40]} was not found", 404)
@@ -328,11 +394,57 @@ def create_charge(*, params: dict, ip_seen: str = "") -> dict:
     return data
 
 
+def _create_source_charge(
+    *, source_id: str, amount: int, currency: str, params: dict, metadata: dict, return_uri: str
+) -> dict:
+    """A charge from a source: pending until the shopper pays (QR code) or comes back from the
+    bank (`authorize_uri`). The source fixes the amount: a charge for another is refused."""
+    source = Source.objects.filter(id=source_id).first()
+    if source is None:
+        raise SandboxError("not_found", f"source {source_id[:40]} was not found", 404)
+    if (source.amount, source.currency) != (amount, currency):
+        raise SandboxError("invalid_charge", "amount and currency must match the source's")
+    if source.flow == sources.REDIRECT and not return_uri:
+        raise SandboxError("invalid_charge", "return_uri is required for redirect sources")
+    expires_at = _parse_time(params.get("expires_at"), "expires_at")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise SandboxError("invalid_charge", "expires_at must be in the future")
+    if not Source.objects.filter(id=source.id, used=False).update(used=True):
+        raise SandboxError("invalid_charge", "source was already used for a charge")
+
+    charge = Charge(
+        id=new_id("chrg"), amount=amount, currency=currency, status=Charge.Status.PENDING,
+        description=str(params.get("description") or ""), metadata=metadata,
+        return_uri=return_uri, ip=str(params.get("ip") or ""),
+    )
+    if source.flow == sources.OFFLINE:
+        charge.source = source_json(source, scannable_code=_scannable_code(charge.id))
+        charge.expires_at = expires_at or timezone.now() + sources.DEFAULT_OFFLINE_EXPIRY
+    else:
+        charge.source = source_json(source)
+        charge.authorize_uri = sandbox_url(reverse("sandbox:three_d_secure", args=[charge.id]))
+    charge.save()
+    logger.info("sandbox charge %s pending (%s, %s %s)", charge.id, source.type, amount, currency)
+    data = charge_json(charge)
+    record_event(key="charge.create", data=data)
+    return data
+
+
 def get_charge(charge_id: str) -> Charge:
+    _expire_due()
     charge = Charge.objects.filter(id=charge_id).first()
     if charge is None:
         raise SandboxError("not_found", f"charge {charge_id} was not found", 404)
     return charge
+
+
+def _expire_due() -> None:
+    """Time passes for charges awaiting the shopper: one past its `expires_at` expires (and
+    records `charge.expire`) the next time anyone looks, as if Omise had expired it then."""
+    due = Charge.objects.filter(status=Charge.Status.PENDING, expires_at__lte=timezone.now())
+    for charge_id in due.values_list("id", flat=True):
+        with contextlib.suppress(SandboxError):  # settled meanwhile by another request
+            expire_charge(charge_id=charge_id)
 
 
 def capture_charge(*, charge_id: str) -> dict:
@@ -362,8 +474,13 @@ def reverse_charge(*, charge_id: str) -> dict:
 
 def expire_charge(*, charge_id: str) -> dict:
     """`POST /charges/{id}/expire`: a pending charge that never completes."""
-    charge = get_charge(charge_id)
-    if charge.status != Charge.Status.PENDING:
+    charge = Charge.objects.filter(id=charge_id).first()
+    if charge is None:
+        raise SandboxError("not_found", f"charge {charge_id} was not found", 404)
+    # One conditional UPDATE claims the change: a concurrent expiry or payment loses cleanly.
+    if not Charge.objects.filter(id=charge.id, status=Charge.Status.PENDING).update(
+        status=Charge.Status.EXPIRED
+    ):
         raise SandboxError("invalid_charge", "only a pending charge can expire")
     charge.status, charge.expired, charge.expired_at = (
         Charge.Status.EXPIRED, True, timezone.now())
@@ -381,6 +498,8 @@ def complete_3ds(*, charge_id: str, passed: bool) -> Charge:
         raise SandboxError("invalid_charge", "charge is not awaiting 3-D Secure")
     if passed and charge.token_behaviour != cards.THREE_DS_VALIDATION_FAILS:
         _approve(charge)
+    elif charge.source:  # a redirect method: the shopper cancelled at the bank
+        _fail(charge, "payment_rejected", "the payment was not authorized at the bank")
     else:
         _fail(charge, "failed_processing", "3-D Secure authentication failed")
     charge.save()
@@ -404,6 +523,7 @@ def mark_charge(*, charge_id: str, paid: bool) -> dict:
 
 
 def list_charges(*, params: dict) -> dict:
+    _expire_due()
     return paginate(Charge.objects.all(), params=params, serialize=charge_json)
 
 

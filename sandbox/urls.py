@@ -19,6 +19,7 @@ urlpatterns = [
     path("vault/tokens", api.tokens, name="tokens"),
     # api.omise.co
     path("api/account", api.account, name="account"),
+    path("api/sources", api.sources, name="sources"),  # public key, from the shopper's browser
     path("api/charges", api.charges, name="charges"),
     re_path(rf"^api/charges/{CHARGE}$", api.charge_detail, name="charge"),
     re_path(rf"^api/charges/{CHARGE}/capture$", api.charge_capture, name="charge_capture"),
@@ -39,6 +40,11 @@ urlpatterns = [
     # the issuer's 3-D Secure page, and a shop-origin page to try the card form
     re_path(rf"^3ds/{CHARGE}/$", views.three_d_secure, name="three_d_secure"),
     path("try/", views.try_page, name="try"),
+    # PromptPay: the QR image a shop shows, the "banking app" the QR leads to, and the
+    # dashboard's settle buttons
+    re_path(rf"^qr/{CHARGE}\.svg$", views.qr_code, name="qr_code"),
+    re_path(rf"^promptpay/{CHARGE}/$", views.promptpay_app, name="promptpay_app"),
+    re_path(rf"^charges/{CHARGE}/settle$", views.settle, name="settle"),
     # test hooks (secret key)
     path("test/webhooks/deliver", api.test_deliver_webhooks, name="test_deliver_webhooks"),
     path("test/faults", api.test_faults, name="test_faults"),

@@ -14,11 +14,12 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.csp import CSP
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_http_methods
 
-from sandbox import services
+from sandbox import services, sources
 from sandbox.models import Charge, Delivery, Event, Fault, Notice, ReceivedRequest
 from sandbox.services import SandboxError
 
@@ -76,6 +77,59 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "sandbox/dashboard.html", context)
 
 
+@require_http_methods(["GET"])
+def qr_code(request: HttpRequest, charge_id: str) -> HttpResponse:
+    """A PromptPay charge's QR code (its `download_uri`): an SVG any page may show in <img>.
+
+    It encodes the URL of the sandbox's "banking app" page for the charge, not a PromptPay
+    payload: scanning it in development opens the page that pays it."""
+    charge = Charge.objects.filter(id=charge_id, source__flow=sources.OFFLINE).first()
+    if charge is None:
+        raise Http404
+    target = services.sandbox_url(reverse("sandbox:promptpay_app", args=[charge.id]))
+    response = HttpResponse(sources.qr_svg(target), content_type="image/svg+xml")
+    response["Cross-Origin-Resource-Policy"] = "cross-origin"  # shown by the shop's page
+    response["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def promptpay_app(request: HttpRequest, charge_id: str) -> HttpResponse:
+    """The shopper's banking app, after scanning the QR code: Pay or Fail settles the charge
+    (test mode's mark_as_paid / mark_as_failed) and Omise records `charge.complete`."""
+    charge = Charge.objects.filter(id=charge_id, source__flow=sources.OFFLINE).first()
+    if charge is None:
+        raise Http404
+    if request.method == "POST":
+        with contextlib.suppress(SandboxError):  # already settled or expired: show its state
+            services.mark_charge(charge_id=charge.id, paid=request.POST.get("choice") == "pay")
+        return redirect("sandbox:promptpay_app", charge_id=charge.id)
+    charge = services.get_charge(charge.id)  # expires it if its time has passed
+    return render(request, "sandbox/promptpay_app.html", {
+        "charge": charge,
+        "amount": _display_amount(str(charge.amount), charge.currency),
+        "awaiting": charge.status == Charge.Status.PENDING,
+    })
+
+
+SETTLE_ACTIONS = {
+    "paid": lambda charge_id: services.mark_charge(charge_id=charge_id, paid=True),
+    "failed": lambda charge_id: services.mark_charge(charge_id=charge_id, paid=False),
+    "expire": lambda charge_id: services.expire_charge(charge_id=charge_id),
+}
+
+
+@require_http_methods(["POST"])
+def settle(request: HttpRequest, charge_id: str) -> HttpResponse:
+    """The dashboard's Mark as paid / Mark as failed / Expire buttons for a pending charge."""
+    action = SETTLE_ACTIONS.get(request.POST.get("action", ""))
+    if action is None:
+        raise Http404
+    with contextlib.suppress(SandboxError):  # no longer pending: the dashboard shows why
+        action(charge_id)
+    return redirect("sandbox:dashboard")
+
+
 @require_http_methods(["GET", "POST"])
 def three_d_secure(request: HttpRequest, charge_id: str) -> HttpResponse:
     """The "bank's" page: Authorize or Fail, then back to the charge's return_uri."""
@@ -90,8 +144,11 @@ def three_d_secure(request: HttpRequest, charge_id: str) -> HttpResponse:
             )
         return redirect(charge.return_uri)
     awaiting = charge.status == Charge.Status.PENDING and not charge.authorized
+    # The same page stands in for the bank of a redirect method (internet banking).
+    method = sources.LABELS.get((charge.source or {}).get("type", ""), "")
     response = render(
-        request, "sandbox/three_d_secure.html", {"charge": charge, "awaiting": awaiting}
+        request, "sandbox/three_d_secure.html",
+        {"charge": charge, "awaiting": awaiting, "method": method},
     )
     # After the POST the browser follows a redirect to the shop: form-action must allow it.
     return _with_csp(response, form_action=[CSP.SELF, _origin(charge.return_uri or "")])
@@ -112,15 +169,21 @@ def _display_amount(amount: str, currency: str) -> str:
 
 @xframe_options_exempt
 def card_frame(request: HttpRequest) -> HttpResponse:
-    """The pre-built card form, framed by the shop: only the shop's origin may frame it, and
-    the token goes to that origin only (postMessage target)."""
+    """The pre-built form, framed by the shop: only the shop's origin may frame it, and the
+    token or source id goes to that origin only (postMessage target)."""
     amount = _display_amount(request.GET.get("amount", ""), request.GET.get("currency", ""))
     submit_label = request.GET.get("submitLabel") or (f"Pay {amount}" if amount else "Pay")
+    # otherPaymentMethods: a method picker above the card fields, for the types modelled here.
+    others = request.GET.get("otherPaymentMethods", "").split(",")
     context = {
         "public_key": request.GET.get("key", ""),
         "frame_label": request.GET.get("frameLabel") or "Omise sandbox",
         "submit_label": submit_label[:60],
         "parent_origin": settings.SHOP_ORIGIN.rstrip("/"),
+        "amount": request.GET.get("amount", "")[:12],
+        "currency": request.GET.get("currency", "thb")[:3],
+        "other_methods": [(m, sources.LABELS[m]) for m in dict.fromkeys(others)
+                          if m in sources.LABELS],
     }
     response = render(request, "sandbox/card_frame.html", context)
     return _with_csp(response, frame_ancestors=[settings.SHOP_ORIGIN.rstrip("/")])

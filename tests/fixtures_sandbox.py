@@ -81,6 +81,17 @@ class SandboxHelper:
         """A fresh `tokn_test_…` for a card (see docs/sandbox.md for the test cards)."""
         return self.client.create_token(card=self.card(number, **fields))["id"]
 
+    def source(self, type: str = "promptpay", *, amount: int, currency: str = "THB") -> str:
+        """A fresh `src_test_…` as Omise.js' createSource makes it (public key, `POST /sources`):
+        PromptPay by default, or "internet_banking_bbl" (a redirect method)."""
+        response = self._http.post(
+            f"{self.api_url}/sources", auth=(self.settings.OMISE_PUBLIC_KEY, ""), timeout=10,
+            json={"type": type, "amount": amount, "currency": currency},
+        )
+        body = response.json()
+        assert response.status_code == 200, body
+        return body["id"]
+
     # --- test hooks (HTTP, secret key) ---------------------------------------------------------
     def _hook(self, method: str, path: str, payload: dict | None = None) -> dict:
         response = self._http.request(

@@ -1,6 +1,7 @@
-/* The sandbox's card form (in a frame of the sandbox's origin): validates nothing itself,
- * asks the vault for a token with the public key, shows the vault's errors, and hands the
- * token id to the shop's page only (postMessage with the shop's exact origin). */
+/* The sandbox's pre-built form (in a frame of the sandbox's origin): validates nothing
+ * itself, asks the vault for a card token, or /sources for a source when another method
+ * (PromptPay, a bank) is picked, with the public key; shows Omise's errors, and hands the
+ * token or source id to the shop's page only (postMessage with the shop's exact origin). */
 (function () {
   "use strict";
   var form = document.getElementById("card-form");
@@ -21,23 +22,50 @@
     };
   }
 
+  var cardFields = document.getElementById("card-fields");
+  var otherNote = document.getElementById("other-method-note");
+
+  function method() {
+    var checked = form.querySelector('input[name="method"]:checked');
+    return checked ? checked.value : "card";
+  }
+
+  form.addEventListener("change", function (event) {
+    if (event.target.name !== "method") return;
+    cardFields.hidden = method() !== "card";
+    otherNote.hidden = method() === "card";
+  });
+
+  // A card gives a token from the vault; another method a source for the shop's amount.
+  function request() {
+    var card = method() === "card";
+    return {
+      url: card ? form.dataset.vaultUrl : form.dataset.sourcesUrl,
+      body: card ? {card: fields()} : {type: method(), amount: Number(form.dataset.amount),
+                                       currency: form.dataset.currency},
+      expected: card ? "token" : "source"
+    };
+  }
+
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     errorBox.textContent = "";
     submit.disabled = true;
-    fetch(form.dataset.vaultUrl, {
+    var call = request();
+    fetch(call.url, {
       method: "POST",
       headers: {"Authorization": "Basic " + btoa(form.dataset.publicKey + ":"),
                 "Content-Type": "application/json"},
-      body: JSON.stringify({card: fields()})
+      body: JSON.stringify(call.body)
     }).then(function (response) {
       return response.json().then(function (body) {
-        if (response.ok && body.object === "token") {
+        if (response.ok && body.object === call.expected) {
           form.reset();  // nothing of the card stays in the frame
           tell({type: "omise:token", token: body.id});
         } else {
-          errorBox.textContent = body.message || "The card was not accepted.";
-          form.number.focus();
+          errorBox.textContent = body.message || (call.expected === "token"
+            ? "The card was not accepted." : "This payment method is not available now.");
+          if (call.expected === "token") form.number.focus();
         }
       });
     }).catch(function () {

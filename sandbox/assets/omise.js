@@ -2,10 +2,12 @@
  * Omise.js stand-in for the offline sandbox: the calls this shop uses, same names and
  * callbacks as https://cdn.omise.co/omise.js.
  *   Omise.setPublicKey(pkey); Omise.createToken('card', fields, (status, response) => ...)
- *   OmiseCard.configure({publicKey, currency, frameLabel, submitLabel, ...});
- *   OmiseCard.open({amount, currency, onCreateTokenSuccess(tokenId), onFormClosed()})
- * The card form lives in a frame of the sandbox's origin; tokens come back by postMessage,
- * accepted only from that origin and that frame.
+ *   Omise.createSource('promptpay', {amount, currency}, (status, response) => ...)
+ *   OmiseCard.configure({publicKey, currency, frameLabel, submitLabel,
+ *                        otherPaymentMethods: ['promptpay', 'internet_banking_bbl'], ...});
+ *   OmiseCard.open({amount, currency, onCreateTokenSuccess(tokenOrSourceId), onFormClosed()})
+ * The form lives in a frame of the sandbox's origin; token and source ids come back by
+ * postMessage, accepted only from that origin and that frame.
  */
 (function () {
   "use strict";
@@ -13,9 +15,25 @@
   var base = new URL(".", script.src);          // .../sandbox/
   var SANDBOX_ORIGIN = base.origin;
   var VAULT_TOKENS = new URL("vault/tokens", base).href;
+  var SOURCES = new URL("api/sources", base).href;   // public key, like Omise's /sources
   var CARD_FRAME = new URL("card-frame/", base).href;
 
   var publicKey = null;
+
+  function post(url, payload, callback) {
+    fetch(url, {
+      method: "POST",
+      headers: {"Authorization": "Basic " + btoa(publicKey + ":"),
+                "Content-Type": "application/json"},
+      body: JSON.stringify(payload),
+      credentials: "omit"
+    }).then(function (response) {
+      return response.json().then(function (body) { callback(response.status, body); });
+    }).catch(function () {
+      callback(0, {object: "error", code: "network_error",
+                   message: "could not reach Omise"});
+    });
+  }
 
   function createToken(type, data, callback) {
     if (type !== "card") {
@@ -23,23 +41,18 @@
                      message: "the sandbox's Omise.js creates card tokens only"});
       return;
     }
-    fetch(VAULT_TOKENS, {
-      method: "POST",
-      headers: {"Authorization": "Basic " + btoa(publicKey + ":"),
-                "Content-Type": "application/json"},
-      body: JSON.stringify({card: data}),
-      credentials: "omit"
-    }).then(function (response) {
-      return response.json().then(function (body) { callback(response.status, body); });
-    }).catch(function () {
-      callback(0, {object: "error", code: "network_error",
-                   message: "could not reach the vault"});
-    });
+    post(VAULT_TOKENS, {card: data}, callback);
+  }
+
+  // A source for another payment method; `data` carries at least amount and currency.
+  function createSource(type, data, callback) {
+    post(SOURCES, Object.assign({}, data || {}, {type: type}), callback);
   }
 
   window.Omise = {
     setPublicKey: function (key) { publicKey = key; },
-    createToken: createToken
+    createToken: createToken,
+    createSource: createSource
   };
 
   var config = {};
@@ -65,6 +78,7 @@
       currency: settings.currency || "thb",
       frameLabel: settings.frameLabel || "",
       submitLabel: settings.submitLabel || "",
+      otherPaymentMethods: (settings.otherPaymentMethods || []).join(","),
       locale: settings.locale || "en"
     });
     var overlay = document.createElement("div");

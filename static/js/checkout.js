@@ -1,5 +1,6 @@
-// Checkout: open Omise's pre-built card form and post only the one-time token it returns.
-// Card fields live in Omise's frame; this page never sees them.
+// Checkout: open Omise's pre-built form and post only what it returns: a one-time card token
+// (tokn_…) or, for PromptPay or a bank, a source (src_…). Card fields live in Omise's frame;
+// this page never sees them.
 (function () {
   "use strict";
   const form = document.getElementById("checkout-form");
@@ -20,6 +21,7 @@
     frameLabel: form.dataset.shopName,
     submitLabel: "Pay",
     defaultPaymentMethod: "credit_card",
+    otherPaymentMethods: (form.dataset.otherPaymentMethods || "").split(",").filter(Boolean),
     locale: "en",
   });
 
@@ -31,8 +33,9 @@
     OmiseCard.open({
       amount: amount,
       currency: currency,
-      onCreateTokenSuccess: function (token) {
-        form.elements.omise_token.value = token;
+      onCreateTokenSuccess: function (id) {
+        const field = id.startsWith("src_") ? "omise_source" : "omise_token";
+        form.elements[field].value = id;
         form.submit(); // does not fire "submit" again
       },
       onFormClosed: function () {

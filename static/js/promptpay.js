@@ -1,0 +1,39 @@
+// The PromptPay order page: counts down to the QR code's expiry and asks the shop (never
+// Omise) every few seconds whether the payment has landed; when the order is no longer
+// pending it reloads, and the server renders the outcome (paid, failed, expired).
+(function () {
+  "use strict";
+  const box = document.getElementById("promptpay");
+  if (!box) return;
+  const POLL_MS = 3000;
+  const statusUrl = box.dataset.statusUrl;
+  const expiresAt = Date.parse(box.dataset.expiresAt);
+  const countdown = document.getElementById("promptpay-countdown");
+
+  function pad(n) { return String(n).padStart(2, "0"); }
+
+  function showRemaining() {
+    if (!countdown || Number.isNaN(expiresAt)) return;
+    const seconds = Math.max(0, Math.floor((expiresAt - Date.now()) / 1000));
+    const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+    countdown.textContent = (h ? h + ":" + pad(m) : String(m)) + ":" + pad(s);
+  }
+
+  let busy = false;
+  function poll() {
+    if (busy) return;
+    busy = true;
+    fetch(statusUrl, {credentials: "same-origin", cache: "no-store",
+                      headers: {"Accept": "application/json"}})
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (body) {
+        if (body && body.status && body.status !== "pending") window.location.reload();
+      })
+      .catch(function () { /* offline for a moment: the next poll tries again */ })
+      .finally(function () { busy = false; });
+  }
+
+  showRemaining();
+  setInterval(showRemaining, 1000);
+  setInterval(poll, POLL_MS);
+})();
