@@ -338,6 +338,28 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# --- Mail ------------------------------------------------------------------------------------
+# Who gets the (scrubbed) 500 reports, and how mail leaves: printed in development, an SMTP
+# relay in production (Django 6.1's MAILERS).
+ADMINS = env.list("ADMINS", default=[])
+SERVER_EMAIL = env.str("SERVER_EMAIL", default="shop@localhost")
+MAILERS = {
+    "default": {
+        "BACKEND": "django.core.mail.backends.console.EmailBackend"
+        if DEBUG
+        else "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {}
+        if DEBUG
+        else {
+            "host": env.str("EMAIL_HOST", default="localhost"),
+            "port": env.int("EMAIL_PORT", default=587),
+            "username": env.str("EMAIL_HOST_USER", default=""),
+            "password": env.str("EMAIL_HOST_PASSWORD", default=""),
+            "use_tls": env.bool("EMAIL_USE_TLS", default=True),
+        },
+    }
+}
+
 # --- Logging ---------------------------------------------------------------------------------
 # Every handler carries the "scrub" filter (shop/logscrub.py): card numbers, secret keys and
 # credentials are masked before anything is written. Django's own handlers (runserver's access
