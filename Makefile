@@ -8,7 +8,7 @@ PORT ?= 8000
 APT_PACKAGES := chromium nginx openssl
 
 .DEFAULT_GOAL := help
-.PHONY: help install run run-prod test lint bench system-deps clean
+.PHONY: help install run run-prod test lint audit bench system-deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,6 +46,10 @@ test: install system-deps ## Run the whole suite (browser and TLS tests included
 	@# The races (tests/test_concurrency*.py) again on PostgreSQL and Redis, where they are real:
 	@# skipped with the reason if the server is down, failed under CI=true.
 	$(PY) -m pytest --ds=tests.settings_postgres -m postgres
+
+audit: install ## Check installed packages for known vulnerabilities (pip-audit, needs PyPI)
+	$(PY) -m pip install --quiet pip-audit
+	$(VENV)/bin/pip-audit --skip-editable
 
 lint: install ## Check the code with ruff
 	$(VENV)/bin/ruff check .
