@@ -155,6 +155,20 @@ def test_sandbox_promptpay_app_page_pays_the_charge(sandbox):
     assert [e["data"]["status"] for e in sandbox.events("charge.complete")] == ["successful"]
 
 
+def test_sandbox_dashboard_settles_pending_source_charges(sandbox, client):
+    """The sandbox dashboard offers Mark as paid / Mark as failed / Expire for a pending
+    PromptPay charge, and pressing one settles it (card charges get no buttons)."""
+    charge = sandbox.client.create_charge(amount=5000, currency="THB",
+                                          source=sandbox.source("promptpay", amount=5000))
+    sandbox.client.create_charge(amount=5000, currency="THB", card=sandbox.token())
+    html = client.get("/sandbox/").text
+    assert html.count("Mark as paid") == 1 and f"/sandbox/charges/{charge['id']}/settle" in html
+    response = client.post(f"/sandbox/charges/{charge['id']}/settle", {"action": "expire"})
+    assert response.status_code == 302
+    assert sandbox.client.retrieve_charge(charge["id"])["status"] == "expired"
+    assert "Mark as paid" not in client.get("/sandbox/").text
+
+
 # --- the shop: PromptPay ------------------------------------------------------------------------
 
 def test_promptpay_charge_is_created_from_the_source(shop, sandbox):
