@@ -81,8 +81,9 @@ class OrderAdmin(admin.ModelAdmin):
 
 @admin.register(PaymentAttempt)
 class PaymentAttemptAdmin(admin.ModelAdmin):
-    list_display = ["order", "charge_id", "status", "failure_code", "amount", "created_at"]
-    list_filter = ["status", "failure_code", "card_brand"]
+    list_display = ["order", "charge_id", "payment_method", "status", "failure_code", "amount",
+                    "created_at"]
+    list_filter = ["status", "payment_method", "failure_code", "card_brand"]
     search_fields = ["charge_id", "order__reference", "order__email", "card_fingerprint"]
     date_hierarchy = "created_at"
     actions = [reconcile_with_omise]

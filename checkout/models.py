@@ -87,7 +87,8 @@ class Order(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse(
-            "checkout:order_detail", kwargs={"reference": self.reference, "token": self.access_token}
+            "checkout:order_detail",
+            kwargs={"reference": self.reference, "token": self.access_token},
         )
 
     def can_become(self, status: str) -> bool:
@@ -96,7 +97,9 @@ class Order(models.Model):
     def transition_to(self, status: str) -> None:
         """Change state, or raise InvalidTransition. The caller saves (under its row lock)."""
         if not self.can_become(status):
-            raise InvalidTransition(f"Order {self.reference}: {self.status} → {status} is not allowed")
+            raise InvalidTransition(
+                f"Order {self.reference}: {self.status} → {status} is not allowed"
+            )
         self.status = status
 
     @property

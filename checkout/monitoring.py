@@ -24,6 +24,7 @@ from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
 from checkout.models import PaymentAttempt, WebhookDelivery
+from checkout.payment_methods import CARD
 from shop.models import SecurityEvent
 
 ABANDONED_AFTER = timedelta(minutes=15)
@@ -77,7 +78,11 @@ def abandoned_3ds(now: datetime) -> QuerySet:
     waiting_too_long = Q(
         status=PaymentAttempt.Status.PENDING, created_at__lt=now - ABANDONED_AFTER
     ) & ~Q(authorize_uri="")
-    return PaymentAttempt.objects.filter(waiting_too_long | Q(status=PaymentAttempt.Status.EXPIRED))
+    # Cards only: an unpaid PromptPay QR code also expires, but no bank page was abandoned.
+    cards = Q(payment_method__in=["", CARD])
+    return PaymentAttempt.objects.filter(
+        cards & (waiting_too_long | Q(status=PaymentAttempt.Status.EXPIRED))
+    )
 
 
 def security_events(kind: str) -> QuerySet:

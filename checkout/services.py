@@ -82,7 +82,8 @@ def checkout_submit(
     if not low <= amount <= high:
         raise CheckoutError(
             "Card payments must be between "
-            f"{format_money(low, currency)} and {format_money(high, currency)}. Please adjust your cart."
+            f"{format_money(low, currency)} and {format_money(high, currency)}. "
+            "Please adjust your cart."
         )
 
     try:
@@ -119,14 +120,18 @@ def checkout_submit(
             metadata=_metadata(order, attempt),
         )
     except OmiseAPIError as error:
-        # Omise refused to create a charge (bad or used token, invalid card…): nothing charged.
-        return _attempt_refused(attempt, code=error.code, message=error.message)
+        if error.http_status < 500:
+            # Omise refused the request (bad or used token, invalid card, rate limit…): it was
+            # not processed, so nothing was charged.
+            return _attempt_refused(attempt, code=error.code, message=error.message)
+        # A server error on Omise's side says nothing about whether the charge was made.
+        logger.warning("Charge creation for %s failed at Omise (%s); reconciling",
+                       order.reference, error.code)
+        return _attempt_unknown(attempt)
     except OmiseNetworkError:
         # The charge may or may not exist. Keep the attempt open and find out by retrieving.
         logger.warning("Charge creation for %s had no answer; reconciling", order.reference)
-        PaymentAttempt.objects.filter(pk=attempt.pk).update(status=PaymentAttempt.Status.UNKNOWN)
-        attempt.status = PaymentAttempt.Status.UNKNOWN
-        return attempt
+        return _attempt_unknown(attempt)
 
     # Store the charge id before anything can redirect the shopper away.
     PaymentAttempt.objects.filter(pk=attempt.pk).update(charge_id=charge["id"])
@@ -251,6 +256,15 @@ def _attempt_refused(attempt: PaymentAttempt, *, code: str, message: str) -> Pay
         return attempt
 
 
+def _attempt_unknown(attempt: PaymentAttempt) -> PaymentAttempt:
+    """Mark an attempt whose charge may or may not exist; reconciling will tell."""
+    PaymentAttempt.objects.filter(pk=attempt.pk, status=PaymentAttempt.Status.CREATING).update(
+        status=PaymentAttempt.Status.UNKNOWN
+    )
+    attempt.refresh_from_db()
+    return attempt
+
+
 def _attempt_status(charge: dict) -> str:
     status = charge.get("status")
     if status in PaymentAttempt.Status.values:
@@ -295,7 +309,8 @@ def _charge_matches(charge: dict, order: Order, attempt: PaymentAttempt) -> bool
     problems = []
     if metadata.get("order_reference") != order.reference:
         problems.append("reference")
-    if charge.get("amount") != attempt.amount or charge.get("currency", "").upper() != attempt.currency:
+    currency = charge.get("currency", "").upper()  # Omise answers in lower case
+    if charge.get("amount") != attempt.amount or currency != attempt.currency:
         problems.append("amount or currency")
     if problems:
         logger.error(

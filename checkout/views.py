@@ -58,7 +58,9 @@ def checkout(request: HttpRequest) -> HttpResponse:
         messages.info(request, "Your cart is empty: add something before checking out.")
         return redirect("shop:cart")
 
-    form = CheckoutForm(request.POST or None, initial={"attempt_key": _attempt_key(request.session)})
+    form = CheckoutForm(
+        request.POST or None, initial={"attempt_key": _attempt_key(request.session)}
+    )
     if form.is_valid():
         payer = velocity.Identity.of(request, email=form.cleaned_data["email"])
         # Card testing: a payer over a velocity limit is refused before any order or charge.

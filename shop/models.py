@@ -13,7 +13,9 @@ class Product(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=140, unique=True)
     description = models.TextField(blank=True)
-    price = models.PositiveIntegerField(help_text="In the currency's smallest unit (satang for THB).")
+    price = models.PositiveIntegerField(
+        help_text="In the currency's smallest unit (satang for THB)."
+    )
     currency = models.CharField(
         max_length=3, choices=[(code, code) for code in CURRENCIES], default="THB"
     )

@@ -2,9 +2,10 @@
 
 import pytest
 
-from tests.support import require_executable, skip_or_fail
 from tests.fixtures_sandbox import *  # noqa: F401,F403
 from tests.log_capture import *  # noqa: F401,F403 - the run fails if a card number is logged
+from tests.support import require_executable, skip_or_fail
+
 
 @pytest.fixture(autouse=True)
 def _empty_cache():

@@ -23,12 +23,13 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def attempt(status, ago, *, ip="198.51.100.1", email="a@example.com", code="",
-            authorize_uri="", fingerprint=""):
+            authorize_uri="", fingerprint="", method="card"):
     order = Order.objects.create(amount=50000, currency="THB", email=email, name="A",
                                  country="TH", client_ip=ip)
     row = PaymentAttempt.objects.create(
         order=order, key=secrets.token_urlsafe(8), amount=50000, currency="THB", status=status,
         failure_code=code, authorize_uri=authorize_uri, card_fingerprint=fingerprint,
+        payment_method=method,
     )
     PaymentAttempt.objects.filter(pk=row.pk).update(created_at=NOW - ago)
 
@@ -67,6 +68,8 @@ def known_events():
     attempt(S.PENDING, minutes(30), authorize_uri="https://bank.example/3ds")
     attempt(S.PENDING, minutes(5), authorize_uri="https://bank.example/3ds")
     attempt(S.EXPIRED, hours(30))
+    # A PromptPay QR code left unpaid: expired, but no 3-D Secure was abandoned.
+    attempt(S.EXPIRED, hours(3), method="promptpay")
     # Security events: two card-guard refusals and a velocity block at 13:30, CSP two days ago.
     K = SecurityEvent.Kind
     security_event(K.CARD_DATA_REFUSED, hours(1))
@@ -90,8 +93,8 @@ def test_summary_of_the_last_24_hours(known_events):
         "velocity_blocks": 1, "csp_reports": 0, "webhook_failures": 2,
     }
     assert summary["decline_rate"] == pytest.approx(3 / 5)
-    assert summary["attempts"] == 8
-    assert summary["abandoned_3ds_rate"] == pytest.approx(1 / 8)
+    assert summary["attempts"] == 9  # the expired PromptPay QR code is an attempt, not abandoned
+    assert summary["abandoned_3ds_rate"] == pytest.approx(1 / 9)
 
 
 def test_summary_of_the_last_14_days(known_events):

@@ -187,3 +187,24 @@ def test_a_lost_webhook_is_made_up_for(shop, sandbox):  # noqa: F811
     age(attempt, timedelta(minutes=5))
     assert "1 successful" in reconcile_command()
     assert Order.objects.get().status == Order.Status.PAID
+
+
+def test_a_server_error_on_charge_creation_is_an_unknown_outcome(shop, sandbox):  # noqa: F811
+    """Omise answering 500 to POST /charges may still have charged: the order waits for
+    reconciliation ("we are checking") instead of telling the shopper they were not charged."""
+    sandbox.fault("charges.create", "status", status=500)
+    response = pay(shop, sandbox)
+    attempt = PaymentAttempt.objects.get()
+    assert attempt.status == PaymentAttempt.Status.UNKNOWN
+    assert response.url == attempt.order.get_absolute_url()
+    assert "Please don't pay again" in shop.get(response.url).text
+    assert Order.objects.get().status == Order.Status.PENDING
+
+
+def test_a_rate_limited_charge_creation_is_refused_not_charged(shop, sandbox):  # noqa: F811
+    """A 429 means Omise did not process the request: the shopper may simply try again."""
+    sandbox.fault("charges.create", "status", status=429)
+    response = pay(shop, sandbox)
+    assert response.url == "/checkout/"
+    assert PaymentAttempt.objects.get().status == PaymentAttempt.Status.FAILED
+    assert Order.objects.get().status == Order.Status.FAILED

@@ -27,7 +27,7 @@ def load_settings(env: dict[str, str], tmp_path: Path, expr: str = "settings.DEB
         **env,
     }
     code = f"import django; from django.conf import settings; django.setup(); print({expr})"
-    return subprocess.run(
+    return subprocess.run(  # noqa: S603 - our own interpreter and code
         [sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True,
         timeout=60,
     )
@@ -76,7 +76,8 @@ def test_sandbox_cannot_run_in_production(tmp_path):
 def test_production_talks_to_the_real_omise_hosts(tmp_path):
     """Without overrides, production's base URLs are Omise's own hosts."""
     result = load_settings(
-        PRODUCTION, tmp_path, "settings.OMISE_API_URL, settings.OMISE_VAULT_URL, settings.OMISE_JS_URL"
+        PRODUCTION, tmp_path,
+        "settings.OMISE_API_URL, settings.OMISE_VAULT_URL, settings.OMISE_JS_URL",
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (

@@ -45,5 +45,7 @@ class Command(BaseCommand):
             )
             created += was_created
         self.stdout.write(
-            self.style.SUCCESS(f"Demo catalog ready: {len(DEMO_PRODUCTS)} products ({created} new).")
+            self.style.SUCCESS(
+                f"Demo catalog ready: {len(DEMO_PRODUCTS)} products ({created} new)."
+            )
         )
