@@ -94,7 +94,7 @@
     frame.src = CARD_FRAME + "?" + query.toString();
     frame.title = "Omise card form";
     frame.name = "omise-card-frame";
-    Object.assign(frame.style, {width: "min(420px, 96vw)", height: "min(560px, 96vh)",
+    Object.assign(frame.style, {width: "min(420px, 96vw)", height: "min(660px, 96vh)",
       border: "0", borderRadius: "8px", background: "#fff"});
     overlay.appendChild(frame);
 
