@@ -83,14 +83,14 @@ def refund_create(
         # and cannot refund again; the webhook fills in the refund id if the refund was made.
         row = _record(order=order, refund_id=refund["id"] if refund else None, amount=amount,
                       requested_by=requested_by, request_token=request_token)
-        if refund is not None:
-            # Omise's numbers, not ours: the charge says how much is refunded in total. If it
-            # cannot be read now, the refund still stands (and its row must be kept, so no
-            # rollback): the refund.create webhook or the next look at the charge catches up.
-            try:
-                charge_apply(charge=client.retrieve_charge(attempt.charge_id))
-            except OmiseError:
-                logger.warning("Refunded %s; its charge could not be re-read yet", order.reference)
+    if refund is not None:
+        # Omise's numbers, not ours: the charge says how much is refunded in total. Read after
+        # the commit above, so no lock is held while waiting on Omise again; if it cannot be
+        # read now, the refund still stands and the refund.create webhook catches up.
+        try:
+            charge_apply(charge=client.retrieve_charge(attempt.charge_id))
+        except OmiseError:
+            logger.warning("Refunded %s; its charge could not be re-read yet", order.reference)
     if refund is None:
         raise RefundError(
             "Omise did not answer in time: the refund may or may not have been made. Do not "

@@ -92,13 +92,13 @@ def checkout_submit(
                 amount=amount, currency=currency, client_ip=client_ip or None,
                 **buyer.__dict__,
             )
-            OrderItem.objects.bulk_create(
+            items = OrderItem.objects.bulk_create([
                 OrderItem(
                     order=order, product=line.product, name=line.product.name,
                     sku=line.product.slug, unit_price=line.product.price, quantity=line.quantity,
                 )
                 for line in lines
-            )
+            ])
             attempt = PaymentAttempt.objects.create(
                 order=order, key=attempt_key, amount=amount, currency=currency,
                 # A source's type (PromptPay…) is known once its charge is (charge_apply).
@@ -114,10 +114,10 @@ def checkout_submit(
             currency=currency,
             # Omise takes exactly one; a source fixes the amount, which must be the cart's.
             **({"card": token} if token else {"source": source}),
-            description=_description(order),
+            description=_description(order, items),
             ip=client_ip or None,
             return_uri=return_url(attempt),
-            metadata=_metadata(order, attempt),
+            metadata=_metadata(order, attempt, items),
         )
     except OmiseAPIError as error:
         if error.http_status < 500:
@@ -321,14 +321,13 @@ def _charge_matches(charge: dict, order: Order, attempt: PaymentAttempt) -> bool
     return True
 
 
-def _description(order: Order) -> str:
-    items = ", ".join(str(item) for item in order.items.all())
-    return f"{settings.SHOP_NAME} order {order.reference}: {items}"[:255]
+def _description(order: Order, items: list[OrderItem]) -> str:
+    lines = ", ".join(str(item) for item in items)
+    return f"{settings.SHOP_NAME} order {order.reference}: {lines}"[:255]
 
 
-def _metadata(order: Order, attempt: PaymentAttempt) -> dict:
+def _metadata(order: Order, attempt: PaymentAttempt, items: list[OrderItem]) -> dict:
     """What Omise's fraud scoring and a merchant's reconciliation need, no card data."""
-    items = list(order.items.all())
     metadata = {
         "order_reference": order.reference,
         "attempt": attempt.key,
