@@ -139,7 +139,12 @@ def _enqueue(event_id: str) -> Outcome:
 
 
 def event_apply(*, event: dict) -> bool:
-    """Apply a fetched event once. Returns False if another delivery already applied it."""
+    """Apply a fetched event once. Returns False if another delivery already applied it.
+
+    The charge is read from Omise first, outside the transaction: no row stays locked while
+    Omise answers. Then, under the event's row lock, the first delivery applies it.
+    """
+    charge = _charge_of(event)
     with transaction.atomic():
         record, _ = WebhookEvent.objects.get_or_create(
             event_id=event["id"],
@@ -151,7 +156,7 @@ def event_apply(*, event: dict) -> bool:
         record = WebhookEvent.objects.select_for_update().get(pk=record.pk)
         if record.processed_at is not None:
             return False
-        event_dispatch(event)
+        _apply(event, charge)
         # Key and data come from Omise's copy (a queued row was created knowing only the id).
         record.key, record.livemode = str(event.get("key", ""))[:64], bool(event.get("livemode"))
         record.data, record.processed_at = event, timezone.now()
@@ -161,18 +166,25 @@ def event_apply(*, event: dict) -> bool:
 
 def event_dispatch(event: dict) -> None:
     """Bring our state in line with what the event is about (also the admin's "re-apply")."""
+    _apply(event, _charge_of(event))
+
+
+def _charge_of(event: dict) -> dict | None:
+    """The charge an event is about, as it is now (events arrive late and out of order)."""
     key, data = event.get("key", ""), event.get("data") or {}
     if key in CHARGE_EVENTS and data.get("object") == "charge":
-        charge_id = data["id"]
-    elif key == "refund.create" and data.get("object") == "refund":
-        charge_id = data.get("charge")
-    else:
-        logger.info("Webhook event %s (%s) stored; nothing to do", event.get("id"), key)
-        return
-    # Events may arrive late or out of order: act on the charge as it is now, not as it was.
-    charge_apply(charge=get_client().retrieve_charge(charge_id))
-    if key == "refund.create":
-        refund_record(refund=data)  # once per refund id, whoever asked for it
+        return get_client().retrieve_charge(data["id"])
+    if key == "refund.create" and data.get("object") == "refund" and data.get("charge"):
+        return get_client().retrieve_charge(data["charge"])
+    logger.info("Webhook event %s (%s) stored; nothing to do", event.get("id"), key)
+    return None
+
+
+def _apply(event: dict, charge: dict | None) -> None:
+    if charge is not None:
+        charge_apply(charge=charge)
+    if event.get("key") == "refund.create":
+        refund_record(refund=event.get("data") or {})  # once per refund id, whoever asked
 
 
 def verify_signature(

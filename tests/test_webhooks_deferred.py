@@ -53,7 +53,7 @@ def test_a_failing_task_leaves_the_order_for_reconciliation(deferred, sandbox, p
     def broken(**_):
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr("checkout.webhooks.event_dispatch", broken)
+    monkeypatch.setattr("checkout.webhooks._apply", broken)
     call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
     assert Order.objects.get().status == Order.Status.PENDING
     monkeypatch.undo()
