@@ -16,6 +16,7 @@ Rules a refund must keep:
 import logging
 
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
 
 from checkout.models import Order, PaymentAttempt, Refund
 from checkout.omise import OmiseAPIError, OmiseError, OmiseNetworkError, get_client
@@ -32,10 +33,15 @@ class RefundError(Exception):
 
 
 def refundable_amount(order: Order) -> int:
-    """What can still be refunded, in minor units (0 for an order that was never paid)."""
+    """What can still be refunded, in minor units (0 for an order that was never paid).
+
+    Refunds recorded here count even before Omise's charge shows them (and those whose outcome
+    is unknown count too): a second refund decided under the order lock must see the first.
+    """
     if order.status not in REFUNDABLE_STATUSES:
         return 0
-    return max(0, order.amount - order.refunded_amount)
+    recorded = order.refunds.aggregate(total=Sum("amount"))["total"] or 0
+    return max(0, order.amount - max(order.refunded_amount, recorded))
 
 
 def refund_create(
