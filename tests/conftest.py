@@ -4,6 +4,8 @@ import pytest
 
 from tests.fixtures_sandbox import *  # noqa: F401,F403
 from tests.log_capture import *  # noqa: F401,F403 - the run fails if a card number is logged
+from tests.shopping import pending_3ds, shop, shopper  # noqa: F401 - shared fixtures
+from tests.staff import otp_admin_client  # noqa: F401 - shared fixture
 from tests.support import require_executable, skip_or_fail
 
 

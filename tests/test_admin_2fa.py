@@ -15,7 +15,6 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.test import override_settings
-from django.urls import reverse
 from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -23,11 +22,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from shop import admin_auth
 from shop.admin_auth import LOCKED_MESSAGE
 from shop.models import SecurityEvent
+from tests.staff import INDEX, LOGIN, code_for, log_in
 
 pytestmark = pytest.mark.django_db
 
-LOGIN = reverse("admin:login")
-INDEX = reverse("admin:index")
 
 
 @pytest.fixture(autouse=True)
@@ -54,11 +52,6 @@ def device(staff):
     return TOTPDevice.objects.create(user=staff, name="phone", confirmed=True)
 
 
-def code_for(device) -> str:
-    """The code an authenticator app shows right now for this device."""
-    return f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift):06d}"
-
-
 def wrong_code_for(device) -> str:
     """A 6-digit code accepted at no time step near now."""
     near = {
@@ -66,12 +59,6 @@ def wrong_code_for(device) -> str:
         for drift in range(-3, 4)
     }
     return next(c for c in (f"{n:06d}" for n in range(1_000_000)) if c not in near)
-
-
-def log_in(client, username, password, token="", ip="198.51.100.7", **extra):
-    data = {"username": username, "password": password, "otp_token": token, "next": INDEX}
-    data.update(extra)
-    return client.post(LOGIN, data, REMOTE_ADDR=ip)
 
 
 def error_notes(html: str) -> list[str]:

@@ -1,38 +1,19 @@
 """Admin actions and pages of the checkout app: reconcile, re-fetch and re-apply webhook events,
 the Refund button; all behind the verified 2FA session.
 
-`otp_admin_client` (a staff client logged in with password and TOTP code, as a person would)
-is shared with tests/test_refunds.py and tests/test_monitoring.py.
+`otp_admin_client` (tests/staff.py) is a staff client logged in with a password and a TOTP
+code, as a person would.
 """
 
-import secrets
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.test import Client
 from django.urls import reverse
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from checkout.models import Order, PaymentAttempt, WebhookEvent
-from tests.test_admin_2fa import INDEX, code_for, log_in
-from tests.test_checkout import pay, shop  # noqa: F401  (fixture)
+from tests.shopping import pay
+from tests.staff import INDEX
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def otp_admin_client():
-    """A superuser's client that passed the real login form: password and a TOTP code."""
-    password = secrets.token_urlsafe(16)
-    user = get_user_model().objects.create_user(
-        "operator", "operator@example.com", password, is_staff=True, is_superuser=True
-    )
-    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
-    client = Client()
-    response = log_in(client, "operator", password, code_for(device))
-    assert response.status_code == 302 and response.url == INDEX, "admin login failed"
-    client.user = user
-    return client
 
 
 def run_action(client, model: str, action: str, ids) -> str:
@@ -45,7 +26,7 @@ def run_action(client, model: str, action: str, ids) -> str:
     return " ".join(str(m) for m in response.context["messages"])
 
 
-def test_reconcile_action_settles_a_lost_webhook(shop, sandbox, otp_admin_client):  # noqa: F811
+def test_reconcile_action_settles_a_lost_webhook(shop, sandbox, otp_admin_client):
     """"Reconcile with Omise" on an order waiting for 3-D Secure, authorised at the bank but never
     heard of again, marks it paid."""
     response = pay(shop, sandbox, "4000000000000002")
@@ -57,7 +38,7 @@ def test_reconcile_action_settles_a_lost_webhook(shop, sandbox, otp_admin_client
     assert Order.objects.get().status == Order.Status.PAID
 
 
-def test_reconcile_action_on_settled_attempts_asks_omise_nothing(shop, sandbox, otp_admin_client):  # noqa: F811
+def test_reconcile_action_on_settled_attempts_asks_omise_nothing(shop, sandbox, otp_admin_client):
     """Attempts already settled are skipped: no request reaches Omise."""
     pay(shop, sandbox)
     calls = len(sandbox.requests())
@@ -66,7 +47,7 @@ def test_reconcile_action_on_settled_attempts_asks_omise_nothing(shop, sandbox, 
     assert "1 skipped" in shown and len(sandbox.requests()) == calls
 
 
-def test_refetch_and_reapply_repairs_an_order_and_is_idempotent(shop, sandbox, otp_admin_client):  # noqa: F811
+def test_refetch_and_reapply_repairs_an_order_and_is_idempotent(shop, sandbox, otp_admin_client):
     """An event recorded as processed while the order stayed pending (e.g. restored from a
     backup) is fetched again and applied; running it twice changes nothing more."""
     response = pay(shop, sandbox, "4000000000000002")
@@ -88,7 +69,7 @@ def test_refetch_and_reapply_repairs_an_order_and_is_idempotent(shop, sandbox, o
     assert len(sandbox.requests("charges.create")) == 1
 
 
-def test_refetch_reports_when_omise_is_unreachable(shop, sandbox, otp_admin_client, settings):  # noqa: F811
+def test_refetch_reports_when_omise_is_unreachable(shop, sandbox, otp_admin_client, settings):
     """If Omise cannot be asked, the action says so and changes nothing."""
     pay(shop, sandbox)
     sandbox.deliver_webhooks()
@@ -114,7 +95,7 @@ def test_security_event_list_filters_by_kind(otp_admin_client):
     assert otp_admin_client.get(url, {"kind__exact": "velocity_block"}).status_code == 200
 
 
-def test_order_page_links_to_its_refund_page(shop, sandbox, otp_admin_client):  # noqa: F811
+def test_order_page_links_to_its_refund_page(shop, sandbox, otp_admin_client):
     """The order's change page has a Refund button leading to its refund page."""
     pay(shop, sandbox)
     order = Order.objects.get()

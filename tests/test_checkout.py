@@ -8,18 +8,10 @@ from django.urls import reverse
 from checkout.models import Order, PaymentAttempt
 from shop.cart import SESSION_KEY
 from tests.factories import make_product
+from tests.shopping import BUYER, checkout_page, pay
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BUYER = {
-    "email": "malee@example.com",
-    "name": "Malee Sukjai",
-    "phone": "+66 81 234 5678",
-    "country": "TH",
-    "street1": "12 Nimman Road",
-    "city": "Chiang Mai",
-    "postal_code": "50200",
-}
 DECLINES = {
     "4111111111140011": "insufficient funds",
     "4111111111130012": "contact your bank",
@@ -28,28 +20,6 @@ DECLINES = {
     "4111111111190016": "could not accept this payment",
     "4111111111180017": "did not recognise this card number",
 }
-
-
-@pytest.fixture
-def shop(client, sandbox):
-    """A shopper with a silk scarf (฿1,290.00) and two soaps (฿120.00) in the cart."""
-    scarf = make_product(name="Silk Scarf", slug="silk-scarf", price=129000)
-    soap = make_product(name="Rice Soap", slug="rice-soap", price=12000)
-    client.post("/cart/add/", {"product": scarf.slug, "quantity": "1"})
-    client.post("/cart/add/", {"product": soap.slug, "quantity": "2"})
-    return client
-
-
-def checkout_page(client):
-    response = client.get("/checkout/")
-    assert response.status_code == 200
-    return response.context["form"].initial["attempt_key"]
-
-
-def pay(client, sandbox, number="4242424242424242", **overrides):
-    key = overrides.pop("attempt_key", None) or checkout_page(client)
-    data = {**BUYER, "omise_token": sandbox.token(number), "attempt_key": key, **overrides}
-    return client.post("/checkout/", data)
 
 
 def attempt_charge(response) -> dict:

@@ -12,23 +12,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 FRAME = 'iframe[title="Omise card form"]'
 
 
-@pytest.fixture
-def shopper(sandbox, page):
-    """A browser at the shop with a silk scarf in the cart, watching CSP and network traffic."""
-    make_product(name="Silk Scarf", slug="silk-scarf", price=129000)
-    page.csp_errors = []
-    page.hosts = set()
-    page.on("console", lambda m: "Content Security Policy" in m.text
-            and page.csp_errors.append(m.text))
-    page.on("request", lambda r: page.hosts.add(urlsplit(r.url).netloc))
-    page.goto(f"{sandbox.url}/products/silk-scarf/")
-    page.get_by_role("button", name="Add to cart").click()
-    page.get_by_role("link", name="Proceed to checkout").click()
-    page.get_by_label("Email").fill("malee@example.com")
-    page.get_by_label("Full name").fill("Malee Sukjai")
-    return page
-
-
 def open_card_form(page):
     page.get_by_role("button", name=re.compile(r"^Pay ")).click()
     return page.frame_locator(FRAME)

@@ -20,9 +20,8 @@ from django.test import Client
 from checkout import services
 from checkout.models import Order, PaymentAttempt, Refund, WebhookDelivery, WebhookEvent
 from checkout.refunds import RefundError, refund_create
+from tests.shopping import BUYER, checkout_page, event_body, pay, sign
 from tests.support import skip_or_fail
-from tests.test_checkout import BUYER, checkout_page, pay, shop  # noqa: F401  (fixture)
-from tests.test_webhooks import event_body, sign
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -105,7 +104,7 @@ def slow_apply(monkeypatch):
 
 
 @pytest.fixture
-def authorised_3ds(shop, sandbox):  # noqa: F811
+def authorised_3ds(shop, sandbox):
     """An order whose shopper passed 3-D Secure at the bank; the shop has not heard yet.
     Returns the return URL the bank sent the shopper to and charge.complete's body."""
     pay(shop, sandbox, "4000000000000002")
@@ -170,7 +169,7 @@ def test_3ds_returns_racing_webhooks_settle_the_order_once(
 
 
 def test_eight_simultaneous_submissions_of_one_checkout_create_one_charge(
-    shop, sandbox, transitions  # noqa: F811
+    shop, sandbox, transitions
 ):
     """Eight POSTs of the same checkout page (a double-clicking shopper, tabs, retries) at
     the same instant: one order, one attempt, one charge at Omise, and every response sends
@@ -195,7 +194,7 @@ def test_eight_simultaneous_submissions_of_one_checkout_create_one_charge(
     assert transitions == [(Order.Status.PENDING, Order.Status.PAID)]
 
 
-def test_simultaneous_refunds_never_exceed_the_charge(shop, sandbox, slow_apply):  # noqa: F811
+def test_simultaneous_refunds_never_exceed_the_charge(shop, sandbox, slow_apply):
     """Four staff members refunding ฿1,000.00 of a ฿1,530.00 order at the same instant, each
     with their own form: the order lock lets one through to Omise, the others are refused
     before asking it, and the order is refunded ฿1,000.00 once."""
@@ -218,7 +217,7 @@ def test_simultaneous_refunds_never_exceed_the_charge(shop, sandbox, slow_apply)
     assert Refund.objects.count() == 1
 
 
-def test_one_refund_form_submitted_four_times_at_once_refunds_once(shop, sandbox, slow_apply):  # noqa: F811
+def test_one_refund_form_submitted_four_times_at_once_refunds_once(shop, sandbox, slow_apply):
     """The same refund form posted four times at once (a double-clicking operator): one
     refund at Omise, and every submission gets that same refund back."""
     pay(shop, sandbox)

@@ -12,7 +12,6 @@ from django.utils import timezone
 from checkout import monitoring, svgchart
 from checkout.models import Order, PaymentAttempt, WebhookDelivery
 from shop.models import SecurityEvent
-from tests.test_admin_actions import otp_admin_client  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -190,7 +189,7 @@ def test_bar_chart_refuses_mismatched_or_negative_data():
 
 
 # --- the page -----------------------------------------------------------------------------------
-def test_dashboard_shows_numbers_and_charts(otp_admin_client):  # noqa: F811
+def test_dashboard_shows_numbers_and_charts(otp_admin_client):
     """A verified admin sees the totals, 14 charts that parse as SVG, and the top lists."""
     attempt(PaymentAttempt.Status.FAILED, timedelta(0), ip="203.0.113.77", code="insufficient_fund")
     PaymentAttempt.objects.update(created_at=timezone.now() - timedelta(minutes=1))

@@ -12,22 +12,11 @@ from django.utils import timezone
 
 from checkout.models import Order, PaymentAttempt
 from shop.cart import SESSION_KEY
-from tests.factories import make_product
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BUYER = {"email": "malee@example.com", "name": "Malee Sukjai", "country": "TH"}
-TOTAL = 129000 + 2 * 12000  # satang: the cart below
-
-
-@pytest.fixture
-def shop(client, sandbox):
-    """A shopper with a silk scarf (฿1,290.00) and two soaps (฿120.00) in the cart."""
-    scarf = make_product(name="Silk Scarf", slug="silk-scarf", price=129000)
-    soap = make_product(name="Rice Soap", slug="rice-soap", price=12000)
-    client.post("/cart/add/", {"product": scarf.slug, "quantity": "1"})
-    client.post("/cart/add/", {"product": soap.slug, "quantity": "2"})
-    return client
+TOTAL = 129000 + 2 * 12000  # satang: the cart of the `shop` fixture (tests/shopping.py)
 
 
 def pay_with_source(client, source: str, **fields):

@@ -7,28 +7,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from checkout.models import Order, PaymentAttempt
-from tests.factories import make_product
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 FRAME = 'iframe[title="Omise card form"]'
 QR = 'img[alt^="PromptPay QR code"]'
-
-
-@pytest.fixture
-def shopper(sandbox, page):
-    """A browser at the checkout with a silk scarf in the cart, watching CSP and traffic."""
-    make_product(name="Silk Scarf", slug="silk-scarf", price=129000)
-    page.csp_errors = []
-    page.hosts = set()
-    page.on("console", lambda m: "Content Security Policy" in m.text
-            and page.csp_errors.append(m.text))
-    page.on("request", lambda r: page.hosts.add(urlsplit(r.url).netloc))
-    page.goto(f"{sandbox.url}/products/silk-scarf/")
-    page.get_by_role("button", name="Add to cart").click()
-    page.get_by_role("link", name="Proceed to checkout").click()
-    page.get_by_label("Email").fill("malee@example.com")
-    page.get_by_label("Full name").fill("Malee Sukjai")
-    return page
 
 
 def pay_with_method(page, method: str) -> None:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from checkout import services
 from checkout.models import Order, PaymentAttempt
 from checkout.omise import get_client
-from tests.test_checkout import pay, shop  # noqa: F401  (fixture)
+from tests.shopping import pay
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,7 +29,7 @@ def age(attempt: PaymentAttempt, delta: timedelta) -> None:
 
 
 @pytest.fixture
-def timed_out_charge(shop, sandbox, settings):  # noqa: F811
+def timed_out_charge(shop, sandbox, settings):
     """A checkout whose charge was created by Omise but whose answer never arrived in time."""
     settings.OMISE_TIMEOUT_READ = 0.5
     sandbox.fault("charges.create", "stall_after", seconds=2)
@@ -76,7 +76,7 @@ def test_timeouts_come_from_settings(settings):
 
 # --- a charge whose creation timed out -----------------------------------------------------------
 def test_timed_out_charge_is_found_by_its_attempt_key_and_pays_the_order(
-    shop, sandbox, timed_out_charge  # noqa: F811
+    shop, sandbox, timed_out_charge
 ):
     """The shopper sees "we are checking"; reconciling finds the charge by the attempt key in its
     metadata and marks the order paid, with no second charge."""
@@ -100,7 +100,7 @@ def test_timed_out_charge_is_found_by_its_attempt_key_and_pays_the_order(
     assert "1 attempt: 1 successful" in output
 
 
-def test_the_order_page_itself_settles_a_timed_out_charge(shop, sandbox, timed_out_charge):  # noqa: F811
+def test_the_order_page_itself_settles_a_timed_out_charge(shop, sandbox, timed_out_charge):
     """Without cron, the waiting order page asks Omise and shows the order paid."""
     order = Order.objects.get()
     page = shop.get(order.get_absolute_url())
@@ -108,7 +108,7 @@ def test_the_order_page_itself_settles_a_timed_out_charge(shop, sandbox, timed_o
     assert len(sandbox.requests("charges.create")) == 1
 
 
-def test_reconcile_twice_changes_nothing_more(shop, sandbox, timed_out_charge):  # noqa: F811
+def test_reconcile_twice_changes_nothing_more(shop, sandbox, timed_out_charge):
     """A second run finds nothing unsettled and calls Omise for nothing."""
     reconcile_command("--older-than", "0")
     calls = len(sandbox.requests())
@@ -118,7 +118,7 @@ def test_reconcile_twice_changes_nothing_more(shop, sandbox, timed_out_charge): 
 
 
 @pytest.fixture
-def never_sent(shop, sandbox, settings):  # noqa: F811
+def never_sent(shop, sandbox, settings):
     """A checkout whose charge request never reached Omise (connection refused)."""
     api_url = settings.OMISE_API_URL
     settings.OMISE_API_URL = "http://127.0.0.1:9/unreachable"
@@ -177,7 +177,7 @@ def test_young_attempts_are_left_alone(sandbox, never_sent):
     assert len(sandbox.requests()) == calls
 
 
-def test_a_lost_webhook_is_made_up_for(shop, sandbox):  # noqa: F811
+def test_a_lost_webhook_is_made_up_for(shop, sandbox):
     """A 3-D Secure charge completed at the bank, whose shopper and webhook never came back,
     is settled paid by the command."""
     response = pay(shop, sandbox, "4000000000000002")
@@ -189,7 +189,7 @@ def test_a_lost_webhook_is_made_up_for(shop, sandbox):  # noqa: F811
     assert Order.objects.get().status == Order.Status.PAID
 
 
-def test_a_server_error_on_charge_creation_is_an_unknown_outcome(shop, sandbox):  # noqa: F811
+def test_a_server_error_on_charge_creation_is_an_unknown_outcome(shop, sandbox):
     """Omise answering 500 to POST /charges may still have charged: the order waits for
     reconciliation ("we are checking") instead of telling the shopper they were not charged."""
     sandbox.fault("charges.create", "status", status=500)
@@ -201,7 +201,7 @@ def test_a_server_error_on_charge_creation_is_an_unknown_outcome(shop, sandbox):
     assert Order.objects.get().status == Order.Status.PENDING
 
 
-def test_a_rate_limited_charge_creation_is_refused_not_charged(shop, sandbox):  # noqa: F811
+def test_a_rate_limited_charge_creation_is_refused_not_charged(shop, sandbox):
     """A 429 means Omise did not process the request: the shopper may simply try again."""
     sandbox.fault("charges.create", "status", status=429)
     response = pay(shop, sandbox)

@@ -9,15 +9,14 @@ from django.urls import reverse
 
 from checkout.models import Order, PaymentAttempt, Refund
 from checkout.refunds import RefundError, refund_create, refundable_amount
-from tests.test_admin_actions import otp_admin_client  # noqa: F401  (fixture)
-from tests.test_checkout import pay, shop  # noqa: F401  (fixture)
+from tests.shopping import pay
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TOTAL = 129000 + 2 * 12000  # the `shop` fixture's cart
 
 
 @pytest.fixture
-def paid(shop, sandbox):  # noqa: F811
+def paid(shop, sandbox):
     """A paid order of ฿1,530.00."""
     pay(shop, sandbox)
     order = Order.objects.get()
@@ -76,7 +75,7 @@ def test_amount_must_be_a_positive_integer(paid, sandbox, amount):
     assert refunds_sent(sandbox) == [] and fresh(paid).refunded_amount == 0
 
 
-def test_unpaid_orders_cannot_be_refunded(shop, sandbox):  # noqa: F811
+def test_unpaid_orders_cannot_be_refunded(shop, sandbox):
     """A failed order and one waiting for 3-D Secure are refused: there is nothing to refund."""
     pay(shop, sandbox, "4111111111140011")  # declined
     pay(shop, sandbox, "4000000000000002")  # pending at the bank
@@ -150,7 +149,7 @@ def refund_url(order: Order) -> str:
     return reverse("admin:checkout_order_refund", args=[order.pk])
 
 
-def test_refund_page_prefills_what_is_left(paid, otp_admin_client):  # noqa: F811
+def test_refund_page_prefills_what_is_left(paid, otp_admin_client):
     """The form offers the refundable amount in baht and a one-time token."""
     refund_create(order=paid, amount=30000)
     page = otp_admin_client.get(refund_url(paid))
@@ -160,7 +159,7 @@ def test_refund_page_prefills_what_is_left(paid, otp_admin_client):  # noqa: F81
     assert "฿1,230.00" in page.text
 
 
-def test_refund_through_the_admin_page(paid, sandbox, otp_admin_client):  # noqa: F811
+def test_refund_through_the_admin_page(paid, sandbox, otp_admin_client):
     """Submitting the form refunds through Omise, records who did it, and says so."""
     form = otp_admin_client.get(refund_url(paid)).context["form"]
     response = otp_admin_client.post(
@@ -173,7 +172,7 @@ def test_refund_through_the_admin_page(paid, sandbox, otp_admin_client):  # noqa
     assert fresh(paid).refunded_amount == 100050
 
 
-def test_double_submit_of_the_refund_form_refunds_once(paid, sandbox, otp_admin_client):  # noqa: F811
+def test_double_submit_of_the_refund_form_refunds_once(paid, sandbox, otp_admin_client):
     """The same form posted twice (double click) makes one refund."""
     token = otp_admin_client.get(refund_url(paid)).context["form"].initial["token"]
     for _ in range(2):
@@ -186,7 +185,7 @@ def test_double_submit_of_the_refund_form_refunds_once(paid, sandbox, otp_admin_
     ("0", "more than zero"), ("-5", "more than zero"), ("12.345", "at most 2 decimal places"),
     ("abc", "Enter an amount"), ("1530.01", "more than the ฿1,530.00 left"),
 ])
-def test_refund_form_shows_errors_and_sends_nothing(paid, sandbox, otp_admin_client, amount,  # noqa: F811
+def test_refund_form_shows_errors_and_sends_nothing(paid, sandbox, otp_admin_client, amount,
                                                    message):
     """Bad amounts re-show the form with a clear error; Omise is not asked."""
     response = otp_admin_client.post(refund_url(paid), {"amount": amount, "token": "t" * 32})
@@ -194,7 +193,7 @@ def test_refund_form_shows_errors_and_sends_nothing(paid, sandbox, otp_admin_cli
     assert refunds_sent(sandbox) == []
 
 
-def test_refund_page_of_an_unpaid_order_offers_no_form(shop, sandbox, otp_admin_client):  # noqa: F811
+def test_refund_page_of_an_unpaid_order_offers_no_form(shop, sandbox, otp_admin_client):
     """A failed order's refund page says nothing can be refunded, and a forced POST is refused."""
     pay(shop, sandbox, "4111111111140011")
     order = Order.objects.get()

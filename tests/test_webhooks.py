@@ -1,8 +1,6 @@
 """The Omise webhook receiver: verified, re-fetched, stored raw, applied exactly once."""
 
 import base64
-import hashlib
-import hmac
 import json
 import time
 from urllib.parse import urlsplit
@@ -12,38 +10,17 @@ import pytest
 from checkout import services
 from checkout.models import Order, PaymentAttempt, WebhookDelivery, WebhookEvent
 from shop.models import SecurityEvent
-from tests.test_checkout import pay, shop  # noqa: F401  (fixture)
+from tests.shopping import event_body, pay, sign
 
 pytestmark = pytest.mark.django_db(transaction=True)
 URL = "/webhooks/omise/"
-
-
-def sign(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
-    timestamp = int(time.time()) if timestamp is None else timestamp
-    key = base64.b64decode(secret)
-    signature = hmac.new(key, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return {"Omise-Signature": signature, "Omise-Signature-Timestamp": str(timestamp)}
 
 
 def post(client, body: bytes, headers: dict, content_type="application/json", **extra):
     return client.post(URL, data=body, content_type=content_type, headers=headers, **extra)
 
 
-@pytest.fixture
-def pending_3ds(shop, sandbox):  # noqa: F811
-    """An order waiting for 3-D Secure, whose shopper then authorises at the bank."""
-    pay(shop, sandbox, "4000000000000002")
-    attempt = PaymentAttempt.objects.get()
-    charge = sandbox.client.retrieve_charge(attempt.charge_id)
-    return attempt, charge
-
-
-def event_body(sandbox, key: str) -> bytes:
-    """The body of the newest sandbox event with this key, as Omise would POST it."""
-    return json.dumps(sandbox.events(key)[-1]).encode()
-
-
-def test_webhook_before_the_shopper_returns_pays_the_order(shop, sandbox, pending_3ds):  # noqa: F811
+def test_webhook_before_the_shopper_returns_pays_the_order(shop, sandbox, pending_3ds):
     """charge.complete delivered before the shopper is back settles the order; the late return
     then finds it paid and changes nothing."""
     attempt, charge = pending_3ds
@@ -209,7 +186,7 @@ def test_processing_error_answers_500_and_the_retry_applies(sandbox, pending_3ds
     assert Order.objects.get().status == Order.Status.PAID
 
 
-def test_a_late_failure_never_overwrites_a_paid_order(shop, sandbox):  # noqa: F811
+def test_a_late_failure_never_overwrites_a_paid_order(shop, sandbox):
     """Once paid, an order stays paid whatever a later 'failed' charge state claims."""
     pay(shop, sandbox)
     attempt = PaymentAttempt.objects.get()
@@ -219,7 +196,7 @@ def test_a_late_failure_never_overwrites_a_paid_order(shop, sandbox):  # noqa: F
     assert Order.objects.get().status == Order.Status.PAID
 
 
-def test_charges_for_another_amount_are_not_applied(shop, sandbox):  # noqa: F811
+def test_charges_for_another_amount_are_not_applied(shop, sandbox):
     """A charge whose amount does not match the order's is logged, never marks it paid."""
     pay(shop, sandbox, "4000000000000002")
     attempt = PaymentAttempt.objects.get()
@@ -228,7 +205,7 @@ def test_charges_for_another_amount_are_not_applied(shop, sandbox):  # noqa: F81
     assert Order.objects.get().status == Order.Status.PENDING
 
 
-def test_refund_event_updates_the_order(shop, sandbox):  # noqa: F811
+def test_refund_event_updates_the_order(shop, sandbox):
     """refund.create reconciles the refunded amount from the charge, once."""
     pay(shop, sandbox)
     attempt = PaymentAttempt.objects.get()

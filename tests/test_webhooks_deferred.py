@@ -4,7 +4,6 @@ import pytest
 from django.core.management import call_command
 
 from checkout.models import Order, WebhookDelivery, WebhookEvent
-from tests.test_webhooks import pending_3ds, shop  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -15,7 +14,7 @@ def deferred(settings):
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 
-def test_events_are_queued_once_and_applied_by_the_worker(deferred, sandbox, pending_3ds):  # noqa: F811
+def test_events_are_queued_once_and_applied_by_the_worker(deferred, sandbox, pending_3ds):
     """Deliveries answer 202 (first) or 200 (duplicates) at once; the worker then applies the
     event once and the order is paid."""
     _, charge = pending_3ds
@@ -43,7 +42,7 @@ def test_forged_deliveries_are_refused_before_anything_is_queued(deferred, clien
     assert WebhookEvent.objects.count() == 0
 
 
-def test_a_failing_task_leaves_the_order_for_reconciliation(deferred, sandbox, pending_3ds,  # noqa: F811
+def test_a_failing_task_leaves_the_order_for_reconciliation(deferred, sandbox, pending_3ds,
                                                              monkeypatch):
     """A task that fails is recorded by the worker; reconciling then settles the order."""
     _, charge = pending_3ds
