@@ -56,23 +56,26 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def fresh_database() -> str:
+def fresh_database(name: str = DB_NAME) -> str:
     """An empty PostgreSQL database for this run (dropped and created again)."""
     with psycopg.connect(**PG, dbname="postgres", autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    return f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{DB_NAME}"
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
 
 
-def environments(sandbox_port: int, shop_port: int) -> tuple[dict, dict]:
+def environments(
+    sandbox_port: int, shop_port: int, *, database: str = DB_NAME, cache_url: str = REDIS_URL,
+    relax_velocity: bool = True,
+) -> tuple[dict, dict]:
     """(sandbox env, shop env): one set of generated test keys, shared by both."""
     keys = {
         "OMISE_PUBLIC_KEY": "pkey_test_" + secrets.token_hex(10),
         "OMISE_SECRET_KEY": "skey_test_" + secrets.token_hex(10),
         "OMISE_WEBHOOK_SECRET": base64.b64encode(secrets.token_bytes(32)).decode(),
     }
-    common = {"PATH": os.environ["PATH"], "ENV_FILE": "", "DATABASE_URL": fresh_database(),
-              "CACHE_URL": REDIS_URL, "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2",
+    common = {"PATH": os.environ["PATH"], "ENV_FILE": "", "DATABASE_URL": fresh_database(database),
+              "CACHE_URL": cache_url, "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2",
               # Persistent connections, as docs/deploy-platforms.md recommends for production.
               "CONN_MAX_AGE": "60",
               "LOG_LEVEL": "WARNING", **keys}
@@ -81,7 +84,11 @@ def environments(sandbox_port: int, shop_port: int) -> tuple[dict, dict]:
                "OMISE_SANDBOX": "true", "PORT": str(sandbox_port),
                "SANDBOX_ORIGIN": f"http://127.0.0.1:{sandbox_port}",
                "SANDBOX_WEBHOOK_DELIVERY": "manual"}
-    shop = {**common, "DJANGO_SETTINGS_MODULE": "bench.settings", "DEBUG": "false",
+    # One load generator is one IP, session and email: without these the velocity limits would
+    # rightly stop the checkout benchmark after a handful of orders.
+    generous = {f"CHECKOUT_VELOCITY_{d}": "1000000,600,3600" for d in ("IP", "SESSION", "EMAIL")
+                if relax_velocity}
+    shop = {**common, **generous, "DJANGO_SETTINGS_MODULE": "bench.settings", "DEBUG": "false",
             "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "127.0.0.1",
             "SECURE_SSL_REDIRECT": "false", "PORT": str(shop_port),
             "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https",
