@@ -32,6 +32,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import psycopg
+import redis
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +65,12 @@ def fresh_database(name: str = DB_NAME) -> str:
     return f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
 
 
+def fresh_cache(url: str) -> str:
+    """An empty Redis database for this run: no rate-limit counts left from an earlier one."""
+    redis.Redis.from_url(url, socket_connect_timeout=5).flushdb()
+    return url
+
+
 def environments(
     sandbox_port: int, shop_port: int, *, database: str = DB_NAME, cache_url: str = REDIS_URL,
     relax_velocity: bool = True,
@@ -75,7 +82,7 @@ def environments(
         "OMISE_WEBHOOK_SECRET": base64.b64encode(secrets.token_bytes(32)).decode(),
     }
     common = {"PATH": os.environ["PATH"], "ENV_FILE": "", "DATABASE_URL": fresh_database(database),
-              "CACHE_URL": cache_url, "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2",
+              "CACHE_URL": fresh_cache(cache_url), "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2",
               # Persistent connections, as docs/deploy-platforms.md recommends for production.
               "CONN_MAX_AGE": "60",
               "LOG_LEVEL": "WARNING", **keys}
@@ -84,7 +91,7 @@ def environments(
                "OMISE_SANDBOX": "true", "PORT": str(sandbox_port),
                "SANDBOX_ORIGIN": f"http://127.0.0.1:{sandbox_port}",
                "SANDBOX_WEBHOOK_DELIVERY": "manual"}
-    # One load generator is one IP, session and email: without these the velocity limits would
+    # One load generator is one IP, session, email and card: without these, velocity limits would
     # rightly stop the checkout benchmark after a handful of orders.
     generous = {f"CHECKOUT_VELOCITY_{d}": "1000000,600,3600"
                 for d in ("IP", "SESSION", "EMAIL", "CARD")
@@ -192,7 +199,8 @@ def checkout_costs(shop: str, sandbox: str, env: dict, slug: str) -> dict:
                                       data={**BUYER, "omise_token": token, "attempt_key": key,
                                             "csrfmiddlewaretoken": csrf(form)})
                 posts.append(time.perf_counter() - start)
-                assert answer.status_code == 302 and "/orders/" in answer.headers["Location"]
+                assert answer.status_code == 302 and "/orders/" in answer.headers["Location"], (
+                    answer.status_code, answer.headers.get("Location"), answer.text[:500])
             # The same charge request straight to the sandbox: the latency to subtract.
             token = omise.post(f"{sandbox}/sandbox/vault/tokens", json={"card": CARD},
                                auth=pkey, timeout=30).json()["id"]
