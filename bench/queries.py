@@ -12,11 +12,13 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.core.cache import cache  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+from shop.catalog import forget_local  # noqa: E402
 from shop.models import Product  # noqa: E402
 
 
@@ -30,6 +32,9 @@ def _add_products(upto: int) -> None:
 
 
 def _count(client: Client, url: str) -> int:
+    """Queries for one cold view: nothing cached (a warm one runs none, see shop/catalog.py)."""
+    cache.clear()
+    forget_local()
     with CaptureQueriesContext(connection) as queries:
         assert client.get(url).status_code == 200
     return len(queries)

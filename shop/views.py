@@ -1,12 +1,12 @@
 """Storefront pages: catalog, product, cart. Thin views; the cart rules live in shop.cart."""
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from shop.cart import Cart, CartError, parse_quantity
-from shop.catalog import FRAGMENT_SECONDS, catalog_version
+from shop.catalog import FRAGMENT_SECONDS, active_product, catalog_version
 from shop.models import Product
 
 
@@ -23,7 +23,9 @@ def product_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    product = get_object_or_404(Product.objects.active(), slug=slug)
+    product = active_product(slug)
+    if product is None:
+        raise Http404("No such product")
     return render(request, "shop/product_detail.html", {"product": product})
 
 

@@ -11,10 +11,14 @@ from tests.support import require_executable, skip_or_fail
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Each test starts with an empty cache: velocity counts and throttles never carry over."""
+    """Each test starts with empty caches: velocity counts, throttles and catalog pages never
+    carry over."""
     from django.core.cache import cache
 
+    from shop.catalog import forget_local
+
     cache.clear()
+    forget_local()
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -26,6 +26,7 @@ DATABASES = {
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
 
 CACHES = {
+    **CACHES,  # noqa: F405 - the catalog's per-process cache stays as it is
     "default": {
         **_env.cache_url("TEST_CACHE_URL", default="redis://127.0.0.1:6379/15"),
         # Other runs may share this Redis database: keep this run's keys apart.

@@ -164,3 +164,68 @@ def test_catalog_grid_is_cached_until_a_product_changes(client, demo, django_ass
     assert "Bamboo Basket" in client.get("/").text
     demo.delete()
     assert "Silk Scarf" not in client.get("/").text
+
+
+def test_product_page_is_served_from_memory_until_the_product_changes(
+    client, demo, django_assert_num_queries
+):
+    """A product page viewed again needs no query; an edit in this worker shows at once."""
+    client.get("/products/silk-scarf/")
+    with django_assert_num_queries(0):
+        client.get("/products/silk-scarf/")
+    demo.price = 99000
+    demo.save()
+    assert "฿990.00" in client.get("/products/silk-scarf/").text
+    demo.active = False
+    demo.save()
+    assert client.get("/products/silk-scarf/").status_code == 404
+
+
+def test_another_workers_edit_shows_within_the_local_memory_time(client, demo):
+    """An edit made by another worker (a new shared version) shows here once this worker's
+    memory of the version lapses, and not before: the bound LOCAL_SECONDS documents."""
+    from django.core.cache import cache
+
+    from shop import catalog
+
+    client.get("/products/silk-scarf/")
+    Product.objects.filter(pk=demo.pk).update(price=99000)  # no signal: another process's write
+    cache.set(catalog.VERSION_KEY, catalog.catalog_version() + 1)  # what its signal shares
+    assert "฿1,290.00" in client.get("/products/silk-scarf/").text  # remembered version
+    catalog._remembered["until"] = 0.0  # LOCAL_SECONDS have passed
+    assert "฿990.00" in client.get("/products/silk-scarf/").text
+
+
+def test_unknown_slugs_are_not_remembered(client, db):
+    """404s go to the database each time, so random slugs cannot fill the catalog memory."""
+    from django.core.cache import caches
+
+    client.get("/products/no-such-thing/")
+    client.get("/products/another-one/")
+    assert not [k for k in caches["catalog"]._cache if "no-such-thing" in k]
+
+
+@pytest.mark.parametrize("url", ["/", "/products/test-product-page/"])
+def test_queries_per_page_do_not_grow_with_the_catalog(client, db, url):
+    """A cold page view (nothing cached) runs the same few queries at 10 and 1,000 products."""
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from shop.catalog import forget_local
+
+    make_product(slug="test-product-page")
+
+    def cold_queries() -> int:
+        cache.clear()
+        forget_local()
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries)
+
+    Product.objects.bulk_create(Product(name=f"P{n}", slug=f"p-{n}", price=100,
+                                        image="img/products/teak-bowl.svg") for n in range(9))
+    at_ten = cold_queries()
+    Product.objects.bulk_create(Product(name=f"Q{n}", slug=f"q-{n}", price=100,
+                                        image="img/products/teak-bowl.svg") for n in range(990))
+    assert cold_queries() == at_ten <= 4
