@@ -1,5 +1,10 @@
 """The Redis cache backend: Django's, reusing one redis-py client per connection pool."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import redis
 from django.core.cache.backends.redis import RedisCacheClient
@@ -8,6 +13,7 @@ from shop.cache import RedisCache
 from tests.support import skip_or_fail
 
 URL = "redis://127.0.0.1:6379/12"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -19,17 +25,20 @@ def redis_cache():
     return RedisCache(URL, {})
 
 
-def test_settings_choose_it_for_redis_urls():
-    """A redis:// CACHE_URL selects this backend; other caches stay as configured."""
-    import environ
-
-    config = environ.Env.cache_url_config(URL)
-    assert config["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
-    # shop/settings.py swaps exactly that backend name for ours:
-    from pathlib import Path
-
-    source = Path(__file__).resolve().parent.parent.joinpath("shop", "settings.py").read_text()
-    assert '"shop.cache.RedisCache"' in source
+def test_settings_choose_it_for_redis_urls(tmp_path):
+    """A redis:// CACHE_URL selects this backend; a local-memory one stays Django's."""
+    code = ("import django; from django.conf import settings; django.setup(); "
+            "print(settings.CACHES['default']['BACKEND'])")
+    env = {"PATH": os.environ["PATH"], "ENV_FILE": "", "DEBUG": "true",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+           "DJANGO_SETTINGS_MODULE": "shop.settings", "SECRET_KEY": "x" * 50}
+    backends = [
+        subprocess.run([sys.executable, "-c", code], env={**env, "CACHE_URL": url}, cwd=ROOT,  # noqa: S603
+                       capture_output=True, text=True, timeout=60).stdout.strip()
+        for url in (URL, "locmemcache://")
+    ]
+    assert backends == ["shop.cache.RedisCache",
+                        "django.core.cache.backends.locmem.LocMemCache"]
 
 
 def test_one_client_serves_every_operation(redis_cache):
