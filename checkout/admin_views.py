@@ -106,26 +106,24 @@ def order_refund(model_admin, request: HttpRequest, object_id: str) -> HttpRespo
     return TemplateResponse(request, "admin/checkout/order/refund.html", context, status=status)
 
 
+def _charts(rows, period: str, label_format: str) -> list:
+    """One SVG bar chart per monitored series over `rows` (hourly or daily buckets)."""
+    return [
+        svgchart.bar_chart(
+            title=f"{label}, {period}",
+            labels=[row.start.strftime(label_format) for row in rows],
+            values=[getattr(row, name) for row in rows],
+        )
+        for name, label in monitoring.SERIES
+    ]
+
+
 def dashboard(admin_site, request: HttpRequest) -> HttpResponse:
     """The monitoring dashboard: what a merchant watches (docs/operations.md)."""
     hourly = monitoring.hourly_series()
     daily = monitoring.daily_series()
-    charts = [
-        svgchart.bar_chart(
-            title=f"{label}, per hour, last 24 hours",
-            labels=[row.start.strftime("%H:%M") for row in hourly],
-            values=[getattr(row, name) for row in hourly],
-        )
-        for name, label in monitoring.SERIES
-    ]
-    daily_charts = [
-        svgchart.bar_chart(
-            title=f"{label}, per day, last 14 days",
-            labels=[row.start.strftime("%d %b") for row in daily],
-            values=[getattr(row, name) for row in daily],
-        )
-        for name, label in monitoring.SERIES
-    ]
+    charts = _charts(hourly, "per hour, last 24 hours", "%H:%M")
+    daily_charts = _charts(daily, "per day, last 14 days", "%d %b")
     context = {
         **admin_site.each_context(request),
         "title": "Monitoring",

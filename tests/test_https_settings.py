@@ -6,39 +6,16 @@ development mode.
 """
 
 import json
-import os
-import secrets
-import string
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support import production_env
+
 ROOT = Path(__file__).resolve().parent.parent
 TWO_YEARS = 63_072_000
-
-
-def fake_live_key(prefix: str) -> str:
-    """A random key shaped like a live Omise key (no `_test_`): not a real key, never one."""
-    alphabet = string.ascii_lowercase + string.digits
-    return prefix + "".join(secrets.choice(alphabet) for _ in range(20))
-
-
-def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """What a real production host sets: live-looking keys, so no staging-only warning fires."""
-    return {
-        "PATH": os.environ["PATH"],
-        "ENV_FILE": "",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "shop.example",
-        "OMISE_PUBLIC_KEY": fake_live_key("pkey_"),
-        "OMISE_SECRET_KEY": fake_live_key("skey_"),
-        "OMISE_WEBHOOK_SECRET": secrets.token_bytes(32).hex(),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "DJANGO_SETTINGS_MODULE": "shop.settings",
-        **extra,
-    }
 
 
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import requests
 
-from tests.test_https_settings import production_env
+from tests.support import production_env
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
