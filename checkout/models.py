@@ -102,10 +102,6 @@ class Order(models.Model):
             )
         self.status = status
 
-    @property
-    def is_settled(self) -> bool:
-        return self.status != self.Status.PENDING
-
 
 class OrderItem(models.Model):
     """A line of the order, copied from the cart: later price changes don't rewrite history."""

@@ -10,17 +10,12 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import timedelta
 
-from django.db import transaction
 from django.utils import timezone
 
 from checkout.models import PaymentAttempt, WebhookEvent
 from checkout.omise import get_client
-from checkout.services import attempt_needs_reconcile, attempt_reconcile
-from checkout.webhooks import event_dispatch
-
-UNSETTLED = [
-    PaymentAttempt.Status.CREATING, PaymentAttempt.Status.UNKNOWN, PaymentAttempt.Status.PENDING
-]
+from checkout.services import SETTLED, attempt_needs_reconcile, attempt_reconcile
+from checkout.webhooks import event_apply
 
 
 def attempts_to_reconcile(*, older_than: timedelta, limit: int):
@@ -31,7 +26,7 @@ def attempts_to_reconcile(*, older_than: timedelta, limit: int):
     """
     cutoff = timezone.now() - older_than
     return (
-        PaymentAttempt.objects.filter(status__in=UNSETTLED, created_at__lt=cutoff)
+        PaymentAttempt.objects.exclude(status__in=SETTLED).filter(created_at__lt=cutoff)
         .select_related("order")
         .order_by("created_at")[:limit]
     )
@@ -68,10 +63,6 @@ def event_reapply(*, record: WebhookEvent) -> WebhookEvent:
     is retrieved afresh and `charge_apply` sets state from it, never adds; refunds are recorded
     once per refund id. Raises `OmiseError` when Omise cannot be asked.
     """
-    event = get_client().retrieve_event(record.event_id)
-    with transaction.atomic():
-        record = WebhookEvent.objects.select_for_update().get(pk=record.pk)
-        event_dispatch(event)
-        record.data, record.processed_at = event, timezone.now()
-        record.save(update_fields=["data", "processed_at"])
+    event_apply(event=get_client().retrieve_event(record.event_id), again=True)
+    record.refresh_from_db()
     return record

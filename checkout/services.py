@@ -30,6 +30,11 @@ logger = logging.getLogger(__name__)
 TOKEN_RE = re.compile(r"^tokn_(test_)?[0-9a-z]{6,64}$")
 # Omise's charge limits per currency, in minor units (THB: ฿20.00 to ฿150,000.00).
 AMOUNT_LIMITS = {"THB": (2000, 15_000_000)}
+# Attempt states Omise will not move out of on its own (refunds aside).
+SETTLED = {
+    PaymentAttempt.Status.SUCCESSFUL, PaymentAttempt.Status.FAILED,
+    PaymentAttempt.Status.EXPIRED, PaymentAttempt.Status.REVERSED,
+}
 # How long a charge whose creation timed out may take to show up before we call it "not charged".
 RECONCILE_GRACE = timedelta(minutes=2)
 
@@ -161,7 +166,14 @@ def charge_apply(*, charge: dict) -> PaymentAttempt | None:
         if not _charge_matches(charge, order, attempt):
             return attempt
 
-        attempt.status = _attempt_status(charge)
+        status = _attempt_status(charge)
+        if attempt.status in SETTLED and status not in SETTLED:
+            # An older copy of the charge (read before a newer one was applied): what we
+            # already know is later. Never move a settled attempt back to pending.
+            logger.info("Charge %s: stale %s copy ignored", charge["id"], status)
+            attempt.order = order
+            return attempt
+        attempt.status = status
         attempt.failure_code = charge.get("failure_code") or ""
         attempt.failure_message = (charge.get("failure_message") or "")[:255]
         attempt.authorize_uri = (
@@ -231,9 +243,7 @@ def _find_charge_by_attempt_key(client, attempt: PaymentAttempt) -> tuple[dict |
 
 
 def attempt_needs_reconcile(attempt: PaymentAttempt) -> bool:
-    return attempt.status in {
-        PaymentAttempt.Status.CREATING, PaymentAttempt.Status.UNKNOWN, PaymentAttempt.Status.PENDING
-    }
+    return attempt.status not in SETTLED
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -275,6 +285,7 @@ def _attempt_status(charge: dict) -> str:
 
 def _order_follow(order: Order, attempt: PaymentAttempt, charge: dict) -> None:
     """Move the order to the state the charge implies, if the state machine allows it."""
+    before = (order.status, order.refunded_amount)
     status = attempt.status
     target = {
         PaymentAttempt.Status.SUCCESSFUL: Order.Status.PAID,
@@ -288,19 +299,25 @@ def _order_follow(order: Order, attempt: PaymentAttempt, charge: dict) -> None:
         target = (
             Order.Status.REFUNDED if refunded >= order.amount else Order.Status.PARTIALLY_REFUNDED
         )
-        if order.status == Order.Status.PENDING:  # paid and refunded before we heard of either
-            order.transition_to(Order.Status.PAID)
-    if target is None or target == order.status and target != Order.Status.PARTIALLY_REFUNDED:
+        if order.can_become(Order.Status.PAID):  # paid and refunded before we heard it was paid
+            _mark_paid(order)
+    if target is not None and target != order.status:
+        if order.can_become(target):
+            if target == Order.Status.PAID:
+                _mark_paid(order)
+            else:
+                order.transition_to(target)
+        else:
+            # e.g. a late "failed" for a paid order: the payment that happened stands.
+            logger.info("Order %s stays %s (charge says %s)", order.reference, order.status,
+                        status)
+    if (order.status, order.refunded_amount) != before:  # nothing to write otherwise
         order.save()
-        return
-    if not order.can_become(target):
-        # e.g. a late "failed" for a paid order: the payment that happened stands.
-        logger.info("Order %s stays %s (charge says %s)", order.reference, order.status, status)
-        return
-    order.transition_to(target)
-    if target == Order.Status.PAID:
-        order.paid_at = timezone.now()
-    order.save()
+
+
+def _mark_paid(order: Order) -> None:
+    order.transition_to(Order.Status.PAID)
+    order.paid_at = order.paid_at or timezone.now()
 
 
 def _charge_matches(charge: dict, order: Order, attempt: PaymentAttempt) -> bool:

@@ -123,13 +123,12 @@ def _after_attempt(request: HttpRequest, attempt: PaymentAttempt) -> HttpRespons
 @require_GET
 def payment_return(request: HttpRequest, reference: str, token: str) -> HttpResponse:
     """Where the bank sends the shopper after 3-D Secure: confirm by retrieving the charge."""
-    attempt = get_object_or_404(
-        PaymentAttempt.objects.select_related("order"), order__reference=reference,
-        return_token=token,
-    )
-    if not constant_time_compare(token, attempt.return_token):
+    attempts = PaymentAttempt.objects.select_related("order").filter(order__reference=reference)
+    attempt = next((a for a in attempts if constant_time_compare(token, a.return_token)), None)
+    if attempt is None:
         raise Http404
-    attempt = services.attempt_reconcile(attempt=attempt)
+    if services.attempt_needs_reconcile(attempt):  # a reload of a settled return asks no one
+        attempt = services.attempt_reconcile(attempt=attempt)
     # A 3-D Secure failure is a decline too: it counts against the velocity limits.
     payer = velocity.Identity.of(request, email=attempt.order.email)
     if block := velocity.record(identity=payer, attempt=attempt, request=request):

@@ -149,16 +149,27 @@ def _enqueue(event_id: str) -> Outcome:
     """Queue an event once: the unique WebhookEvent row is the guard against duplicates."""
     from checkout.tasks import apply_webhook_event  # tasks imports this module
 
-    record, created = WebhookEvent.objects.get_or_create(event_id=event_id)
+    try:
+        # The row and the queued task commit together (the database queue shares the
+        # transaction): a failed enqueue leaves no row claiming the event is queued.
+        with transaction.atomic():
+            record, created = WebhookEvent.objects.get_or_create(event_id=event_id)
+            if created:
+                apply_webhook_event.enqueue(event_id=event_id)
+    except Exception:
+        logger.exception("Webhook event %s could not be queued", event_id)
+        return Outcome(503, "could not queue; retry later")
     if not created:
         status = "applied" if record.processed_at else "queued"
         return Outcome(200, f"duplicate: already {status}")
-    apply_webhook_event.enqueue(event_id=event_id)
     return Outcome(202, "queued")
 
 
-def event_apply(*, event: dict) -> bool:
+def event_apply(*, event: dict, again: bool = False) -> bool:
     """Apply a fetched event once. Returns False if another delivery already applied it.
+
+    `again=True` applies it even so (the admin's "re-fetch and re-apply"): harmless, since the
+    charge's state is set from Omise's copy, never added to, and refunds are recorded once.
 
     The charge is read from Omise first, outside the transaction: no row stays locked while
     Omise answers. Then, under the event's row lock, the first delivery applies it.
@@ -173,7 +184,7 @@ def event_apply(*, event: dict) -> bool:
             },
         )
         record = WebhookEvent.objects.select_for_update().get(pk=record.pk)
-        if record.processed_at is not None:
+        if record.processed_at is not None and not again:
             return False
         _apply(event, charge)
         # Key and data come from Omise's copy (a queued row was created knowing only the id).
@@ -181,11 +192,6 @@ def event_apply(*, event: dict) -> bool:
         record.data, record.processed_at = event, timezone.now()
         record.save(update_fields=["key", "livemode", "data", "processed_at"])
     return True
-
-
-def event_dispatch(event: dict) -> None:
-    """Bring our state in line with what the event is about (also the admin's "re-apply")."""
-    _apply(event, _charge_of(event))
 
 
 def _charge_of(event: dict) -> dict | None:

@@ -15,6 +15,7 @@ import hashlib
 import time
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.http import HttpRequest
 
@@ -87,25 +88,34 @@ class LoginGuard:
                 getattr(settings, "ADMIN_LOGIN_USERNAME_LIMIT", DEFAULT_USERNAME_LIMIT),
             ),
         ]
-        if self.ip:
-            self.counters.append(
-                _Counter("ip", self.ip, getattr(settings, "ADMIN_LOGIN_IP_LIMIT", DEFAULT_IP_LIMIT))
-            )
+        # An unknown address (a socket proxy, no REMOTE_ADDR) shares one bucket rather than
+        # escaping the per-IP limit.
+        self.counters.append(_Counter(
+            "ip", self.ip or "unknown",
+            getattr(settings, "ADMIN_LOGIN_IP_LIMIT", DEFAULT_IP_LIMIT),
+        ))
+
+    def _recorded_username(self) -> str:
+        """The username for the record, only if such an account exists: people type their
+        password into the username box, and the event must not keep it."""
+        exists = get_user_model().objects.filter(username__iexact=self.username).exists()
+        return self.username[:150] if exists else "(no such account)"
 
     def locked(self) -> bool:
         return any(counter.locked() for counter in self.counters)
 
     def password_failed(self) -> None:
         """Count a wrong password (or a non-staff account) and record it as security events."""
+        username = self._recorded_username()
         record_security_event(
             SecurityEvent.Kind.LOGIN_FAILURE, self.request, field_name="username",
-            username=self.username[:150],
+            username=username,
         )
         for counter in self.counters:
             if counter.fail():
                 record_security_event(
                     SecurityEvent.Kind.LOGIN_LOCKOUT, self.request, field_name="username",
-                    username=self.username[:150], scope=counter.scope,
+                    username=username, scope=counter.scope,
                     cool_off_seconds=_cool_off(),
                 )
 

@@ -273,6 +273,12 @@ def _is_card_field(name: str, context: tuple[str, ...]) -> bool:
     return is_card_field(name, context)
 
 
+def _names_security_code(words: list[str]) -> bool:
+    """cvv, cvc2, security_code, cc-csc, cardCode … (but not `security_code_check`)."""
+    return (words[-1] in _CVV_WORDS or words[-2:] == ["security", "code"]
+            or "".join(words).endswith("securitycode"))
+
+
 def is_card_field(name: str, context: Iterable[str] = ()) -> bool:
     """Is `name` the name of a card number, security code or expiry field?
 
@@ -285,10 +291,7 @@ def is_card_field(name: str, context: Iterable[str] = ()) -> bool:
         return False
     last = words[-1]
     joined = "".join(words)
-    # Security code: cvv, cvc2, security_code, cc-csc, cardCode …
-    if last in _CVV_WORDS or words[-2:] == ["security", "code"] or joined.endswith(
-        "securitycode"
-    ):
+    if _names_security_code(words):
         return True
     # Expiry: exp, expiry, expiration_month, exp_year, cc-exp-month, expiryDate …
     if last in _EXPIRY_WORDS:
@@ -354,7 +357,8 @@ def scan_json(data: object) -> Finding | None:
     """Walk a parsed JSON document at any depth, without recursion (no depth limit to hit).
 
     An Omise card object (`"object": "card"`, as in webhook events) holds expiry and last
-    digits but never the number: its field names are not refused, its values are still scanned.
+    digits but never the number or the security code: its expiry field names are allowed, a
+    security code field is refused there too, and its values are still scanned.
     """
     stack: list[tuple[object, tuple[str, ...], bool]] = [(data, (), False)]
     while stack:
@@ -363,7 +367,10 @@ def scan_json(data: object) -> Finding | None:
             is_omise_card = node.get("object") == "card" and "number" not in node
             for key, value in node.items():
                 key = str(key)
-                if not is_omise_card and _has_value(value) and _is_card_field(key, path):
+                refused = _is_card_field(key, path) and (
+                    not is_omise_card or _names_security_code(name_words(key) or [""])
+                )
+                if refused and _has_value(value):
                     last4 = ""
                     if isinstance(value, str | int) and not isinstance(value, bool):
                         match = first_card_number(str(value))
@@ -418,12 +425,14 @@ def scan_request(request: HttpRequest) -> Finding | None:
         # For POST this is the parse the view will use (cached); other methods parse a copy.
         fields = request.POST if request.method == "POST" else QueryDict(request.body)
         return scan_fields(fields, "form")
-    text = request.body.decode(request.encoding or "utf-8", errors="replace")
     if _is_json(content_type):
         try:
-            return scan_json(json.loads(text))
+            # The raw bytes, as a view's json.loads(request.body) reads them: that also
+            # detects UTF-16 and UTF-32, which a decode as UTF-8 would turn into noise.
+            return scan_json(json.loads(request.body))
         except (ValueError, RecursionError):
             pass  # not valid JSON: scanned as the text it is
+    text = request.body.decode(request.encoding or "utf-8", errors="replace")
     match = first_card_number(text)
     return Finding("text", "", "card_number", match.last4) if match else None
 

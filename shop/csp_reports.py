@@ -29,6 +29,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from shop.clientip import client_ip
+from shop.logscrub import scrub
 from shop.models import SecurityEvent
 from shop.security_events import record_security_event
 
@@ -100,7 +101,7 @@ def _clean(name: str, value) -> str | int | None:
     value = value[: FIELD_CHARS * 4]
     if name in URL_FIELDS:
         value = _clean_url(value)
-    value = DIGIT_RUN.sub("[digits removed]", value)
+    value = scrub(DIGIT_RUN.sub("[digits removed]", value))  # and keys: a URL may carry one
     return value[: SAMPLE_CHARS if name == "sample" else FIELD_CHARS]
 
 

@@ -59,10 +59,12 @@ def mask_card_numbers(text: str) -> str:
 
 
 @lru_cache(maxsize=8)
-def _literal_secrets(secret_key: str, webhook_secret: str) -> tuple[str, ...]:
+def _literal_secrets(
+    secret_key: str, webhook_secret: str, django_secret: str = ""
+) -> tuple[str, ...]:
     """The configured secrets, and the Basic-auth header value the Omise client sends."""
     found = []
-    for value in (secret_key, webhook_secret):
+    for value in (secret_key, webhook_secret, django_secret):
         if len(value) >= 8:  # never mask "" or a tiny value (that would mask everything)
             found.append(value)
     if len(secret_key) >= 8:
@@ -74,10 +76,12 @@ def _configured_secrets() -> tuple[str, ...]:
     if settings.configured:
         secret_key = getattr(settings, "OMISE_SECRET_KEY", "") or ""
         webhook_secret = getattr(settings, "OMISE_WEBHOOK_SECRET", "") or ""
+        django_secret = getattr(settings, "SECRET_KEY", "") or ""  # signs sessions, derives
     else:  # gunicorn's own loggers may log before Django is set up
         secret_key = os.environ.get("OMISE_SECRET_KEY", "")
         webhook_secret = os.environ.get("OMISE_WEBHOOK_SECRET", "")
-    return _literal_secrets(secret_key, webhook_secret)
+        django_secret = os.environ.get("SECRET_KEY", "")
+    return _literal_secrets(secret_key, webhook_secret, django_secret)
 
 
 def scrub(text: str) -> str:

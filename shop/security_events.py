@@ -3,6 +3,7 @@
 from django.http import HttpRequest
 
 from shop.clientip import client_ip
+from shop.logscrub import scrub
 from shop.models import SecurityEvent
 
 
@@ -13,9 +14,10 @@ def record_security_event(
     """Store a security event with the request's path, client IP and user agent."""
     path = ip = agent = ""
     if request is not None:
-        path = request.path[:500]
+        # Scrubbed: a card number or key can sit in a URL path or a forged user agent too.
+        path = scrub(request.path)[:500]
         ip = client_ip(request)
-        agent = request.META.get("HTTP_USER_AGENT", "")[:500]
+        agent = scrub(request.META.get("HTTP_USER_AGENT", ""))[:500]
     return SecurityEvent.objects.create(
         kind=kind, path=path, field_name=field_name[:200], client_ip=ip or None,
         user_agent=agent, detail=detail,

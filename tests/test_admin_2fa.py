@@ -353,3 +353,20 @@ def test_interactive_enrolment_confirms_the_device_with_a_code(monkeypatch, pass
     monkeypatch.setattr("builtins.input", the_app_shows)
     enroll("root", "--set-password", monkeypatch=monkeypatch, tty=True)
     assert TOTPDevice.objects.get(user__username="root").confirmed
+
+
+def test_a_password_typed_as_the_username_is_not_recorded(client, staff):
+    """A username that names no account (often the password, typed in the wrong box) is not
+    kept in the security event."""
+    log_in(client, "Secret-P4ssword!", "whatever")
+    event = events(SecurityEvent.Kind.LOGIN_FAILURE).get()
+    assert event.detail == {"username": "(no such account)"}
+
+
+@override_settings(ADMIN_LOGIN_IP_LIMIT=3)
+def test_an_unknown_address_is_still_limited(client, staff, password, device):
+    """Requests without a client address share one bucket instead of escaping the IP limit."""
+    for name in ["bob", "carol", "dave"]:
+        log_in(client, name, "not-the-password", ip="")
+    assert LOCKED_MESSAGE in log_in(client, "alice", password, code_for(device),
+                                    ip="").content.decode()

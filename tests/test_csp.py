@@ -343,3 +343,12 @@ def test_admin_works_under_the_policy_and_injected_script_is_blocked(live_server
     assert page.evaluate("() => window.skimmed") is None  # it never ran
     assert violation == {"blocked": "inline", "directive": "script-src-elem",
                          "sample": "window.skimmed = true", "disposition": "enforce"}
+
+
+def test_a_secret_key_in_a_reported_url_is_not_stored(client, settings):
+    """A blocked URL whose path carries the shop's Omise secret key is stored masked."""
+    body = json.loads(json.dumps(REPORT_URI_BODY))
+    body["csp-report"]["blocked-uri"] = f"https://evil.example/x/{settings.OMISE_SECRET_KEY}"
+    assert post_report(client, body).status_code == 204
+    stored = json.dumps(SecurityEvent.objects.get().detail)
+    assert settings.OMISE_SECRET_KEY not in stored and "https://evil.example/x/" in stored

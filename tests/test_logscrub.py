@@ -230,3 +230,8 @@ def test_admin_error_mail_keeps_the_traceback_and_leaks_nothing(rf: RequestFacto
     assert "_raise_with_card_data" in mail.body and "Traceback" in mail.body
     assert CARD not in everything and SPACED not in everything
 
+
+
+def test_djangos_secret_key_is_masked_too():
+    """SECRET_KEY signs sessions and derives the sandbox keys: it never appears in a log."""
+    assert django_settings.SECRET_KEY not in scrub(f"config: {django_settings.SECRET_KEY}")

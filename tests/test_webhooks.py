@@ -213,3 +213,38 @@ def test_refund_event_updates_the_order(shop, sandbox):
     sandbox.deliver_webhooks(duplicate=2)
     order = Order.objects.get()
     assert (order.status, order.refunded_amount) == (Order.Status.PARTIALLY_REFUNDED, 50000)
+
+
+def test_an_older_pending_copy_never_moves_a_settled_attempt_back(shop, sandbox, pending_3ds):
+    """A pending copy of the charge read before the paid one was applied changes nothing."""
+    attempt, pending_copy = pending_3ds
+    sandbox.complete_3ds(pending_copy)
+    services.charge_apply(charge=sandbox.client.retrieve_charge(attempt.charge_id))
+    services.charge_apply(charge=pending_copy)  # arrives late
+    attempt.refresh_from_db()
+    assert attempt.status == PaymentAttempt.Status.SUCCESSFUL and not attempt.authorize_uri
+    assert Order.objects.get().status == Order.Status.PAID
+
+
+def test_a_refunded_charge_settles_an_order_marked_failed(shop, sandbox):
+    """An order failed locally whose charge was in fact paid and then refunded ends refunded,
+    with the refunded amount and a paid time."""
+    pay(shop, sandbox)
+    attempt = PaymentAttempt.objects.get()
+    Order.objects.update(status=Order.Status.FAILED, paid_at=None)
+    refund = sandbox.client.create_refund(attempt.charge_id, amount=Order.objects.get().amount)
+    assert refund["object"] == "refund"
+    services.charge_apply(charge=sandbox.client.retrieve_charge(attempt.charge_id))
+    order = Order.objects.get()
+    assert order.status == Order.Status.REFUNDED
+    assert order.refunded_amount == order.amount and order.paid_at is not None
+
+
+def test_reloading_a_settled_return_asks_omise_nothing(shop, sandbox):
+    """Once the attempt is settled, its return URL answers from the shop's own records."""
+    pay(shop, sandbox)
+    attempt = PaymentAttempt.objects.get()
+    calls = len(sandbox.requests())
+    response = shop.get(f"/orders/{attempt.order.reference}/return/{attempt.return_token}/")
+    assert response.status_code == 302
+    assert len(sandbox.requests()) == calls

@@ -1,5 +1,7 @@
 """Deferred webhook processing: verify and queue at once, apply in a worker, exactly once."""
 
+from types import SimpleNamespace
+
 import pytest
 from django.core.management import call_command
 
@@ -58,3 +60,21 @@ def test_a_failing_task_leaves_the_order_for_reconciliation(deferred, sandbox, p
     monkeypatch.undo()
     call_command("reconcile_payments", "--older-than", "0", "--quiet")
     assert Order.objects.get().status == Order.Status.PAID
+
+
+def test_an_event_that_cannot_be_queued_is_not_marked_queued(deferred, sandbox, pending_3ds,
+                                                              monkeypatch):
+    """If queueing fails, the answer is 503 (Omise retries) and no row claims the event."""
+    _, charge = pending_3ds
+    sandbox.complete_3ds(charge)
+
+    def broken(**_):
+        raise RuntimeError("queue down")
+
+    monkeypatch.setattr("checkout.tasks.apply_webhook_event", SimpleNamespace(enqueue=broken))
+    deliveries = sandbox.deliver_webhooks()
+    assert {d["status_code"] for d in deliveries} == {503}
+    assert WebhookEvent.objects.count() == 0
+    monkeypatch.undo()
+    again = sandbox.deliver_webhooks(event_ids=[event["id"] for event in sandbox.events()])
+    assert {d["status_code"] for d in again} == {202}  # Omise's retry is queued
