@@ -73,11 +73,16 @@
     }).finally(function () { submit.disabled = false; });
   });
 
-  document.getElementById("close").addEventListener("click", function () {
+  var closeButton = document.getElementById("close");
+  closeButton.addEventListener("click", function () {
     tell({type: "omise:close"});
   });
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape") tell({type: "omise:close"});
   });
+  // The buttons are rendered disabled: a click before this script ran would do nothing
+  // (Close) or submit the card natively to the frame's own URL (Pay).
+  closeButton.disabled = false;
+  submit.disabled = false;
   form.number.focus();
 })();
