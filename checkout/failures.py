@@ -27,9 +27,16 @@ MESSAGES = {
     "used_token": "Your card entry expired. Please press Pay and enter your card again.",
     "not_charged": "We could not reach the payment service and you were not charged. "
     "Please try again.",
+    "service_unavailable": "The payment service is unavailable right now. You were not "
+    "charged; please try again in a few minutes.",
     "expired": "The payment was not completed in time. You were not charged; please try again.",
 }
 
+
+# Failures on the payment service's side, not the card's or the bank's: the shopper was not
+# charged and did nothing wrong, so they count neither as declines on the dashboard nor
+# against the velocity limits.
+NOT_A_DECLINE = frozenset({"not_charged", "service_unavailable"})
 
 # PromptPay and banks: there is no card to "try another" of.
 SOURCE_DEFAULT = (
@@ -37,6 +44,7 @@ SOURCE_DEFAULT = (
     "another way to pay."
 )
 SOURCE_MESSAGES = {
+    "service_unavailable": MESSAGES["service_unavailable"],
     "expired": "The QR code expired before a payment arrived. You were not charged; please "
     "start again.",
 }

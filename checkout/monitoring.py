@@ -23,12 +23,12 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
+from checkout.failures import NOT_A_DECLINE
 from checkout.models import PaymentAttempt, WebhookDelivery
 from checkout.payment_methods import CARD
 from shop.models import SecurityEvent
 
 ABANDONED_AFTER = timedelta(minutes=15)
-NOT_A_DECLINE = ["not_charged"]
 
 # (attribute, label) of each series, in the dashboard's order.
 SERIES = [

@@ -35,6 +35,8 @@ SETTLED = {
     PaymentAttempt.Status.SUCCESSFUL, PaymentAttempt.Status.FAILED,
     PaymentAttempt.Status.EXPIRED, PaymentAttempt.Status.REVERSED,
 }
+# HTTP statuses with which Omise refuses the shop rather than the card: bad keys, rate limits.
+SERVICE_REFUSALS = frozenset({401, 403, 429})
 # How long a charge whose creation timed out may take to show up before we call it "not charged".
 RECONCILE_GRACE = timedelta(minutes=2)
 
@@ -125,9 +127,18 @@ def checkout_submit(
             metadata=_metadata(order, attempt, items),
         )
     except OmiseAPIError as error:
+        if error.http_status in SERVICE_REFUSALS:
+            # Omise refused *us* (a wrong or rolled key, a rate limit): nothing was charged, and
+            # it is no fault of the shopper's card. The merchant must hear of a key problem.
+            log = logger.error if error.http_status in (401, 403) else logger.warning
+            log("Omise refused the charge request for %s: %s (HTTP %s)",
+                order.reference, error.code, error.http_status)
+            return _attempt_refused(
+                attempt, code="service_unavailable", message=f"{error.code}: {error.message}"
+            )
         if error.http_status < 500:
-            # Omise refused the request (bad or used token, invalid card, rate limit…): it was
-            # not processed, so nothing was charged.
+            # Omise refused the request (bad or used token, invalid card…): it was not
+            # processed, so nothing was charged.
             return _attempt_refused(attempt, code=error.code, message=error.message)
         # A server error on Omise's side says nothing about whether the charge was made.
         logger.warning("Charge creation for %s failed at Omise (%s); reconciling",

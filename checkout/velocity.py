@@ -10,7 +10,10 @@ So the checkout counts attempts per dimension — client IP, session, shopper em
 fingerprint — in Django's cache (local memory in development; Redis via CACHE_URL in
 production, so every worker and host shares the counts). An attempt costs 1 point; a declined
 attempt costs `CHECKOUT_VELOCITY_DECLINE_POINTS` (3) in all, because a run of declines is what
-card testing looks like and a paying shopper rarely declines twice. When a dimension's points in
+card testing looks like and a paying shopper rarely declines twice. Every attempt is presumed
+declined until Omise says otherwise: it pays the decline's points up front and gets all but one
+back once its charge is not declined. Charging only after the outcome would let a bot's parallel
+requests all pass at one point each before any decline was counted. When a dimension's points in
 its window reach the limit, that dimension is blocked for a while: the checkout answers 429
 *before* creating an order or a charge, and one `VELOCITY_BLOCK` security event records the
 block's start.
@@ -34,6 +37,7 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from checkout.failures import NOT_A_DECLINE
 from checkout.models import PaymentAttempt
 from shop.clientip import client_ip
 from shop.models import SecurityEvent
@@ -97,13 +101,16 @@ def limits() -> dict[str, Limit]:
     return {name: Limit(*values) for name, values in settings.CHECKOUT_VELOCITY_LIMITS.items()}
 
 
-def check(*, identity: Identity, request: HttpRequest) -> Block | None:
+def check(*, identity: Identity, attempt_key: str, request: HttpRequest) -> Block | None:
     """The block this payer is under, if any; call before creating the order or charge.
 
     A dimension whose points reached its limit starts its block here, and the block's start is
     recorded once as a security event (later refusals in the same block add no rows). A payer
-    who passes pays the attempt's point at once, with an atomic increment: parallel requests
-    (bots send many at a time) cannot all slip under the limit together.
+    who passes pays a decline's points at once, with an atomic increment: parallel requests
+    (bots send many at a time) cannot all slip under the limit together, as they could if a
+    decline were counted only once Omise had answered. `record` gives back what a charge that
+    was not declined did not owe. An attempt key pays once: a double click or a refreshed POST
+    of the same attempt can never make a second charge, so it costs nothing more.
     """
     configured = limits()
     passed = []
@@ -115,8 +122,10 @@ def check(*, identity: Identity, request: HttpRequest) -> Block | None:
         if block := _blocked(dimension=dimension, value=value, limit=limit, request=request):
             return block
         passed.append((dimension, value, limit))
+    if not cache.add(f"velocity:paid:{attempt_key}", True, COUNTED_FOR_SECONDS):
+        return None
     for dimension, value, limit in passed:
-        points = _add_points(dimension, value, 1, limit.window)
+        points = _add_points(dimension, value, decline_points(), limit.window)
         if points > limit.points:  # a parallel request took the last point first
             return _start_block(
                 dimension=dimension, value=value, limit=limit, request=request, points=points
@@ -124,10 +133,18 @@ def check(*, identity: Identity, request: HttpRequest) -> Block | None:
     return None
 
 
-def record(*, identity: Identity, attempt: PaymentAttempt, request: HttpRequest) -> Block | None:
-    """Count a declined attempt's extra points, and the card's points once a charge reveals the
-    card; returns the block its card is under, if the card came back while blocked.
+def decline_points() -> int:
+    return settings.CHECKOUT_VELOCITY_DECLINE_POINTS
 
+
+def record(*, identity: Identity, attempt: PaymentAttempt, request: HttpRequest) -> Block | None:
+    """Settle the points `check` took for an attempt by its outcome so far, and count the card
+    once a charge reveals it; returns the block its card is under, if the card came back while
+    blocked.
+
+    A charge that is not declined (paid, or pending at the bank) gives back all but the
+    attempt's one point; if a pending one declines later (3-D Secure failed), they are taken
+    again. A failure on the payment service's side (`failures.NOT_A_DECLINE`) is no decline.
     Safe to call again for the same attempt (after 3-D Secure, on a refresh): each point is
     counted once.
     """
@@ -135,17 +152,25 @@ def record(*, identity: Identity, attempt: PaymentAttempt, request: HttpRequest)
     configured = limits()
     card_limit = configured.get("card") if card else None
     card_blocked_until = cache.get(_key("block", "card", card)) if card_limit else None
-    extra = 0
-    declined = attempt.status == PaymentAttempt.Status.FAILED
-    if declined and cache.add(f"velocity:declined:{attempt.pk}", True, COUNTED_FOR_SECONDS):
-        extra = settings.CHECKOUT_VELOCITY_DECLINE_POINTS - 1
-    for dimension in ("ip", "session", "email"):  # their attempt point was paid in check()
+    extra = decline_points() - 1
+    declined = is_decline(attempt)
+    eased = f"velocity:eased:{attempt.key}"
+    if declined:
+        # Given back while the charge was pending: a decline owes them after all.
+        change = extra if cache.delete(eased) else 0
+    else:
+        change = -extra if cache.add(eased, True, COUNTED_FOR_SECONDS) else 0
+    for dimension in ("ip", "session", "email"):
         value = getattr(identity, dimension)
-        if value and extra and dimension in configured:
-            _add_points(dimension, value, extra, configured[dimension].window)
+        if value and change and dimension in configured:
+            _add_points(dimension, value, change, configured[dimension].window)
     if card_limit is None:
         return None
-    card_points = extra
+    if declined and cache.add(f"velocity:declined:{attempt.pk}", True, COUNTED_FOR_SECONDS):
+        card_extra = extra
+    else:
+        card_extra = 0
+    card_points = card_extra
     if cache.add(f"velocity:card-counted:{attempt.pk}", True, COUNTED_FOR_SECONDS):
         card_points += 1
     if card_points:
@@ -173,6 +198,12 @@ def record(*, identity: Identity, attempt: PaymentAttempt, request: HttpRequest)
     return _block("card", card, card_limit, card_blocked_until)
 
 
+def is_decline(attempt: PaymentAttempt) -> bool:
+    """Did the card or the bank refuse this attempt (not the payment service failing us)?"""
+    return (attempt.status == PaymentAttempt.Status.FAILED
+            and attempt.failure_code not in NOT_A_DECLINE)
+
+
 def refusal(request: HttpRequest, block: Block) -> HttpResponse:
     """The polite 429 page. It says when to come back and nothing about what was counted."""
     minutes = max(1, math.ceil(block.retry_after / 60))
@@ -193,8 +224,14 @@ def _key(kind: str, dimension: str, value: str) -> str:
 
 def _add_points(dimension: str, value: str, points: int, window: int) -> int:
     """Add to a fixed window that starts with its first point (add + incr: atomic in Redis and
-    in local memory, so concurrent workers never lose a count)."""
+    in local memory, so concurrent workers never lose a count). A negative `points` gives
+    back; what a window that has ended is given back is dropped."""
     key = _key("points", dimension, value)
+    if points < 0:
+        try:
+            return cache.decr(key, -points)
+        except ValueError:
+            return 0
     cache.add(key, 0, window)
     try:
         return cache.incr(key, points)

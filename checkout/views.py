@@ -64,7 +64,9 @@ def checkout(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         payer = velocity.Identity.of(request, email=form.cleaned_data["email"])
         # Card testing: a payer over a velocity limit is refused before any order or charge.
-        if block := velocity.check(identity=payer, request=request):
+        if block := velocity.check(
+            identity=payer, attempt_key=form.cleaned_data["attempt_key"], request=request
+        ):
             return velocity.refusal(request, block)
         try:
             attempt = services.checkout_submit(
@@ -133,6 +135,10 @@ def payment_return(request: HttpRequest, reference: str, token: str) -> HttpResp
     payer = velocity.Identity.of(request, email=attempt.order.email)
     if block := velocity.record(identity=payer, attempt=attempt, request=request):
         return velocity.refusal(request, block)
+    if services.attempt_needs_reconcile(attempt):
+        # Back from the bank, but Omise has not finished: "still confirming" on the order page
+        # (it refreshes until a webhook or a retrieve settles it), never the bank's page again.
+        return redirect(attempt.order)
     return _after_attempt(request, attempt)
 
 

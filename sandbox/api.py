@@ -73,6 +73,10 @@ def _presented_key(request: HttpRequest) -> str:
         return ""
 
 
+# The error code an injected status fault answers with, as Omise would for that status.
+FAULT_CODES = {401: "authentication_failure", 404: "not_found", 429: "too_many_requests"}
+
+
 def authenticate(request: HttpRequest, *, vault: bool) -> str:
     """The key if it is this project's public (vault) or secret (API) test key."""
     key = _presented_key(request)
@@ -167,8 +171,7 @@ def endpoint(name: str | dict[str, str], *, methods: tuple[str, ...] = ("GET",),
                 fault = services.take_fault(endpoint=name)
                 if fault and fault.kind == Fault.Kind.STATUS:
                     raise SandboxError(
-                        "too_many_requests" if fault.status == 429 else "internal_error",
-                        "injected fault",
+                        FAULT_CODES.get(fault.status, "internal_error"), "injected fault",
                         fault.status,
                     )
                 if fault and fault.kind == Fault.Kind.STALL_BEFORE:

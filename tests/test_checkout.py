@@ -19,6 +19,8 @@ DECLINES = {
     "4111111111110014": "rejected the payment",
     "4111111111190016": "could not accept this payment",
     "4111111111180017": "did not recognise this card number",
+    "4111111111160001": "security code was not accepted",
+    "4111111111150002": "could not be processed",  # 3-D Secure enrollment fails
 }
 
 
@@ -179,6 +181,31 @@ def test_three_d_secure_fail(shop, sandbox):
     assert any("not charged" in m for m in messages_of(shop, landing))
     assert Order.objects.get().status == Order.Status.FAILED
     assert shop.session[SESSION_KEY]
+
+
+def test_three_d_secure_validation_failing_after_authorising_is_not_charged(shop, sandbox):
+    """A card whose 3-D Secure validation fails even when the shopper authorises comes back
+    to checkout with a message; the order fails and nothing is charged."""
+    response = pay(shop, sandbox, "4111111111140003")
+    back = sandbox.complete_3ds(attempt_charge(response), authorize=True)
+    landing = shop.get(urlsplit(back).path)
+    assert landing.url == reverse("checkout:checkout")
+    assert any("could not be processed" in m for m in messages_of(shop, landing))
+    assert Order.objects.get().status == Order.Status.FAILED
+
+
+def test_returning_before_the_bank_has_finished_shows_still_confirming(shop, sandbox):
+    """A shopper back on the return URL while the charge is still pending sees the order's
+    "confirming" page, which refreshes itself, and is never sent to the bank again."""
+    pay(shop, sandbox, "4000000000000002")
+    attempt = PaymentAttempt.objects.get()
+    back = reverse("checkout:return", args=[attempt.order.reference, attempt.return_token])
+    landing = shop.get(back)
+    assert landing.status_code == 302 and landing.url == attempt.order.get_absolute_url()
+    page = shop.get(landing.url).text
+    assert "Confirming your payment" in page and '<meta http-equiv="refresh"' in page
+    assert attempt.authorize_uri not in page
+    assert Order.objects.get().status == Order.Status.PENDING
 
 
 def test_reloading_the_return_page_is_harmless(shop, sandbox):

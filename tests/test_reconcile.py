@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.utils import timezone
 
-from checkout import services
+from checkout import monitoring, services
 from checkout.models import Order, PaymentAttempt
 from checkout.omise import get_client
 from tests.shopping import pay
@@ -202,9 +202,29 @@ def test_a_server_error_on_charge_creation_is_an_unknown_outcome(shop, sandbox):
 
 
 def test_a_rate_limited_charge_creation_is_refused_not_charged(shop, sandbox):
-    """A 429 means Omise did not process the request: the shopper may simply try again."""
+    """A 429 means Omise did not process the request: the shopper is told the payment service
+    is busy and nothing was charged (not that their card failed), and may simply try again."""
     sandbox.fault("charges.create", "status", status=429)
     response = pay(shop, sandbox)
     assert response.url == "/checkout/"
-    assert PaymentAttempt.objects.get().status == PaymentAttempt.Status.FAILED
+    attempt = PaymentAttempt.objects.get()
+    assert (attempt.status, attempt.failure_code) == (
+        PaymentAttempt.Status.FAILED, "service_unavailable")
     assert Order.objects.get().status == Order.Status.FAILED
+    page = shop.get(response.url).text
+    assert "payment service is unavailable" in page and "not charged" in page
+    assert "another card" not in page
+
+
+def test_a_refused_secret_key_is_the_shops_problem_not_the_shoppers(shop, sandbox, caplog):
+    """Omise refusing the shop's key (401, e.g. rolled) shows "service unavailable, not
+    charged", logs an error for the merchant, and is no decline on the dashboard."""
+    sandbox.fault("charges.create", "status", status=401)
+    response = pay(shop, sandbox)
+    attempt = PaymentAttempt.objects.get()
+    assert attempt.failure_code == "service_unavailable"
+    assert attempt.failure_message.startswith("authentication_failure")
+    assert "payment service is unavailable" in shop.get(response.url).text
+    assert any(r.levelname == "ERROR" and "authentication_failure" in r.getMessage()
+               for r in caplog.records)
+    assert monitoring.declines().count() == 0

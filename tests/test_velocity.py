@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from checkout import velocity
@@ -212,18 +213,71 @@ def test_emails_are_counted_per_mailbox(given, counted):
     assert velocity.normalise_email(given) == counted
 
 
+def race_checks(payer: velocity.Identity, count: int) -> list:
+    """`count` threads call `check` for new attempts of one payer at the same moment."""
+    start = threading.Barrier(count)
+
+    def race(n):
+        start.wait()
+        return velocity.check(identity=payer, attempt_key=f"race-{n}", request=None)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(race, range(count)))
+
+
 def test_parallel_requests_cannot_all_slip_under_the_limit(monkeypatch):
-    """Eight requests racing at one point below the limit: exactly one passes, because passing
-    takes the point with an atomic increment, not a read."""
+    """Eight requests racing at one decline below the limit: exactly one passes, because
+    passing takes its points with an atomic increment, not a read."""
     monkeypatch.setattr(velocity, "record_security_event", lambda *args, **kwargs: None)
     payer = velocity.Identity(ip="203.0.113.50")
-    velocity._add_points("ip", payer.ip, 14, 600)
-    start = threading.Barrier(8)
+    velocity._add_points("ip", payer.ip, 12, 600)
+    assert sum(outcome is None for outcome in race_checks(payer, 8)) == 1
 
-    def race():
-        start.wait()
-        return velocity.check(identity=payer, request=None)
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        outcomes = list(pool.map(lambda _: race(), range(8)))
-    assert sum(outcome is None for outcome in outcomes) == 1
+def test_sixteen_simultaneous_first_attempts_let_five_through(monkeypatch):
+    """A bot firing sixteen attempts at once from a clean IP gets five through, the number of
+    declines allowed: each attempt pays for a decline before Omise is asked."""
+    monkeypatch.setattr(velocity, "record_security_event", lambda *args, **kwargs: None)
+    payer = velocity.Identity(ip="203.0.113.51")
+    assert sum(outcome is None for outcome in race_checks(payer, 16)) == DECLINES_PER_IP
+
+
+def test_the_same_attempt_posted_twice_pays_once(sandbox, product):
+    """A refreshed POST of one attempt (same key) cannot make a second charge, so it adds no
+    points: the payer's count after a paid attempt is one point, however often it is sent."""
+    client = shopper(product)
+    client.get("/checkout/", REMOTE_ADDR="203.0.113.9")
+    data = {**BUYER, "omise_token": sandbox.token(PAYS),
+            "attempt_key": client.session["checkout_attempt_key"]}
+    for _ in range(3):
+        assert client.post("/checkout/", data, REMOTE_ADDR="203.0.113.9").status_code == 302
+    assert points("ip", "203.0.113.9") == 1
+    assert charges(sandbox) == 1
+
+
+def test_a_pending_charge_gives_its_decline_points_back_until_it_declines(sandbox, product):
+    """A 3-D Secure charge is no decline while it waits at the bank (1 point); failing there
+    takes the decline's points after all (3), once, however often the return is loaded."""
+    client = shopper(product)
+    response = attempt(client, sandbox, number=THREE_D_SECURE, ip="203.0.113.10")
+    assert points("ip", "203.0.113.10") == 1
+    back = urlsplit(sandbox.complete_3ds({"authorize_uri": response.context["authorize_uri"]},
+                                         authorize=False)).path
+    for _ in range(2):
+        client.get(back, REMOTE_ADDR="203.0.113.10")
+    assert points("ip", "203.0.113.10") == 3
+
+
+def test_the_payment_service_failing_is_no_decline(sandbox, product):
+    """Omise refusing the shop (rate limit, bad key) costs the shopper one attempt's point,
+    not a decline's: a shop with a key problem does not lock its shoppers out."""
+    sandbox.fault("charges.create", "status", status=429, count=6)
+    client = shopper(product)
+    for _ in range(6):
+        assert attempt(client, sandbox, ip="203.0.113.11").status_code == 302
+    assert points("ip", "203.0.113.11") == 6
+    assert blocks() == []
+
+
+def points(dimension: str, value: str) -> int:
+    return cache.get(velocity._key("points", dimension, value), 0)
