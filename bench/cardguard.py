@@ -75,8 +75,7 @@ def _configure(with_guard: bool):
     """MIDDLEWARE and the view logger's handler, with or without the guard and the filter."""
     middleware = [m for m in settings.MIDDLEWARE if m != GUARD]
     if with_guard:
-        middleware.insert(middleware.index("whitenoise.middleware.WhiteNoiseMiddleware") + 1,
-                          GUARD)
+        middleware.insert(middleware.index("whitenoise.middleware.WhiteNoiseMiddleware"), GUARD)
     handler = logging.StreamHandler(_Sink())
     if with_guard:
         handler.addFilter(ScrubFilter())

@@ -35,6 +35,7 @@ from itertools import accumulate
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.template.loader import render_to_string
+from django.utils.csp import CSP, build_policy
 
 # --- Card numbers ------------------------------------------------------------------------------
 
@@ -279,6 +280,15 @@ def _names_security_code(words: list[str]) -> bool:
             or "".join(words).endswith("securitycode"))
 
 
+def _names_expiry(words: list[str]) -> bool:
+    """exp, expiry, expiration_month, exp_year, cc-exp-month, expiryDate …"""
+    if not words:
+        return False
+    return words[-1] in _EXPIRY_WORDS or (
+        words[-1] in _EXPIRY_PARTS and len(words) > 1 and words[-2] in _EXPIRY_WORDS
+    )
+
+
 def is_card_field(name: str, context: Iterable[str] = ()) -> bool:
     """Is `name` the name of a card number, security code or expiry field?
 
@@ -293,10 +303,7 @@ def is_card_field(name: str, context: Iterable[str] = ()) -> bool:
     joined = "".join(words)
     if _names_security_code(words):
         return True
-    # Expiry: exp, expiry, expiration_month, exp_year, cc-exp-month, expiryDate …
-    if last in _EXPIRY_WORDS:
-        return True
-    if last in _EXPIRY_PARTS and len(words) > 1 and words[-2] in _EXPIRY_WORDS:
+    if _names_expiry(words):
         return True
     # Number: card_number, cc-number, cardNumber, creditCardNumber, ccnum, card[number] …
     if _JOINED_NUMBER.fullmatch(joined) or _JOINED_NUMBER.fullmatch("".join(words[-3:])):
@@ -357,8 +364,9 @@ def scan_json(data: object) -> Finding | None:
     """Walk a parsed JSON document at any depth, without recursion (no depth limit to hit).
 
     An Omise card object (`"object": "card"`, as in webhook events) holds expiry and last
-    digits but never the number or the security code: its expiry field names are allowed, a
-    security code field is refused there too, and its values are still scanned.
+    digits but never the number or the security code: its expiry field names are allowed,
+    every other card field (number, security code) is refused there too, and its values are
+    still scanned.
     """
     stack: list[tuple[object, tuple[str, ...], bool]] = [(data, (), False)]
     while stack:
@@ -368,7 +376,7 @@ def scan_json(data: object) -> Finding | None:
             for key, value in node.items():
                 key = str(key)
                 refused = _is_card_field(key, path) and (
-                    not is_omise_card or _names_security_code(name_words(key) or [""])
+                    not is_omise_card or not _names_expiry(name_words(key))
                 )
                 if refused and _has_value(value):
                     last4 = ""
@@ -461,7 +469,11 @@ def _wants_json(request: HttpRequest) -> bool:
 
 
 def refusal_response(request: HttpRequest) -> HttpResponse:
-    """400 with a page (or JSON) saying what happened; it never echoes what was sent."""
+    """400 with a page (or JSON) saying what happened; it never echoes what was sent.
+
+    The guard answers before the CSP middleware (which runs after sessions), so the page
+    carries the site's policy itself, without a nonce: it runs no script at all.
+    """
     if _wants_json(request):
         response = JsonResponse(
             {"error": "card_data_refused", "message": REFUSAL_MESSAGE}, status=400
@@ -470,14 +482,23 @@ def refusal_response(request: HttpRequest) -> HttpResponse:
         html = render_to_string("cardguard_refused.html", {"message": REFUSAL_MESSAGE}, request)
         response = HttpResponse(html, status=400)
     response["Cache-Control"] = "no-store"
+    response["Content-Security-Policy"] = build_policy(
+        {**settings.SECURE_CSP, "script-src": [CSP.NONE]}
+    )
+    # Django would log "Bad Request: <path>" for this 400, and the path may hold the card
+    # number; the guard records its own event with the path masked instead.
+    response._has_been_logged = True
     return response
 
 
 class CardGuardMiddleware:
-    """Refuse requests carrying card data before sessions, CSRF, auth or any view run.
+    """Refuse requests carrying card data before sessions, CSRF, auth, static files or any
+    view run.
 
-    It sits right after WhiteNoise in MIDDLEWARE: a refused request never reaches the session
-    middleware, so nothing from it is saved, and the event records at most the last 4 digits.
+    It sits right after the security-header middlewares in MIDDLEWARE (so its refusal still
+    gets HSTS, nosniff, Referrer-Policy and Permissions-Policy) and before WhiteNoise, so even
+    a static file's URL is checked: a refused request never reaches the session middleware,
+    nothing from it is saved, and the event records at most the last 4 digits.
     """
 
     def __init__(self, get_response):

@@ -27,6 +27,7 @@ import copy
 import logging
 import os
 import re
+from bisect import bisect_right
 from functools import lru_cache
 
 from django.conf import settings
@@ -46,16 +47,65 @@ _AUTH = re.compile(
 
 
 def mask_card_numbers(text: str) -> str:
-    """Replace every card number's digits but the last four with `*`."""
-    if not might_hold_card_number(text):
-        return text
+    """Replace every card number's digits but the last four with `*`, also where a URL
+    encodes its separators or digits (`4242+4242+…`, `%20`: a GET form in an access log)."""
+    if might_hold_card_number(text):
+        text = _masked(text, [(m.start, m.end, m) for m in find_card_numbers(text)])
+    if "+" in text or "%" in text:
+        text = _mask_url_encoded(text)
+    return text
+
+
+def _masked(text: str, spans: list) -> str:
     parts, position = [], 0
-    for match in find_card_numbers(text):
-        parts.append(text[position : match.start])
+    for start, end, match in spans:
+        parts.append(text[position:start])
         parts.append("*" * (len(match.digits) - 4) + match.last4)
-        position = match.end
+        position = end
     parts.append(text[position:])
     return "".join(parts)
+
+
+# What a URL may write for a separator or a digit: "+" for a space, %20, %2D, %30–%39.
+_URL_ESCAPE = re.compile(r"\+|%(?:2[0dD]|3[0-9])")
+
+
+def _mask_url_encoded(text: str) -> str:
+    """Decode only the escapes a card number could hide behind, find numbers in the decoded
+    text, and mask their spans in the original (each decoded character remembers where it
+    came from)."""
+    anchors: list[tuple[int, int, int]] = []  # (decoded index, original start, original end)
+    parts, last, decoded_length = [], 0, 0
+    for escape in _URL_ESCAPE.finditer(text):
+        parts.append(text[last : escape.start()])
+        decoded_length += escape.start() - last
+        escaped = escape.group()
+        parts.append(" " if escaped == "+" else chr(int(escaped[1:], 16)))
+        anchors.append((decoded_length, escape.start(), escape.end()))
+        decoded_length += 1
+        last = escape.end()
+    if not anchors:
+        return text
+    parts.append(text[last:])
+    decoded = "".join(parts)
+    if not might_hold_card_number(decoded):
+        return text
+    keys = [anchor[0] for anchor in anchors]
+
+    def original(index: int) -> tuple[int, int]:
+        """The span in `text` of the decoded character at `index`."""
+        k = bisect_right(keys, index) - 1
+        if k < 0:
+            return index, index + 1
+        at, start, end = anchors[k]
+        if at == index:
+            return start, end
+        offset = end + index - at - 1
+        return offset, offset + 1
+
+    spans = [(original(m.start)[0], original(m.end - 1)[1], m)
+             for m in find_card_numbers(decoded)]
+    return _masked(text, spans) if spans else text
 
 
 @lru_cache(maxsize=8)

@@ -177,9 +177,10 @@ if WEBHOOK_PROCESSING == "deferred" and "Immediate" in TASKS["default"]["BACKEND
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "shop.headers.SecurityHeadersMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    # Before sessions: a request carrying card data is refused and nothing from it is saved.
+    # Before static files and sessions: a request carrying card data is refused, whatever
+    # its path, and nothing from it is saved. Its refusal still gets the headers above.
     "shop.cardguard.CardGuardMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -13,7 +13,8 @@ How:
 * The root logger is lowered to DEBUG for the run (a debug print is the typical leak); the
   handlers settings installed keep their previous threshold, so the terminal is unchanged.
 * Each record's message, exception text and stack are checked at once (nothing is kept but the
-  offenders) against the test cards of omise-api.md in any spacing.
+  offenders) for the test cards of omise-api.md in any spacing or URL encoding, and for any
+  card number the card guard's detector finds.
 * At the end of the session, any offender is listed (masked) and the run's exit status is 1.
 
 A test that logs a card number on purpose (to exercise the scrubber) passes
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import unquote_plus
 
 # Omise's test cards (omise-api.md): the numbers the whole suite sends around.
 TEST_CARDS = frozenset({
@@ -51,9 +53,16 @@ def record_text(record: logging.LogRecord) -> str:
 
 
 def cards_in(text: str) -> set[str]:
-    """The test card numbers in `text`, however they are spaced or dashed."""
-    squeezed = _SEPARATORS.sub("", text)
-    return {card for card in TEST_CARDS if card in squeezed}
+    """The card numbers in `text`: Omise's test cards however they are spaced, dashed or
+    URL-encoded, and any other number the card guard's detector finds."""
+    from shop.cardguard import find_card_numbers  # Django is set up by the time records come
+
+    decoded = unquote_plus(text) if "+" in text or "%" in text else text
+    squeezed = _SEPARATORS.sub("", decoded)
+    found = {card for card in TEST_CARDS if card in squeezed}
+    for candidate in {text, decoded}:
+        found.update(match.digits for match in find_card_numbers(candidate))
+    return found
 
 
 class CardLogCollector:

@@ -7,6 +7,7 @@ import runpy
 import sys
 from pathlib import Path
 
+import pytest
 from django.conf import settings as django_settings
 from django.test import RequestFactory
 from django.views.debug import technical_500_response
@@ -104,6 +105,32 @@ def test_filter_masks_mapping_arguments_like_gunicorn_access_logs():
                  {"h": "203.0.113.9", "r": f"GET /pay?cc={CARD} HTTP/1.1", "s": "400"})
     out = written(rec)
     assert out.strip() == '203.0.113.9 "GET /pay?cc=************4242 HTTP/1.1" 400'
+
+
+@pytest.mark.parametrize("line", [
+    "GET /search?q=4242+4242+4242+4242 HTTP/1.1",  # a GET form: spaces become +
+    "GET /search?q=4242%204242%204242%204242 HTTP/1.1",
+    "GET /search?q=4242%2D4242%2D4242%2D4242 HTTP/1.1",
+    "GET /search?q=%34%32%34%32%34%32%34%32%34%32%34%32%34%32%34%32 HTTP/1.1",
+    "GET /search?q=4242+4242%204242-4242&page=2 HTTP/1.1",
+])
+def test_filter_masks_card_numbers_in_url_encoded_request_lines(line):
+    """An access log writes the raw request line: a card number whose separators or digits
+    are URL-encoded is masked there too, the rest of the line kept."""
+    rec = record('%(h)s "%(r)s" %(s)s', {"h": "203.0.113.9", "r": line, "s": "400"})
+    out = written(rec)
+    assert "************4242" in out and out.startswith('203.0.113.9 "GET /search?q=')
+    assert "4242+4242" not in out and "%204242" not in out and "%34%32%34" not in out
+
+
+@pytest.mark.parametrize("line", [
+    "GET /search?q=silk+scarf&phone=%2B66+81+234+5678 HTTP/1.1",
+    "GET /orders/LG-20251234-5678/?ts=2025-01-01T10%3A00%3A00%2B07%3A00 HTTP/1.1",
+    "GET /?ids=1234+5678+9012+3456 HTTP/1.1",  # fails Luhn: no card
+])
+def test_url_encoded_lines_without_a_card_are_left_alone(line):
+    """Phones, timestamps and ids in a URL are not mistaken for card numbers."""
+    assert scrub(line) == line
 
 
 def test_filter_masks_exceptions_and_tracebacks():

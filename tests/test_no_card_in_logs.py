@@ -48,6 +48,10 @@ def test_clean_records_and_deliberate_ones_pass():
     assert collector.offenders == [] and collector.seen == 2
 
 
-def test_cards_in_finds_only_the_test_cards():
-    """The scan knows Omise's test cards, not any long number."""
-    assert cards_in("4111-1111-1115-0002 and 4000000000000002") == {"4111111111150002"}
+def test_cards_in_finds_card_numbers_not_long_ids():
+    """The scan finds Omise's test cards in any spacing or URL encoding and any other valid
+    card number, but not a long number that is no card (no brand, or a failed Luhn sum)."""
+    text = ("4111-1111-1115-0002 and 4000000000000002, q=4242+4242+4242+4242&n=%35555"
+            "555555554444; order 1234567890123456, ref 4242424242424241")
+    assert cards_in(text) == {"4111111111150002", "4000000000000002", "4242424242424242",
+                              "5555555555554444"}

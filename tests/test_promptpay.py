@@ -301,7 +301,9 @@ def test_used_source_fails_without_a_second_charge(shop, sandbox):
 def test_promptpay_attempts_count_against_velocity_limits(shop, sandbox, settings):
     """PromptPay submissions go through the same velocity limits as cards: over the IP's
     limit, the checkout refuses (429) before creating an order or a charge."""
-    settings.CHECKOUT_VELOCITY_LIMITS = {**settings.CHECKOUT_VELOCITY_LIMITS, "ip": (2, 600, 600)}
+    # 4 points: an attempt pays a decline's 3 up front, a pending charge keeps 1 of them, so
+    # the third attempt (2 + 3) is over.
+    settings.CHECKOUT_VELOCITY_LIMITS = {**settings.CHECKOUT_VELOCITY_LIMITS, "ip": (4, 600, 600)}
     codes = [pay_with_source(shop, sandbox.source("promptpay", amount=TOTAL)).status_code
              for _ in range(3)]
     assert codes == [302, 302, 429]

@@ -103,6 +103,7 @@ def render_site(directory: Path, http_port: int, https_port: int, upstream_port:
         (r"shop\.example\.com", HOST),
         (r"include snippets/shop-tls\.conf;", f"include {TLS_CONF};"),
         (r"server 127\.0\.0\.1:8000;", f"server 127.0.0.1:{upstream_port};"),
+        (r"/var/log/nginx/shop-access\.log", f"{directory}/access.log"),
         (r"\n\s*listen \[::\]:\d+[^;]*;", ""),  # no IPv6 in the sandboxed test
         (r"listen 80\b", f"listen 127.0.0.1:{http_port}"),
         (r"listen 443\b", f"listen 127.0.0.1:{https_port}"),
@@ -141,7 +142,7 @@ def tls_lab(live_server, tmp_path_factory):
     try:
         wait_for_port(ports["https"], process, log)
         wait_for_port(ports["http"], process, log)
-        yield {**ports, "openssl": openssl, "certs": certs}
+        yield {**ports, "openssl": openssl, "certs": certs, "access_log": directory / "access.log"}
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -295,3 +296,15 @@ def test_app_responses_come_through_https_with_hsts_and_the_apps_headers(tls_lab
     assert "camera=()" in response.headers["Permissions-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "nginx/" not in (response.headers["Server"] or "")  # server_tokens off
+
+
+def test_the_access_log_keeps_paths_but_no_query_strings(tls_lab):
+    """nginx logs the request's path, never its query string, over HTTPS and plain HTTP: a
+    card number typed into a GET form does not reach its disk."""
+    https_get(tls_lab, "/cart/?q=4242+4242+4242+4242").read()
+    connection = http.client.HTTPConnection("127.0.0.1", tls_lab["http"], timeout=20)
+    connection.request("GET", "/products/?card_number=4242424242424242", headers={"Host": HOST})
+    connection.getresponse().read()
+    log = tls_lab["access_log"].read_text()
+    assert '"GET /cart/ HTTP/1.1" 400' in log and '"GET /products/ HTTP/1.1" 301' in log
+    assert "4242" not in log and "?" not in log
