@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from io import BytesIO
-from itertools import accumulate
+from itertools import accumulate, chain
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
@@ -58,18 +58,17 @@ BRANDS: dict[str, tuple[tuple[tuple[str, str], ...], frozenset[int]]] = {
 # repetition consumes "digit" or "separator digit" with no overlap between the alternatives,
 # so the engine never backtracks more than the 13-digit minimum: linear in the text.
 _RUN = re.compile(r"[0-9](?:[ -]?[0-9]){12,}")
-# Finding candidates at C speed. Each character is mapped to its class (digit "0", separator
-# " ", anything else "x") and the class string is searched with bytes.find for what every
-# card-number window must contain: 13 digits in a row (a plain number), or a whole 4-digit
-# group followed by a separator and a digit (a printed one: 4-4-4-4, 4-6-5 …). Only around
-# those rare places do the precise rules below run in Python.
-_CLASSES = bytes(
-    ord("0") if chr(i) in "0123456789" else ord(" ") if chr(i) in " -" else ord("x")
-    for i in range(256)
-)
-_NEEDLES = (b"0" * 13, b"x0000 0", b" 0000 0")
+# Finding candidates at C speed. Each character is mapped to "0" if it can be part of a card
+# number as printed (a digit, a space, a dash) and to "x" otherwise; a card number then lies in
+# a run of at least 13 "0"s, which bytes.find locates (a needle of one byte value skips fast
+# over prose). Only runs that really hold a window (checked by a C regex) reach the precise
+# rules below, in Python.
+_CLASSES = bytes(ord("0") if chr(i) in "0123456789 -" else ord("x") for i in range(256))
+_MIN_RUN = b"0" * 13
 # A window's own shape, checked in C at each candidate before any Python work.
-_WINDOW = re.compile(r"[0-9]{13}|[0-9]{4}[ -][0-9](?:[ -]?[0-9]){8}")
+# Only at the start of a group of digits: a number starts with a group (13 plain digits, or a
+# printed group of four); inside a group, no window starts.
+_WINDOW = re.compile(r"(?<![0-9])(?:[0-9]{13}|[0-9]{4}[ -][0-9](?:[ -]?[0-9]){8})")
 # The rest of a stretch of digits, spaces and dashes, from a given position.
 _STRETCH_TAIL = re.compile(r"[0-9 -]*")
 _DIGITS = "0123456789"
@@ -158,22 +157,23 @@ def find_card_numbers(text: str) -> Iterator[CardMatch]:
 
 def _shape(text: str) -> bytes:
     """`text` as character classes, one byte per character. latin-1 with "replace" keeps one
-    byte per character (anything else becomes "?", a non-digit), so positions line up."""
+    byte per character (anything else becomes "?", which is no digit), so positions line up."""
     return text.encode("latin-1", "replace").translate(_CLASSES)
 
 
 def _candidates(text: str) -> Iterator[int]:
-    """Positions in `text` where a card-number window could start (its first digit)."""
+    """Positions in `text` where a card-number window starts: one per stretch of digits,
+    spaces and dashes that holds one (the stretch is then examined whole)."""
     shape = _shape(text)
-    if shape.startswith(b"0000 0"):  # the start of the text is a boundary too
-        yield 0
-    for needle in _NEEDLES:
-        offset = 0 if needle[0] == ord("0") else 1
-        found = shape.find(needle)
-        while found != -1:
-            if _WINDOW.match(text, found + offset):
-                yield found + offset
-            found = shape.find(needle, found + 1)
+    found = shape.find(_MIN_RUN)
+    while found != -1:
+        end = shape.find(b"x", found)  # the stretch ends at the next other character
+        if end == -1:
+            end = len(shape)
+        window = _WINDOW.search(text, found, end)
+        if window:
+            yield window.start()
+        found = shape.find(_MIN_RUN, end)
 
 
 def _stretch_around(text: str, start: int, end: int) -> tuple[int, int]:
@@ -336,26 +336,28 @@ def _has_value(value: object) -> bool:
 
 
 def scan_fields(fields: QueryDict, carrier: str) -> Finding | None:
-    """Scan a query string or form: values that look like card numbers, then card field names.
+    """Scan a query string or form: names and values that look like card numbers, then card
+    field names.
 
-    All values are joined and scanned in one pass (the common case: one C-speed regex search
-    that finds nothing); a match is mapped back to its field by its offset. Names get the same
-    treatment; the card-field test per name is cached.
+    All names and values are joined and scanned in one pass (the common case: C-speed
+    searches that find nothing); a match is mapped back to its field by its offset. The
+    card-field test per name is cached.
     """
-    pairs = [(name, value) for name, values in fields.lists() for value in values]
-    blob = "\n".join(value for _, value in pairs)  # "\n" is no separator: values stay apart
-    match = first_card_number(blob)
+    lists = fields.lists()
+    if not isinstance(lists, list):
+        lists = list(lists)
+    names = [name for name, _ in lists]
+    values = [value for _, field_values in lists for value in field_values]
+    # "\n" is no separator: entries stay apart. Names first: a card number used as a field
+    # name (a mis-built form) is found like one in a value.
+    match = first_card_number("\n".join(chain(names, values)))
     if match:
-        offsets = list(accumulate(len(value) + 1 for _, value in pairs))
-        name = pairs[bisect_right(offsets, match.start)][0]
-        return Finding(carrier, name, "card_number", match.last4)
-    if might_hold_card_number("\n".join(name for name, _ in pairs)):
-        for name, _ in pairs:
-            name_match = first_card_number(name)
-            if name_match:  # a card number used as a field name (a mis-built form)
-                return Finding(carrier, name, "card_number", name_match.last4)
-    for name, value in pairs:
-        if _is_card_field(name, ()) and _has_value(value):
+        owners = [*names, *(name for name, field_values in lists for _ in field_values)]
+        offsets = list(accumulate(len(entry) + 1 for entry in chain(names, values)))
+        return Finding(carrier, owners[bisect_right(offsets, match.start)], "card_number",
+                       match.last4)
+    for name, field_values in lists:
+        if _is_card_field(name, ()) and any(map(_has_value, field_values)):
             return Finding(carrier, name, "card_field")
     return None
 
