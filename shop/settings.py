@@ -211,6 +211,8 @@ TEMPLATES = [
     },
 ]
 
+if not env.str("DATABASE_URL", default=""):
+    VAR_DIR.mkdir(exist_ok=True)  # the default SQLite file lives there, whatever else is set
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }

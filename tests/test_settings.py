@@ -109,3 +109,26 @@ def test_env_file_is_read_but_real_environment_wins(tmp_path):
         {"ENV_FILE": str(env_file), "PORT": "9000"}, tmp_path, "settings.SHOP_ORIGIN"
     )
     assert result.stdout.strip() == "http://127.0.0.1:9000"
+
+
+def test_production_mounts_no_sandbox(tmp_path):
+    """A production configuration neither installs the sandbox app nor routes /sandbox/, and
+    loading the whole URLconf imports no sandbox module: production code never imports it."""
+    code = (
+        "import sys, django; from django.conf import settings; django.setup()\n"
+        "import shop.urls\n"
+        "from django.urls import Resolver404, resolve\n"
+        "try:\n    resolve('/sandbox/omise.js'); routed = True\n"
+        "except Resolver404:\n    routed = False\n"
+        "print('sandbox' in settings.INSTALLED_APPS, routed,"
+        " any(m == 'sandbox' or m.startswith('sandbox.') for m in sys.modules))"
+    )
+    env = {"PATH": os.environ["PATH"], "ENV_FILE": "", "DJANGO_SETTINGS_MODULE": "shop.settings",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", **PRODUCTION}
+    result = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False", "False"]
+
