@@ -27,7 +27,7 @@ def test_working_keys_report_mode_account_and_direct_egress(sandbox, settings):
     assert "Mode:    test (offline sandbox)" in out
     assert "Egress:  direct" in out
     assert "Account: acct_" in out
-    assert "OK: the secret key works in test mode." in out
+    assert "OK: both keys work in test mode." in out
     assert settings.OMISE_SECRET_KEY not in out
     assert settings.OMISE_SECRET_KEY[10:-4] not in out
     assert f"skey_test_…{settings.OMISE_SECRET_KEY[-4:]}" in out
@@ -44,6 +44,21 @@ def test_refused_secret_key_fails_clearly(sandbox, settings, monkeypatch):
     with pytest.raises(CommandError, match="authentication_failure") as refused:
         run_check()
     assert unknown not in str(refused.value)
+
+
+def test_refused_public_key_fails_clearly(sandbox, settings, monkeypatch):
+    """A public key the vault does not know: non-zero exit naming the public key, after the
+    secret key was accepted; the vault was asked with an empty card, never a card number."""
+    unknown = "pkey_test_" + secrets.token_hex(10)
+    client = OmiseClient(
+        secret_key=settings.OMISE_SECRET_KEY, public_key=unknown,
+        api_url=sandbox.api_url, vault_url=sandbox.vault_url,
+    )
+    monkeypatch.setattr("shop.management.commands.omise_check.get_client", lambda: client)
+    with pytest.raises(CommandError, match="vault refused the public key") as refused:
+        run_check()
+    assert unknown not in str(refused.value)
+    assert [r.params for r in sandbox.requests("tokens.create")] == [{"card_fields": []}]
 
 
 def test_unreachable_api_fails_clearly(sandbox, settings):

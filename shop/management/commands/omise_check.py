@@ -77,4 +77,24 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Account: {account.get('id', '?')} ({account.get('email') or 'no e-mail'})"
         )
-        self.stdout.write(self.style.SUCCESS(f"OK: the secret key works in {mode} mode."))
+        self._check_public_key(mode)
+        self.stdout.write(self.style.SUCCESS(f"OK: both keys work in {mode} mode."))
+
+    @staticmethod
+    def _check_public_key(mode: str) -> None:
+        """Omise's vault judges a card only once it has accepted the public key: an empty card
+        answered `invalid_card` proves the key works, with no card data sent, no token made."""
+        try:
+            get_client().create_token(card={})
+        except OmiseAPIError as error:
+            if error.code == "authentication_failure":
+                raise CommandError(
+                    "Omise's vault refused the public key (authentication_failure). Copy the "
+                    f"public key of {mode} mode from the dashboard again."
+                ) from None
+            if error.code not in {"invalid_card", "bad_request"}:
+                raise CommandError(
+                    f"Omise's vault answered an error: {error.code}: {error.message}"
+                ) from None
+        except OmiseNetworkError as error:
+            raise CommandError(f"Could not reach Omise's vault: {error}") from None
