@@ -69,9 +69,23 @@ def test_public_key_and_env_file_fail(repo):
 
 
 def test_fake_test_key_in_tests_passes(repo):
-    """A `_test_` key inside tests/ is an obviously fake sandbox key: allowed."""
-    repo("tests/test_pay.py", f'KEY = "{key("skey", test=True)}"\n')
+    """A `_test_` key inside tests/ that says it is fake is a sandbox key: allowed."""
+    repo("tests/test_pay.py", f'KEY = "skey_test_5fake{secrets.token_hex(8)}"\n')
     assert run_scan(repo.root).returncode == 0
+
+
+def test_a_real_looking_test_key_in_tests_fails(repo):
+    """A test key pasted into a test from the dashboard is a credential of the account."""
+    repo("tests/test_pay.py", f'KEY = "{key("skey", test=True)}"\n')
+    result = run_scan(repo.root)
+    assert result.returncode == 1 and "does not say 'fake'" in result.stderr
+
+
+def test_a_key_body_without_digits_is_still_a_key(repo):
+    """A real key's random body may hold no digit: it is found all the same."""
+    body = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(19))
+    repo("shop/settings.py", f'OMISE_SECRET_KEY = "skey_{body}"\n')
+    assert run_scan(repo.root).returncode == 1
 
 
 def test_test_key_outside_tests_fails(repo):

@@ -14,7 +14,7 @@ from shop.logscrub import ScrubFilter
 
 CARD = "4242424242424242"
 MASKED = "************4242"
-SECRET = "skey_test_5abcdefghijklmnopqr"
+SECRET = "skey_test_5fakeabcdefghijklmn"
 
 
 def log_through(*, filtered: bool, emit) -> list[dict]:

@@ -73,8 +73,8 @@ def test_secret_keys_are_masked_public_keys_kept():
 def test_configured_secrets_are_masked_literally(settings):
     """The configured webhook secret and the secret key's Basic-auth header are masked."""
     settings.OMISE_WEBHOOK_SECRET = "c2VjcmV0LXdlYmhvb2stdmFsdWU="
-    settings.OMISE_SECRET_KEY = "skey_test_5configured9"
-    basic = base64.b64encode(b"skey_test_5configured9:").decode()
+    settings.OMISE_SECRET_KEY = "skey_test_5fakeconfigured9"
+    basic = base64.b64encode(b"skey_test_5fakeconfigured9:").decode()
     out = scrub(f"whsec={settings.OMISE_WEBHOOK_SECRET} header={basic}")
     assert settings.OMISE_WEBHOOK_SECRET not in out and basic not in out
     assert out.count("[redacted]") == 2

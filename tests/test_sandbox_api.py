@@ -107,7 +107,7 @@ def test_only_this_projects_test_keys_are_accepted(sandbox, vault, key_name, exp
     `authentication_failure` (401)."""
     keys = {"public": sandbox.settings.OMISE_PUBLIC_KEY,
             "secret": sandbox.settings.OMISE_SECRET_KEY,
-            "missing": "", "other": "skey_test_someoneelse00000000", None: None}
+            "missing": "", "other": "skey_test_fakesomeoneelse0000", None: None}
     path = "/tokens" if vault else "/account"
     method = "POST" if vault else "GET"
     response = raw(sandbox, method, path, vault=vault, key=keys[key_name],
