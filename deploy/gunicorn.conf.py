@@ -43,7 +43,10 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 accesslog = "-"  # stdout, through the scrubbing handler configured below
 errorlog = "-"
 
-_scrubbed_stream = {"class": "logging.StreamHandler", "formatter": "generic", "filters": ["scrub"]}
+# LOG_FORMAT=json (as for Django, shop/settings.py): gunicorn's lines as JSON objects too, so a
+# log aggregator gets one format from the whole process.
+_format = "json" if os.environ.get("LOG_FORMAT", "plain") == "json" else "generic"
+_scrubbed_stream = {"class": "logging.StreamHandler", "formatter": _format, "filters": ["scrub"]}
 
 logconfig_dict = {
     "version": 1,
@@ -54,6 +57,7 @@ logconfig_dict = {
             "format": "%(asctime)s [%(process)d] [%(levelname)s] %(message)s",
             "datefmt": "[%Y-%m-%d %H:%M:%S %z]",
         },
+        "json": {"()": "shop.logformat.JsonFormatter"},
     },
     "handlers": {
         "console": {**_scrubbed_stream, "stream": "ext://sys.stdout"},

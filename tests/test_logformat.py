@@ -102,3 +102,27 @@ def test_plain_is_the_default_and_other_formats_are_refused():
     assert plain.returncode == 0 and "WARNING checkout hello" in plain.stderr
     wrong = run_django("pass", LOG_FORMAT="xml")
     assert wrong.returncode != 0 and "LOG_FORMAT must be 'plain' or 'json'" in wrong.stderr
+
+
+@pytest.mark.parametrize("log_format", ["json", "plain"])
+def test_gunicorn_follows_log_format(log_format):
+    """deploy/gunicorn.conf.py writes gunicorn's access and error lines as scrubbed JSON under
+    LOG_FORMAT=json (one format from the whole process), and as plain text otherwise."""
+    code = (
+        "import logging.config, runpy; "
+        "config = runpy.run_path('deploy/gunicorn.conf.py')['logconfig_dict']; "
+        "logging.config.dictConfig(config); "
+        "logging.getLogger('gunicorn.access').info("
+        "'%s', 'GET /search?q=4242+4242+4242+4242 HTTP/1.1'); "
+        "logging.getLogger('gunicorn.error').error('worker %s exited', 7)"
+    )
+    result = run_django(code, LOG_FORMAT=log_format)
+    assert result.returncode == 0, result.stderr
+    lines = [*result.stdout.splitlines(), *result.stderr.splitlines()]
+    assert "4242+4242" not in result.stdout + result.stderr
+    if log_format == "json":
+        entries = {entry["logger"]: entry for entry in map(json.loads, lines)}
+        assert entries["gunicorn.access"]["message"] == "GET /search?q=" + MASKED + " HTTP/1.1"
+        assert entries["gunicorn.error"]["level"] == "ERROR"
+    else:
+        assert len(lines) == 2 and not any(line.startswith("{") for line in lines)
