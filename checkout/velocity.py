@@ -113,19 +113,29 @@ def check(*, identity: Identity, attempt_key: str, request: HttpRequest) -> Bloc
     of the same attempt can never make a second charge, so it costs nothing more.
     """
     configured = limits()
-    passed = []
-    for dimension in DIMENSIONS:
-        value = getattr(identity, dimension)
-        limit = configured.get(dimension)
-        if not value or limit is None:
-            continue
-        if block := _blocked(dimension=dimension, value=value, limit=limit, request=request):
+    counted = [
+        (dimension, getattr(identity, dimension), configured.get(dimension))
+        for dimension in DIMENSIONS
+        if getattr(identity, dimension) and configured.get(dimension) is not None
+    ]
+    # Every dimension's block and points in one read (one MGET on Redis).
+    known = cache.get_many([
+        _key(kind, dimension, value) for dimension, value, _ in counted
+        for kind in ("block", "points")
+    ]) if counted else {}
+    for dimension, value, limit in counted:
+        if block := _blocked(
+            dimension=dimension, value=value, limit=limit, request=request,
+            until=known.get(_key("block", dimension, value)),
+            points=known.get(_key("points", dimension, value), 0),
+        ):
             return block
-        passed.append((dimension, value, limit))
     if not cache.add(f"velocity:paid:{attempt_key}", True, COUNTED_FOR_SECONDS):
         return None
-    for dimension, value, limit in passed:
-        points = _add_points(dimension, value, decline_points(), limit.window)
+    totals = _add_points_many(
+        [(dimension, value, decline_points(), limit.window) for dimension, value, limit in counted]
+    )
+    for (dimension, value, limit), points in zip(counted, totals, strict=True):
         if points > limit.points:  # a parallel request took the last point first
             return _start_block(
                 dimension=dimension, value=value, limit=limit, request=request, points=points
@@ -160,26 +170,29 @@ def record(*, identity: Identity, attempt: PaymentAttempt, request: HttpRequest)
         change = extra if cache.delete(eased) else 0
     else:
         change = -extra if cache.add(eased, True, COUNTED_FOR_SECONDS) else 0
-    for dimension in ("ip", "session", "email"):
-        value = getattr(identity, dimension)
-        if value and change and dimension in configured:
-            _add_points(dimension, value, change, configured[dimension].window)
+    changes = [
+        (dimension, getattr(identity, dimension), change, configured[dimension].window)
+        for dimension in ("ip", "session", "email")
+        if change and getattr(identity, dimension) and dimension in configured
+    ]
+    if card_limit is not None:
+        first_decline = declined and cache.add(
+            f"velocity:declined:{attempt.pk}", True, COUNTED_FOR_SECONDS
+        )
+        card_points = extra if first_decline else 0
+        if cache.add(f"velocity:card-counted:{attempt.pk}", True, COUNTED_FOR_SECONDS):
+            card_points += 1
+        if card_points:
+            changes.append(("card", card, card_points, card_limit.window))
+    _add_points_many(changes)
     if card_limit is None:
         return None
-    if declined and cache.add(f"velocity:declined:{attempt.pk}", True, COUNTED_FOR_SECONDS):
-        card_extra = extra
-    else:
-        card_extra = 0
-    card_points = card_extra
-    if cache.add(f"velocity:card-counted:{attempt.pk}", True, COUNTED_FOR_SECONDS):
-        card_points += 1
-    if card_points:
-        _add_points("card", card, card_points, card_limit.window)
     if not declined:
         return None
     if card_blocked_until is None:
         # Reaching the card's limit starts its block (one event); this decline is shown as usual.
-        _blocked(dimension="card", value=card, limit=card_limit, request=request)
+        _blocked(dimension="card", value=card, limit=card_limit, request=request, until=None,
+                 points=cache.get(_key("points", "card", card), 0))
         return None
     # A blocked card came back under another identity. Its charge could not be avoided (the
     # card is known only from the charge), so burn the IP, session and email that carried it:
@@ -240,12 +253,24 @@ def _add_points(dimension: str, value: str, points: int, window: int) -> int:
         return points
 
 
-def _blocked(*, dimension: str, value: str, limit: Limit, request: HttpRequest) -> Block | None:
-    """The running block of this value, or a new one if its points reached the limit."""
-    until = cache.get(_key("block", dimension, value))
+def _add_points_many(changes: list[tuple[str, str, int, int]]) -> list[int]:
+    """`_add_points` for each (dimension, value, points, window): in one atomic round trip
+    where the cache offers it (shop.cache.RedisCache, production's), else one call each."""
+    add_to_windows = getattr(cache, "add_to_windows", None)
+    if add_to_windows is None or not changes:
+        return [_add_points(*change) for change in changes]
+    return add_to_windows([(_key("points", d, v), points, window)
+                           for d, v, points, window in changes])
+
+
+def _blocked(
+    *, dimension: str, value: str, limit: Limit, request: HttpRequest, until: float | None,
+    points: int,
+) -> Block | None:
+    """The running block of this value (`until`, as read from the cache), or a new one if its
+    `points` reached the limit."""
     if until is not None:
-        return _block(dimension, value, limit, until)
-    points = cache.get(_key("points", dimension, value), 0)
+        return _block(dimension, value, limit, until, points=points)
     if points >= limit.points:
         return _start_block(
             dimension=dimension, value=value, limit=limit, request=request, points=points
