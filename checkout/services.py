@@ -78,15 +78,19 @@ def checkout_submit(
             )
     elif source or not TOKEN_RE.match(token or ""):
         raise CheckoutError("The card form did not complete. Please enter your card again.")
-    existing = PaymentAttempt.objects.filter(key=attempt_key).select_related("order").first()
-    if existing:
-        return existing
+    # A key already used is found by the unique key when its attempt is inserted below (the
+    # view has looked it up just before, so a repeat rarely gets this far), or here when the
+    # cart could not make a new order anyway.
     lines = cart.lines
     if not lines:
+        if existing := _attempt_by_key(attempt_key):
+            return existing
         raise CheckoutError("Your cart is empty.")
     amount, currency = cart.total, cart.currency
     low, high = AMOUNT_LIMITS.get(currency, (1, 10**12))
     if not low <= amount <= high:
+        if existing := _attempt_by_key(attempt_key):
+            return existing
         raise CheckoutError(
             "Card payments must be between "
             f"{format_money(low, currency)} and {format_money(high, currency)}. "
@@ -112,7 +116,8 @@ def checkout_submit(
                 payment_method=payment_methods.CARD if token else payment_methods.SOURCE,
             )
     except IntegrityError:
-        # Another request with the same key won the race: its attempt is the one.
+        # A request with the same key came first (a repeat, or won the race): its attempt is
+        # the one, and this order was rolled back.
         return PaymentAttempt.objects.select_related("order").get(key=attempt_key)
 
     try:
@@ -149,22 +154,40 @@ def checkout_submit(
         logger.warning("Charge creation for %s had no answer; reconciling", order.reference)
         return _attempt_unknown(attempt)
 
-    # Store the charge id before anything can redirect the shopper away.
-    PaymentAttempt.objects.filter(pk=attempt.pk).update(charge_id=charge["id"])
-    return charge_apply(charge=charge) or attempt
+    # The charge id is stored before anything can redirect the shopper away: in the same
+    # transaction that applies the charge (one commit, not two), or on its own if that failed.
+    try:
+        return charge_apply(charge=charge, attempt_id=attempt.pk) or attempt
+    except Exception:
+        try:
+            PaymentAttempt.objects.filter(pk=attempt.pk, charge_id__isnull=True).update(
+                charge_id=charge["id"]
+            )
+        except Exception:
+            logger.exception("Could not store charge %s for %s", charge["id"], order.reference)
+        raise
 
 
-def charge_apply(*, charge: dict) -> PaymentAttempt | None:
+def charge_apply(*, charge: dict, attempt_id: int | None = None) -> PaymentAttempt | None:
     """Bring the attempt and its order in line with `charge` (a charge object from Omise).
 
     The one place an order's payment state changes. Rows are locked attempt-then-order, so the
     3-D Secure return and a webhook racing for the same charge serialise, and the result does
     not depend on which comes first. Returns None for a charge that belongs to no attempt.
+
+    `attempt_id`: the attempt that has just created this charge (checkout_submit); its charge id
+    is stored in this transaction, whether or not the charge can be applied.
     """
     metadata = charge.get("metadata") or {}
     with transaction.atomic():
         attempts = PaymentAttempt.objects.select_for_update()
-        attempt = attempts.filter(charge_id=charge["id"]).first()
+        new_id = False
+        if attempt_id is not None:
+            attempt = attempts.get(pk=attempt_id)
+            new_id = attempt.charge_id != charge["id"]
+            attempt.charge_id = charge["id"]
+        else:
+            attempt = attempts.filter(charge_id=charge["id"]).first()
         if attempt is None and metadata.get("attempt"):
             # A charge whose creation timed out: we never learned its id until now.
             attempt = attempts.filter(key=metadata["attempt"], charge_id__isnull=True).first()
@@ -175,6 +198,8 @@ def charge_apply(*, charge: dict) -> PaymentAttempt | None:
             return None
         order = Order.objects.select_for_update().get(pk=attempt.order_id)
         if not _charge_matches(charge, order, attempt):
+            if new_id:
+                attempt.save(update_fields=["charge_id"])
             return attempt
 
         status = _attempt_status(charge)
@@ -182,6 +207,8 @@ def charge_apply(*, charge: dict) -> PaymentAttempt | None:
             # An older copy of the charge (read before a newer one was applied): what we
             # already know is later. Never move a settled attempt back to pending.
             logger.info("Charge %s: stale %s copy ignored", charge["id"], status)
+            if new_id:
+                attempt.save(update_fields=["charge_id"])
             attempt.order = order
             return attempt
         attempt.status = status
@@ -258,6 +285,10 @@ def attempt_needs_reconcile(attempt: PaymentAttempt) -> bool:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+def _attempt_by_key(attempt_key: str) -> PaymentAttempt | None:
+    return PaymentAttempt.objects.filter(key=attempt_key).select_related("order").first()
+
 
 def _attempt_refused(attempt: PaymentAttempt, *, code: str, message: str) -> PaymentAttempt:
     """Record that no charge exists for this attempt and fail its order (if still pending)."""

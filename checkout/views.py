@@ -43,6 +43,7 @@ def _attempt_key(session) -> str:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def checkout(request: HttpRequest) -> HttpResponse:
+    key = ""
     if request.method == "POST":
         key = request.POST.get("attempt_key", "")
         if not constant_time_compare(key, request.session.get(ATTEMPT_SESSION_KEY, "")):
@@ -59,7 +60,11 @@ def checkout(request: HttpRequest) -> HttpResponse:
         return redirect("shop:cart")
 
     form = CheckoutForm(
-        request.POST or None, initial={"attempt_key": _attempt_key(request.session)}
+        request.POST or None,
+        # A POST's key was just checked against the session and has no attempt yet: it is the
+        # page's key, no need to look it up again.
+        initial={"attempt_key": key if request.method == "POST" and key
+                 else _attempt_key(request.session)},
     )
     if form.is_valid():
         payer = velocity.Identity.of(request, email=form.cleaned_data["email"])

@@ -5,8 +5,9 @@ from urllib.parse import urlsplit
 import pytest
 from django.urls import reverse
 
+from checkout import services
 from checkout.models import Order, PaymentAttempt
-from shop.cart import SESSION_KEY
+from shop.cart import SESSION_KEY, Cart
 from tests.factories import make_product
 from tests.shopping import BUYER, checkout_page, pay
 
@@ -240,3 +241,46 @@ def test_pending_order_page_refreshes_until_settled(shop, sandbox):
     page = shop.get(order.get_absolute_url())
     assert "Confirming your payment" in page.text
     assert '<meta http-equiv="refresh"' in page.text
+
+
+def _submit(shop, sandbox, key: str, cart=None):
+    """checkout_submit called directly, as a second request racing past the view's check."""
+    return services.checkout_submit(
+        cart=cart or Cart(shop.session), buyer=services.Buyer(**{
+            k: v for k, v in BUYER.items() if k in services.Buyer.__dataclass_fields__}),
+        token=sandbox.token(), attempt_key=key, client_ip="127.0.0.1",
+        return_url=lambda a: f"http://testserver/return/{a.return_token}/",
+    )
+
+
+def test_a_key_already_used_returns_its_attempt_without_a_new_charge(shop, sandbox):
+    """Past the view (a race), the unique key still finds the first attempt: no second order
+    survives, no second charge; likewise once the cart is empty."""
+    key = checkout_page(shop)
+    first = _submit(shop, sandbox, key)
+    again = _submit(shop, sandbox, key)
+    assert again.pk == first.pk and again.order.pk == first.order.pk
+    empty = Cart(shop.session)
+    empty.clear()
+    assert _submit(shop, sandbox, key, cart=empty).pk == first.pk
+    assert len(sandbox.requests("charges.create")) == 1
+    assert (Order.objects.count(), PaymentAttempt.objects.count()) == (1, 1)
+
+
+def test_the_charge_id_is_stored_even_if_applying_the_charge_fails(shop, sandbox, monkeypatch):
+    """The charge id and the outcome are written in one transaction; if applying fails, the
+    id is still stored on its own, so reconciling retrieves the charge by id."""
+    def broken(order, attempt, charge):
+        raise RuntimeError("applying failed")
+
+    monkeypatch.setattr(services, "_order_follow", broken)
+    key = checkout_page(shop)
+    with pytest.raises(RuntimeError):
+        _submit(shop, sandbox, key)
+    attempt = PaymentAttempt.objects.get()
+    assert attempt.charge_id.startswith("chrg_test_")
+    assert attempt.status == PaymentAttempt.Status.CREATING
+    monkeypatch.undo()
+    settled = services.attempt_reconcile(attempt=attempt)
+    assert settled.status == PaymentAttempt.Status.SUCCESSFUL
+    assert settled.order.status == Order.Status.PAID
