@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -146,23 +146,48 @@ def _apply_now(event_id: str) -> Outcome:
 
 
 def _enqueue(event_id: str) -> Outcome:
-    """Queue an event once: the unique WebhookEvent row is the guard against duplicates."""
+    """Queue an event once: the unique WebhookEvent row is the guard against duplicates.
+
+    Omise retries, so many deliveries are duplicates: one plain read answers them, with no
+    transaction. A new event's row and its task are inserted in one transaction; of two first
+    deliveries racing, the second's insert waits for the first to commit, fails on the unique
+    event id, and is answered as the duplicate it is.
+    """
     from checkout.tasks import apply_webhook_event  # tasks imports this module
 
     try:
-        # The row and the queued task commit together (the database queue shares the
-        # transaction): a failed enqueue leaves no row claiming the event is queued.
-        with transaction.atomic():
-            record, created = WebhookEvent.objects.get_or_create(event_id=event_id)
-            if created:
-                apply_webhook_event.enqueue(event_id=event_id)
+        applied = _event_applied(event_id)
+        if applied is None:
+            try:
+                # The row and the queued task commit together (the database queue shares the
+                # transaction): a failed enqueue leaves no row claiming the event is queued.
+                with transaction.atomic():
+                    WebhookEvent.objects.create(event_id=event_id)
+                    apply_webhook_event.enqueue(event_id=event_id)
+                return Outcome(202, "queued")
+            except IntegrityError:
+                applied = _event_applied(event_id)  # another delivery queued it first
+                if applied is None:
+                    raise
     except Exception:
         logger.exception("Webhook event %s could not be queued", event_id)
         return Outcome(503, "could not queue; retry later")
-    if not created:
-        status = "applied" if record.processed_at else "queued"
-        return Outcome(200, f"duplicate: already {status}")
-    return Outcome(202, "queued")
+    return Outcome(200, f"duplicate: already {'applied' if applied else 'queued'}")
+
+
+def _event_applied(event_id: str) -> bool | None:
+    """None for an event never received, else whether it has been applied.
+
+    One indexed read on the unique event id, written out: building it with the ORM cost more
+    than the query itself, on the path every duplicate delivery takes.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT processed_at IS NOT NULL FROM checkout_webhookevent WHERE event_id = %s",
+            [event_id],
+        )
+        row = cursor.fetchone()
+    return None if row is None else bool(row[0])
 
 
 def event_apply(*, event: dict, again: bool = False) -> bool:
@@ -176,14 +201,13 @@ def event_apply(*, event: dict, again: bool = False) -> bool:
     """
     charge = _charge_of(event)
     with transaction.atomic():
-        record, _ = WebhookEvent.objects.get_or_create(
-            event_id=event["id"],
-            defaults={
-                "key": str(event.get("key", ""))[:64], "livemode": bool(event.get("livemode")),
-                "data": event,
-            },
-        )
-        record = WebhookEvent.objects.select_for_update().get(pk=record.pk)
+        # The event's row, inserted unless it exists (ON CONFLICT DO NOTHING: no savepoint, no
+        # read first), then locked: concurrent deliveries of one event queue up here.
+        WebhookEvent.objects.bulk_create([WebhookEvent(
+            event_id=event["id"], key=str(event.get("key", ""))[:64],
+            livemode=bool(event.get("livemode")), data=event,
+        )], ignore_conflicts=True)
+        record = WebhookEvent.objects.select_for_update().get(event_id=event["id"])
         if record.processed_at is not None and not again:
             return False
         _apply(event, charge)

@@ -143,6 +143,35 @@ def test_sixteen_simultaneous_deliveries_of_one_event_apply_once(
     assert Order.objects.get().status == Order.Status.PAID
 
 
+def test_sixteen_first_deliveries_of_one_event_queue_it_once(sandbox, settings, monkeypatch):
+    """Processing deferred: 16 deliveries of a new event, all of them reading "never seen"
+    before any has queued it, race to insert its row. One queues it (202); the others fail on
+    the unique event id and answer as duplicates (200): one row, one task."""
+    from django_tasks_db.models import DBTaskResult
+
+    from checkout import webhooks
+
+    settings.WEBHOOK_PROCESSING = "deferred"
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    first_read, read = threading.local(), webhooks._event_applied
+
+    def unseen_at_first(event_id):
+        if not getattr(first_read, "done", False):
+            first_read.done = True
+            return None
+        return read(event_id)
+
+    monkeypatch.setattr(webhooks, "_event_applied", unseen_at_first)
+    body = b'{"object": "event", "id": "evnt_test_racing123", "key": "charge.complete"}'
+    statuses = run_together(16, lambda i: post_webhook(sandbox, body))
+
+    assert sorted(statuses) == [200] * 15 + [202]
+    assert WebhookEvent.objects.filter(event_id="evnt_test_racing123").count() == 1
+    assert DBTaskResult.objects.count() == 1
+    outcomes = list(WebhookDelivery.objects.values_list("outcome", flat=True))
+    assert sorted(set(outcomes)) == ["duplicate: already queued", "queued"]
+
+
 def test_3ds_returns_racing_webhooks_settle_the_order_once(
     sandbox, authorised_3ds, transitions, slow_apply
 ):
