@@ -362,13 +362,18 @@ def scan_fields(fields: QueryDict, carrier: str) -> Finding | None:
     return None
 
 
-def scan_json(data: object) -> Finding | None:
+def scan_json(data: object, *, raw_is_clear: bool = False) -> Finding | None:
     """Walk a parsed JSON document at any depth, without recursion (no depth limit to hit).
 
     An Omise card object (`"object": "card"`, as in webhook events) holds expiry and last
     digits but never the number or the security code: its expiry field names are allowed,
     every other card field (number, security code) is refused there too, and its values are
     still scanned.
+
+    `raw_is_clear`: the body's own text was searched at once and holds no card number, nor
+    anything that could spell one after parsing (see `_raw_json_is_clear`): then strings,
+    names and integers, which appear in it as they are, need no search one by one; field
+    names are still judged, and a number written with a fraction or an exponent is still read.
     """
     stack: list[tuple[object, tuple[str, ...], bool]] = [(data, (), False)]
     while stack:
@@ -386,17 +391,40 @@ def scan_json(data: object) -> Finding | None:
                         match = first_card_number(str(value))
                         last4 = match.last4 if match else ""
                     return Finding("json", key, "card_field", last4)
-                match = first_card_number(key)
+                match = None if raw_is_clear else first_card_number(key)
                 if match:
                     return Finding("json", key, "card_number", match.last4)
                 stack.append((value, (*path, key), is_omise_card))
         elif isinstance(node, list):
             stack.extend((item, path, omise_card) for item in node)
-        elif isinstance(node, str | int | float) and not isinstance(node, bool):
+        elif isinstance(node, float) or (
+            isinstance(node, str | int) and not isinstance(node, bool) and not raw_is_clear
+        ):
             match = first_card_number(node if isinstance(node, str) else str(node))
             if match:
                 return Finding("json", path[-1] if path else "", "card_number", match.last4)
     return None
+
+
+# A JSON escape for a character a card number is written with: 0-9 (U+0030–0039), space, dash.
+_ESCAPED_NUMBER_CHARACTER = re.compile(rb"\\u00(?:3[0-9]|2[0dD])")
+
+
+def _raw_json_is_clear(body: bytes) -> bool:
+    """Can one search of a JSON body's own text stand for searching each value in it?
+
+    Yes for UTF-8 text without escapes that spell a digit, a space or a dash (`\\u0034`), in
+    which no card number shows: every string, name and integer is written there as it is,
+    between quotes, commas or brackets that no card number crosses. Not for UTF-16 or UTF-32
+    (json.loads reads them too; their NUL bytes would hide the digits from this search).
+    """
+    if b"\x00" in body or _ESCAPED_NUMBER_CHARACTER.search(body):
+        return False
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return not might_hold_card_number(text)
 
 
 def _content_type(request: HttpRequest) -> str:
@@ -439,9 +467,11 @@ def scan_request(request: HttpRequest) -> Finding | None:
         try:
             # The raw bytes, as a view's json.loads(request.body) reads them: that also
             # detects UTF-16 and UTF-32, which a decode as UTF-8 would turn into noise.
-            return scan_json(json.loads(request.body))
+            data = json.loads(request.body)
         except (ValueError, RecursionError):
             pass  # not valid JSON: scanned as the text it is
+        else:
+            return scan_json(data, raw_is_clear=_raw_json_is_clear(request.body))
     text = request.body.decode(request.encoding or "utf-8", errors="replace")
     match = first_card_number(text)
     return Finding("text", "", "card_number", match.last4) if match else None

@@ -453,6 +453,34 @@ def test_a_security_code_inside_a_card_shaped_object_is_refused(client):
     assert events()[0].field_name == "security_code"
 
 
+@pytest.mark.parametrize("body", [
+    '{"note": "\\u0034242 4242 4242 4242"}',  # a \u escape spells the first digit
+    '{"note": "4242\\u00204242\\u00204242\\u00204242"}',  # and the spaces
+    '{"amount": 42424242.42424242e8}',  # a float whose digits are a card's once read
+    '{"n": [1, 2, {"deep": {"deeper": ["x", "4242-4242-4242-4242"]}}]}',
+])
+def test_json_that_hides_a_card_number_from_its_raw_text_is_still_refused(client, body):
+    """One search of a JSON body's own text stands in for searching every value only when
+    nothing can spell a card number after parsing; escapes and floats are read as parsed."""
+    response = client.post("/cart/add/", body, content_type="application/json")
+    assert response.status_code == 400
+
+
+def test_a_webhook_like_json_body_without_card_data_passes(client):
+    """A charge event full of ids, amounts, timestamps and an Omise card object (expiry, last
+    digits, fingerprint) is let through."""
+    event = {"object": "event", "id": "evnt_test_5xp6ca7ud", "key": "charge.complete",
+             "created_at": "2026-12-01T01:02:03Z", "data": {
+                 "object": "charge", "id": "chrg_test_5xp6ca7ue", "amount": 129000,
+                 "currency": "thb", "metadata": {"order_reference": "LG-20261201-0042",
+                                                 "phone": "+66 81 234 5678"},
+                 "card": {"object": "card", "id": "card_test_5xp", "last_digits": "4242",
+                          "brand": "Visa", "expiration_month": 12, "expiration_year": 2030,
+                          "fingerprint": "XjOdjaoHRvUGRfmZacMPcJtm0U3SEIIfkA7534dQeVw="}}}
+    response = client.post("/cart/add/", event, content_type="application/json")
+    assert response.status_code != 400 and events() == []
+
+
 def test_utf16_json_is_scanned_as_the_view_would_read_it(client):
     """A JSON body in UTF-16 (which json.loads reads) cannot hide a card number."""
     body = json.dumps({"note": "4242 4242 4242 4242"}).encode("utf-16")
