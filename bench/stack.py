@@ -318,14 +318,24 @@ def run() -> dict:
             "product": best_of(f"{shop}/products/{slug}/"),
             "bare_latency": sequential_latency(f"{shop}/bench/bare/"),
             "checkout": checkout_costs(shop, sandbox, shop_env, slug),
-            "webhooks": webhook_storm(shop, sandbox, shop_env),
+            "webhooks": best_storm(shop, sandbox, shop_env),
         }
         stack.close()  # the inline shop stops; the deferred one takes its place
-        forget_webhooks(shop_env["DATABASE_URL"])
         sandbox = stack.enter_context(gunicorn(sandbox_env))
         deferred = stack.enter_context(gunicorn(deferred_env))
-        figures["webhooks_deferred"] = webhook_storm(deferred, sandbox, deferred_env)
+        requests.get(deferred + "/", timeout=30)  # warm, like the shop before its pages
+        figures["webhooks_deferred"] = best_storm(deferred, sandbox, deferred_env)
     return figures
+
+
+def best_storm(shop: str, sandbox: str, env: dict, rounds: int = 2) -> dict:
+    """The faster of `rounds` storms (as pages are the best of two loads), each starting from
+    empty webhook tables: every event new at first, then its duplicates."""
+    storms = []
+    for _ in range(rounds):
+        forget_webhooks(env["DATABASE_URL"])
+        storms.append(webhook_storm(shop, sandbox, env))
+    return max(storms, key=lambda storm: storm["rate"])
 
 
 def table(figures: dict, counts: dict[str, list[int]]) -> list[str]:
