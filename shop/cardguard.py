@@ -280,6 +280,16 @@ def _names_security_code(words: list[str]) -> bool:
             or "".join(words).endswith("securitycode"))
 
 
+def _names_number_or_code(words: list[str]) -> bool:
+    """number, card_number, ccNum, cvv, security_code … but not phone_number."""
+    if not words:
+        return False
+    return (
+        words == ["number"] or _names_security_code(words)
+        or bool(_JOINED_NUMBER.fullmatch("".join(words[-3:])))
+    )
+
+
 def _names_expiry(words: list[str]) -> bool:
     """exp, expiry, expiration_month, exp_year, cc-exp-month, expiryDate …"""
     if not words:
@@ -365,9 +375,9 @@ def scan_fields(fields: QueryDict, carrier: str) -> Finding | None:
 def scan_json(data: object, *, raw_is_clear: bool = False) -> Finding | None:
     """Walk a parsed JSON document at any depth, without recursion (no depth limit to hit).
 
-    An Omise card object (`"object": "card"`, as in webhook events) holds expiry and last
-    digits but never the number or the security code: its expiry field names are allowed,
-    every other card field (number, security code) is refused there too, and its values are
+    An Omise card object (`"object": "card"`, as in webhook events) holds expiry, last digits
+    and the cardholder's `phone_number`, but never the number or the security code: a field
+    named as either is refused there too, the other names are allowed, and its values are
     still scanned.
 
     `raw_is_clear`: the body's own text was searched at once and holds no card number, nor
@@ -383,7 +393,7 @@ def scan_json(data: object, *, raw_is_clear: bool = False) -> Finding | None:
             for key, value in node.items():
                 key = str(key)
                 refused = _is_card_field(key, path) and (
-                    not is_omise_card or not _names_expiry(name_words(key))
+                    not is_omise_card or _names_number_or_code(name_words(key))
                 )
                 if refused and _has_value(value):
                     last4 = ""
@@ -408,20 +418,24 @@ def scan_json(data: object, *, raw_is_clear: bool = False) -> Finding | None:
 
 # A JSON escape for a character a card number is written with: 0-9 (U+0030–0039), space, dash.
 _ESCAPED_NUMBER_CHARACTER = re.compile(rb"\\u00(?:3[0-9]|2[0dD])")
+# Any other \u escape: one character that is none of those, whatever the hex digits say.
+_JSON_ESCAPE = re.compile(rb"\\u[0-9A-Fa-f]{4}")
 
 
 def _raw_json_is_clear(body: bytes) -> bool:
     """Can one search of a JSON body's own text stand for searching each value in it?
 
-    Yes for UTF-8 text without escapes that spell a digit, a space or a dash (`\\u0034`), in
-    which no card number shows: every string, name and integer is written there as it is,
-    between quotes, commas or brackets that no card number crosses. Not for UTF-16 or UTF-32
-    (json.loads reads them too; their NUL bytes would hide the digits from this search).
+    Yes for UTF-8 text in which no card number shows once each `\\u` escape is read as the
+    one character it is (none may spell a digit, a space or a dash): every string, name and
+    integer is then written there as it is, between quotes, commas or brackets that no card
+    number crosses. Read as text, the hex digits of `\\u00a0` would glue onto a number that
+    follows and hide it. Not for UTF-16 or UTF-32 (json.loads reads them too; their NUL bytes
+    would hide the digits).
     """
     if b"\x00" in body or _ESCAPED_NUMBER_CHARACTER.search(body):
         return False
     try:
-        text = body.decode("utf-8")
+        text = _JSON_ESCAPE.sub(b"?", body).decode("utf-8")
     except UnicodeDecodeError:
         return False
     return not might_hold_card_number(text)

@@ -66,14 +66,16 @@ def _masked(text: str, spans: list) -> str:
     return "".join(parts)
 
 
-# What a URL may write for a separator or a digit: "+" for a space, %20, %2D, %30–%39.
-_URL_ESCAPE = re.compile(r"\+|%(?:2[0dD]|3[0-9])")
+# "+" for a space, and every %XX escape: each is one character once decoded. All of them, not
+# only %20, %2D and %30–%39: read as text, the hex digits of "%22" or "%A0" would glue onto
+# a number that follows and hide it.
+_URL_ESCAPE = re.compile(r"\+|%[0-9A-Fa-f]{2}")
 
 
 def _mask_url_encoded(text: str) -> str:
-    """Decode only the escapes a card number could hide behind, find numbers in the decoded
-    text, and mask their spans in the original (each decoded character remembers where it
-    came from)."""
+    """Decode the URL's escapes one character each (a byte of a multi-byte character becomes
+    a character that is no digit), find numbers in the decoded text, and mask their spans in
+    the original (each decoded character remembers where it came from)."""
     anchors: list[tuple[int, int, int]] = []  # (decoded index, original start, original end)
     parts, last, decoded_length = [], 0, 0
     for escape in _URL_ESCAPE.finditer(text):

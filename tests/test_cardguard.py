@@ -456,6 +456,8 @@ def test_a_security_code_inside_a_card_shaped_object_is_refused(client):
 @pytest.mark.parametrize("body", [
     '{"note": "\\u0034242 4242 4242 4242"}',  # a \u escape spells the first digit
     '{"note": "4242\\u00204242\\u00204242\\u00204242"}',  # and the spaces
+    '{"note": "\\u00a04242 4242 4242 4242"}',  # an escape's hex digits glued to the number
+    '{"\\u30003782 822463 10005": "amex in a name"}',
     '{"amount": 42424242.42424242e8}',  # a float whose digits are a card's once read
     '{"n": [1, 2, {"deep": {"deeper": ["x", "4242-4242-4242-4242"]}}]}',
 ])
@@ -468,14 +470,16 @@ def test_json_that_hides_a_card_number_from_its_raw_text_is_still_refused(client
 
 def test_a_webhook_like_json_body_without_card_data_passes(client):
     """A charge event full of ids, amounts, timestamps and an Omise card object (expiry, last
-    digits, fingerprint) is let through."""
+    digits, the cardholder's phone number, fingerprint) is let through."""
     event = {"object": "event", "id": "evnt_test_5xp6ca7ud", "key": "charge.complete",
              "created_at": "2026-12-01T01:02:03Z", "data": {
                  "object": "charge", "id": "chrg_test_5xp6ca7ue", "amount": 129000,
                  "currency": "thb", "metadata": {"order_reference": "LG-20261201-0042",
                                                  "phone": "+66 81 234 5678"},
+                 "description": "1 × Celadon mug",  # sent as \u00d7 by json.dumps
                  "card": {"object": "card", "id": "card_test_5xp", "last_digits": "4242",
                           "brand": "Visa", "expiration_month": 12, "expiration_year": 2030,
+                          "phone_number": "+66 81 234 5678", "name": "MALEE SUKJAI",
                           "fingerprint": "XjOdjaoHRvUGRfmZacMPcJtm0U3SEIIfkA7534dQeVw="}}}
     response = client.post("/cart/add/", event, content_type="application/json")
     assert response.status_code != 400 and events() == []

@@ -113,6 +113,8 @@ def test_filter_masks_mapping_arguments_like_gunicorn_access_logs():
     "GET /search?q=4242%2D4242%2D4242%2D4242 HTTP/1.1",
     "GET /search?q=%34%32%34%32%34%32%34%32%34%32%34%32%34%32%34%32 HTTP/1.1",
     "GET /search?q=4242+4242%204242-4242&page=2 HTTP/1.1",
+    "GET /search?q=%224242+4242+4242+4242%22 HTTP/1.1",  # a quoted search: %22 before it
+    "GET /search?q=%C2%A04242%204242%204242%204242 HTTP/1.1",  # a no-break space before it
 ])
 def test_filter_masks_card_numbers_in_url_encoded_request_lines(line):
     """An access log writes the raw request line: a card number whose separators or digits
@@ -121,6 +123,14 @@ def test_filter_masks_card_numbers_in_url_encoded_request_lines(line):
     out = written(rec)
     assert "************4242" in out and out.startswith('203.0.113.9 "GET /search?q=')
     assert "4242+4242" not in out and "%204242" not in out and "%34%32%34" not in out
+    assert "4242%22" in out or "%22" not in line  # what follows the number is kept
+
+
+def test_an_amex_number_between_url_encoded_brackets_is_masked():
+    """A 15-digit Amex number right after "%28" is found: the escape is one character."""
+    assert scrub("GET /?q=%28378282246310005%29 HTTP/1.1") == (
+        "GET /?q=%28***********0005%29 HTTP/1.1"
+    )
 
 
 @pytest.mark.parametrize("line", [
