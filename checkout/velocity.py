@@ -11,9 +11,9 @@ fingerprint — in Django's cache (local memory in development; Redis via CACHE_
 production, so every worker and host shares the counts). An attempt costs 1 point; a declined
 attempt costs `CHECKOUT_VELOCITY_DECLINE_POINTS` (3) in all, because a run of declines is what
 card testing looks like and a paying shopper rarely declines twice. Every attempt is presumed
-declined until Omise says otherwise: it pays the decline's points up front and gets all but one
-back once its charge is not declined. Charging only after the outcome would let a bot's parallel
-requests all pass at one point each before any decline was counted. When a dimension's points in
+declined until it is paid: it pays the decline's points up front and gets all but one back once
+its charge succeeds. Charging only after the outcome would let a bot's parallel requests all
+pass at one point each before any decline was counted. When a dimension's points in
 its window reach the limit, that dimension is blocked for a while: the checkout answers 429
 *before* creating an order or a charge, and one `VELOCITY_BLOCK` security event records the
 block's start.
@@ -152,11 +152,11 @@ def record(*, identity: Identity, attempt: PaymentAttempt, request: HttpRequest)
     once a charge reveals it; returns the block its card is under, if the card came back while
     blocked.
 
-    A charge that is not declined (paid, or pending at the bank) gives back all but the
-    attempt's one point; if a pending one declines later (3-D Secure failed), they are taken
-    again. A failure on the payment service's side (`failures.NOT_A_DECLINE`) is no decline.
-    Safe to call again for the same attempt (after 3-D Secure, on a refresh): each point is
-    counted once.
+    A paid attempt, or one the payment service failed (`failures.NOT_A_DECLINE`), gives back
+    all but its one point. One still pending (at the bank for 3-D Secure, a QR code not yet
+    paid) keeps a decline's points until it is paid: a bot that never finishes 3-D Secure
+    pays for each probe in full. Safe to call again for the same attempt (after 3-D Secure,
+    when the order page sees it paid, on a refresh): each point is counted once.
     """
     card = attempt.card_fingerprint or identity.card
     configured = limits()
@@ -164,12 +164,11 @@ def record(*, identity: Identity, attempt: PaymentAttempt, request: HttpRequest)
     card_blocked_until = cache.get(_key("block", "card", card)) if card_limit else None
     extra = decline_points() - 1
     declined = is_decline(attempt)
-    eased = f"velocity:eased:{attempt.key}"
-    if declined:
-        # Given back while the charge was pending: a decline owes them after all.
-        change = extra if cache.delete(eased) else 0
-    else:
-        change = -extra if cache.add(eased, True, COUNTED_FOR_SECONDS) else 0
+    cleared = attempt.status == PaymentAttempt.Status.SUCCESSFUL or (
+        attempt.status == PaymentAttempt.Status.FAILED and not declined
+    )
+    given_back = cleared and cache.add(f"velocity:eased:{attempt.key}", True, COUNTED_FOR_SECONDS)
+    change = -extra if given_back else 0
     changes = [
         (dimension, getattr(identity, dimension), change, configured[dimension].window)
         for dimension in ("ip", "session", "email")

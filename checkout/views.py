@@ -164,6 +164,7 @@ def order_detail(request: HttpRequest, reference: str, token: str) -> HttpRespon
         ORDERS_SESSION_KEY, []
     ):
         Cart(request.session).clear()  # emptied only once the money is in
+        _payment_settled(request, order, attempt)
     # PromptPay: the page shows the QR code and polls order_status (static JS), not a refresh.
     scanning = payment_methods.awaiting_scan(attempt)
     response = render(
@@ -198,9 +199,21 @@ def order_status(request: HttpRequest, reference: str, token: str) -> JsonRespon
         overdue = attempt.expires_at is not None and attempt.expires_at <= timezone.now()
         every = RECONCILE_EVERY_SECONDS if overdue else POLL_RECONCILE_EVERY_SECONDS
         if cache.add(f"reconcile:{attempt.pk}", 1, every):
-            services.attempt_reconcile(attempt=attempt)
+            attempt = services.attempt_reconcile(attempt=attempt)
             order.refresh_from_db()
+    if order.status == Order.Status.PAID and order.reference in request.session.get(
+        ORDERS_SESSION_KEY, []
+    ):
+        _payment_settled(request, order, attempt)
     return JsonResponse({"status": order.status})
+
+
+def _payment_settled(request: HttpRequest, order: Order, attempt: PaymentAttempt | None) -> None:
+    """A payment that settled after the checkout (3-D Secure confirmed later, a PromptPay QR
+    paid) gives back its decline's velocity points, seen from the shopper's own page."""
+    if attempt is not None and attempt.status == PaymentAttempt.Status.SUCCESSFUL:
+        velocity.record(identity=velocity.Identity.of(request, email=order.email),
+                        attempt=attempt, request=request)
 
 
 @csrf_exempt  # Omise cannot send a CSRF token; the signature and the re-fetch protect it

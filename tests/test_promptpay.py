@@ -8,8 +8,10 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from django.core.cache import cache
 from django.utils import timezone
 
+from checkout import velocity
 from checkout.models import Order, PaymentAttempt
 from shop.cart import SESSION_KEY
 
@@ -209,6 +211,18 @@ def test_marked_paid_and_webhook_pay_the_order(shop, sandbox):
     assert not shop.session.get(SESSION_KEY)
 
 
+def test_a_paid_qr_code_gives_its_velocity_points_back_when_the_poller_sees_it(shop, sandbox):
+    """A QR code waiting to be paid weighs like a decline in the velocity limits; once the
+    shopper's own page polls it paid, it weighs one attempt."""
+    _, attempt = pay_by_promptpay(shop, sandbox)
+    ip_points = velocity._key("points", "ip", "127.0.0.1")
+    assert cache.get(ip_points) == 3
+    sandbox.mark_as_paid(attempt.charge_id)
+    sandbox.deliver_webhooks()
+    assert status_of(shop, attempt.order) == status_of(shop, attempt.order) == "paid"
+    assert cache.get(ip_points) == 1
+
+
 def test_marked_failed_shows_a_failure_without_blaming_a_card(shop, sandbox):
     """A failed PromptPay payment fails the order; the page says nothing was charged, offers
     to try again, and keeps the cart."""
@@ -301,9 +315,9 @@ def test_used_source_fails_without_a_second_charge(shop, sandbox):
 def test_promptpay_attempts_count_against_velocity_limits(shop, sandbox, settings):
     """PromptPay submissions go through the same velocity limits as cards: over the IP's
     limit, the checkout refuses (429) before creating an order or a charge."""
-    # 4 points: an attempt pays a decline's 3 up front, a pending charge keeps 1 of them, so
-    # the third attempt (2 + 3) is over.
-    settings.CHECKOUT_VELOCITY_LIMITS = {**settings.CHECKOUT_VELOCITY_LIMITS, "ip": (4, 600, 600)}
+    # 6 points: an attempt pays a decline's 3 up front and a QR code not yet paid keeps them,
+    # so two attempts reach the limit and the third is refused.
+    settings.CHECKOUT_VELOCITY_LIMITS = {**settings.CHECKOUT_VELOCITY_LIMITS, "ip": (6, 600, 600)}
     codes = [pay_with_source(shop, sandbox.source("promptpay", amount=TOTAL)).status_code
              for _ in range(3)]
     assert codes == [302, 302, 429]

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.core.cache import cache
 from django.test import Client
+from django.urls import reverse
 
 from checkout import velocity
 from checkout.models import Order
@@ -255,17 +256,41 @@ def test_the_same_attempt_posted_twice_pays_once(sandbox, product):
     assert charges(sandbox) == 1
 
 
-def test_a_pending_charge_gives_its_decline_points_back_until_it_declines(sandbox, product):
-    """A 3-D Secure charge is no decline while it waits at the bank (1 point); failing there
-    takes the decline's points after all (3), once, however often the return is loaded."""
+@pytest.mark.parametrize(("authorize", "after"), [(True, 1), (False, 3)],
+                         ids=["paid", "failed"])
+def test_a_pending_charge_keeps_a_declines_points_until_it_is_paid(sandbox, product, authorize,
+                                                                   after):
+    """A 3-D Secure charge waiting at the bank weighs like a decline (3 points: a bot that never
+    finishes 3-D Secure pays in full); paid, it gives 2 back, once, however often the return
+    is loaded; failed, it keeps them."""
     client = shopper(product)
     response = attempt(client, sandbox, number=THREE_D_SECURE, ip="203.0.113.10")
-    assert points("ip", "203.0.113.10") == 1
+    assert points("ip", "203.0.113.10") == 3
     back = urlsplit(sandbox.complete_3ds({"authorize_uri": response.context["authorize_uri"]},
-                                         authorize=False)).path
+                                         authorize=authorize)).path
     for _ in range(2):
         client.get(back, REMOTE_ADDR="203.0.113.10")
-    assert points("ip", "203.0.113.10") == 3
+    assert points("ip", "203.0.113.10") == after
+
+
+def test_a_payment_settled_later_gives_its_points_back_from_the_shoppers_order_page(
+    sandbox, product
+):
+    """A charge still pending when the shopper returns, paid later (by the bank, a webhook),
+    gives its decline's points back when the shopper's own order page sees it paid."""
+    client = shopper(product)
+    response = attempt(client, sandbox, number=THREE_D_SECURE, ip="203.0.113.12")
+    pending = Order.objects.get()
+    back = reverse("checkout:return", args=[pending.reference,
+                                            pending.attempts.get().return_token])
+    client.get(back, REMOTE_ADDR="203.0.113.12")  # back before the bank has finished
+    assert points("ip", "203.0.113.12") == 3
+    sandbox.complete_3ds({"authorize_uri": response.context["authorize_uri"]})
+    sandbox.deliver_webhooks()
+    assert Order.objects.get().status == Order.Status.PAID
+    for _ in range(2):
+        client.get(pending.get_absolute_url(), REMOTE_ADDR="203.0.113.12")
+    assert points("ip", "203.0.113.12") == 1
 
 
 def test_the_payment_service_failing_is_no_decline(sandbox, product):

@@ -75,14 +75,18 @@ def test_a_paid_attempt_costs_one_point_per_dimension_once(backend):
     assert points("ip", PAYER.ip) == 1
 
 
-def test_a_pending_charge_that_declines_later_owes_the_decline(backend):
+def test_a_pending_charge_keeps_a_declines_points_until_it_is_paid(backend):
     velocity.check(identity=PAYER, attempt_key="key-2", request=None)
     velocity.record(identity=PAYER, attempt=attempt(2, status="pending"), request=None)
+    assert points("ip", PAYER.ip) == 3 and points("card", "fp-1") == 1
+    for _ in range(2):
+        velocity.record(identity=PAYER, attempt=attempt(2), request=None)
     assert points("ip", PAYER.ip) == 1 and points("card", "fp-1") == 1
-    declined = attempt(2, status="failed", failure_code="insufficient_fund")
+    velocity.check(identity=PAYER, attempt_key="key-3", request=None)
+    declined = attempt(3, status="failed", failure_code="insufficient_fund")
     for _ in range(2):
         velocity.record(identity=PAYER, attempt=declined, request=None)
-    assert points("ip", PAYER.ip) == 3 and points("card", "fp-1") == 3
+    assert points("ip", PAYER.ip) == 4 and points("card", "fp-1") == 4
 
 
 def test_declines_block_the_payer_and_a_blocked_card_burns_its_carrier(backend):
