@@ -78,24 +78,16 @@ def checkout_submit(
             )
     elif source or not TOKEN_RE.match(token or ""):
         raise CheckoutError("The card form did not complete. Please enter your card again.")
-    # A key already used is found by the unique key when its attempt is inserted below (the
-    # view has looked it up just before, so a repeat rarely gets this far), or here when the
-    # cart could not make a new order anyway.
     lines = cart.lines
-    if not lines:
-        if existing := _attempt_by_key(attempt_key):
-            return existing
-        raise CheckoutError("Your cart is empty.")
     amount, currency = cart.total, cart.currency
-    low, high = AMOUNT_LIMITS.get(currency, (1, 10**12))
-    if not low <= amount <= high:
-        if existing := _attempt_by_key(attempt_key):
+    if problem := _cart_problem(lines, amount, currency):
+        # A key already used (a repeat after the cart was emptied) still finds its attempt;
+        # otherwise the unique key finds it when the attempt is inserted below.
+        if existing := PaymentAttempt.objects.filter(key=attempt_key).select_related(
+            "order"
+        ).first():
             return existing
-        raise CheckoutError(
-            "Card payments must be between "
-            f"{format_money(low, currency)} and {format_money(high, currency)}. "
-            "Please adjust your cart."
-        )
+        raise CheckoutError(problem)
 
     try:
         with transaction.atomic():
@@ -181,13 +173,10 @@ def charge_apply(*, charge: dict, attempt_id: int | None = None) -> PaymentAttem
     metadata = charge.get("metadata") or {}
     with transaction.atomic():
         attempts = PaymentAttempt.objects.select_for_update()
-        new_id = False
         if attempt_id is not None:
-            attempt = attempts.get(pk=attempt_id)
-            new_id = attempt.charge_id != charge["id"]
-            attempt.charge_id = charge["id"]
-        else:
-            attempt = attempts.filter(charge_id=charge["id"]).first()
+            # Kept whatever follows: a charge that cannot be applied is still this attempt's.
+            attempts.filter(pk=attempt_id).update(charge_id=charge["id"])
+        attempt = attempts.filter(charge_id=charge["id"]).first()
         if attempt is None and metadata.get("attempt"):
             # A charge whose creation timed out: we never learned its id until now.
             attempt = attempts.filter(key=metadata["attempt"], charge_id__isnull=True).first()
@@ -198,8 +187,6 @@ def charge_apply(*, charge: dict, attempt_id: int | None = None) -> PaymentAttem
             return None
         order = Order.objects.select_for_update().get(pk=attempt.order_id)
         if not _charge_matches(charge, order, attempt):
-            if new_id:
-                attempt.save(update_fields=["charge_id"])
             return attempt
 
         status = _attempt_status(charge)
@@ -207,8 +194,6 @@ def charge_apply(*, charge: dict, attempt_id: int | None = None) -> PaymentAttem
             # An older copy of the charge (read before a newer one was applied): what we
             # already know is later. Never move a settled attempt back to pending.
             logger.info("Charge %s: stale %s copy ignored", charge["id"], status)
-            if new_id:
-                attempt.save(update_fields=["charge_id"])
             attempt.order = order
             return attempt
         attempt.status = status
@@ -286,8 +271,18 @@ def attempt_needs_reconcile(attempt: PaymentAttempt) -> bool:
 
 # --- helpers ---------------------------------------------------------------------------------
 
-def _attempt_by_key(attempt_key: str) -> PaymentAttempt | None:
-    return PaymentAttempt.objects.filter(key=attempt_key).select_related("order").first()
+def _cart_problem(lines, amount: int, currency: str) -> str:
+    """Why this cart cannot be paid for, for the shopper; "" if it can."""
+    if not lines:
+        return "Your cart is empty."
+    low, high = AMOUNT_LIMITS.get(currency, (1, 10**12))
+    if not low <= amount <= high:
+        return (
+            "Card payments must be between "
+            f"{format_money(low, currency)} and {format_money(high, currency)}. "
+            "Please adjust your cart."
+        )
+    return ""
 
 
 def _attempt_refused(attempt: PaymentAttempt, *, code: str, message: str) -> PaymentAttempt:

@@ -160,9 +160,7 @@ def order_detail(request: HttpRequest, reference: str, token: str) -> HttpRespon
     ):
         attempt = services.attempt_reconcile(attempt=attempt)
         order.refresh_from_db()
-    if order.status == Order.Status.PAID and order.reference in request.session.get(
-        ORDERS_SESSION_KEY, []
-    ):
+    if _paid_in_this_browser(request, order):
         Cart(request.session).clear()  # emptied only once the money is in
         _payment_settled(request, order, attempt)
     # PromptPay: the page shows the QR code and polls order_status (static JS), not a refresh.
@@ -201,11 +199,16 @@ def order_status(request: HttpRequest, reference: str, token: str) -> JsonRespon
         if cache.add(f"reconcile:{attempt.pk}", 1, every):
             attempt = services.attempt_reconcile(attempt=attempt)
             order.refresh_from_db()
-    if order.status == Order.Status.PAID and order.reference in request.session.get(
-        ORDERS_SESSION_KEY, []
-    ):
+    if _paid_in_this_browser(request, order):
         _payment_settled(request, order, attempt)
     return JsonResponse({"status": order.status})
+
+
+def _paid_in_this_browser(request: HttpRequest, order: Order) -> bool:
+    """Is the order paid, and was it placed from this browser session (not just its link)?"""
+    return order.status == Order.Status.PAID and order.reference in request.session.get(
+        ORDERS_SESSION_KEY, []
+    )
 
 
 def _payment_settled(request: HttpRequest, order: Order, attempt: PaymentAttempt | None) -> None:

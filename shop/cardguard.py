@@ -353,9 +353,7 @@ def scan_fields(fields: QueryDict, carrier: str) -> Finding | None:
     searches that find nothing); a match is mapped back to its field by its offset. The
     card-field test per name is cached.
     """
-    lists = fields.lists()
-    if not isinstance(lists, list):
-        lists = list(lists)
+    lists = list(fields.lists())
     names = [name for name, _ in lists]
     values = [value for _, field_values in lists for value in field_values]
     # "\n" is no separator: entries stay apart. Names first: a card number used as a field
