@@ -13,7 +13,7 @@ APT_PACKAGES := chromium nginx openssl
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml shop/_cardscan.c
 	@interpreter=$$(scripts/find-python $(PYTHON)) || exit 1; \
 	  echo "Creating $(VENV) with $$interpreter"; \
 	  [ -x $(PY) ] || "$$interpreter" -m venv $(VENV)

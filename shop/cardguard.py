@@ -13,6 +13,9 @@ Two detectors, pure functions, shared with the log scrubber (`shop/logscrub.py`)
   optionally split by single spaces or dashes, that pass the Luhn check and carry a known
   brand prefix and length (Visa, Mastercard incl. the 2-series, Amex, JCB, UnionPay, Diners,
   Discover). It is a single left-to-right pass (linear in the text, no backtracking blow-up).
+  A first pass names the stretches of digits worth judging: compiled from shop/_cardscan.c
+  where a C compiler was at hand at install time, in Python otherwise; both lead to the same
+  findings (tests/test_cardguard_compiled.py), the compiled one about ten times faster.
 * `is_card_field(name)` recognises the names real card forms give their fields
   (`card_number`, `cardNumber`, `cc-number`, `card[number]`, `cvv`, `security_code`,
   `expiration_month`, `exp_year`, …), but not the shop's legitimate ones (`card` holding a
@@ -161,7 +164,7 @@ def _shape(text: str) -> bytes:
     return text.encode("latin-1", "replace").translate(_CLASSES)
 
 
-def _candidates(text: str) -> Iterator[int]:
+def _python_candidates(text: str) -> Iterator[int]:
     """Positions in `text` where a card-number window starts: one per stretch of digits,
     spaces and dashes that holds one (the stretch is then examined whole)."""
     shape = _shape(text)
@@ -174,6 +177,17 @@ def _candidates(text: str) -> Iterator[int]:
         if window:
             yield window.start()
         found = shape.find(_MIN_RUN, end)
+
+
+try:
+    # The same first pass in C (shop/_cardscan.c), built by `pip install -e .`: one read of
+    # the text that also drops stretches whose windows all fail the Luhn check, so the rules
+    # below judge a handful of stretches where the Python search hands them thousands.
+    from shop._cardscan import candidates as _compiled_candidates
+except ImportError:  # built without a C compiler: the Python search, same findings
+    _compiled_candidates = None
+
+_candidates = _compiled_candidates or _python_candidates
 
 
 def _stretch_around(text: str, start: int, end: int) -> tuple[int, int]:
@@ -247,7 +261,7 @@ def first_card_number(text: str) -> CardMatch | None:
 def might_hold_card_number(text: str) -> bool:
     """A cheap C-speed pre-check: does the text hold anything shaped enough like a card
     number to be worth the precise rules?"""
-    return next(_candidates(text), None) is not None
+    return next(iter(_candidates(text)), None) is not None
 
 
 # --- Card field names --------------------------------------------------------------------------
@@ -350,11 +364,11 @@ def scan_fields(fields: QueryDict, carrier: str) -> Finding | None:
     field names.
 
     All names and values are joined and scanned in one pass (the common case: C-speed
-    searches that find nothing); a match is mapped back to its field by its offset. The
-    card-field test per name is cached.
+    searches that find nothing); a match is mapped back to its field by its offset. Which
+    names are card fields is cached per set of names: a form posts the same ones every time.
     """
     lists = list(fields.lists())
-    names = [name for name, _ in lists]
+    names = tuple(name for name, _ in lists)
     values = [value for _, field_values in lists for value in field_values]
     # "\n" is no separator: entries stay apart. Names first: a card number used as a field
     # name (a mis-built form) is found like one in a value.
@@ -364,10 +378,15 @@ def scan_fields(fields: QueryDict, carrier: str) -> Finding | None:
         offsets = list(accumulate(len(entry) + 1 for entry in chain(names, values)))
         return Finding(carrier, owners[bisect_right(offsets, match.start)], "card_number",
                        match.last4)
-    for name, field_values in lists:
-        if _is_card_field(name, ()) and any(map(_has_value, field_values)):
+    for name in _card_fields_among(names):
+        if any(map(_has_value, fields.getlist(name))):
             return Finding(carrier, name, "card_field")
     return None
+
+
+@lru_cache(maxsize=1024)
+def _card_fields_among(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(name for name in names if is_card_field(name))
 
 
 def scan_json(data: object, *, raw_is_clear: bool = False) -> Finding | None:

@@ -1,0 +1,184 @@
+/* The card guard's first pass, compiled: where in a text could a card number be?
+ *
+ * shop/cardguard.py judges card numbers with precise rules written in Python. Running them
+ * over every stretch of digits in a large body is too slow (a 1 MiB form of prose full of
+ * phone numbers and references holds thousands of such stretches), so this module reads the
+ * text once, at C speed, and names only the stretches worth judging.
+ *
+ * candidates(text) -> list[int]: for each stretch of ASCII digits, spaces and dashes that
+ * could hold a card number, the position of its first digit. "Could" is a loose superset of
+ * the Python rules: some group of digits starts a window of 13 to 19 digits, made of that
+ * group alone or, when the group has four digits (as printed numbers start), of whole groups
+ * joined by single separators, whose first digit is 2 to 6 (every brand's) and whose Luhn sum
+ * is valid. Everything finer (brand ranges and lengths, numbers glued to identifiers) stays
+ * in Python. tests/test_cardguard_compiled.py checks that both searches report the same card
+ * numbers; cardguard.py falls back to its own search where this module was not built.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#define MIN_DIGITS 13
+#define MAX_DIGITS 19
+
+static int
+luhn_ok(const char *digits, int count)
+{
+    int total = 0;
+    for (int position = 0; position < count; position++) {
+        int value = digits[count - 1 - position] - '0';
+        if (position % 2) {
+            value = value > 4 ? value * 2 - 9 : value * 2;
+        }
+        total += value;
+    }
+    return total % 10 == 0;
+}
+
+static int
+plausible(const char *digits, int count)
+{
+    return digits[0] >= '2' && digits[0] <= '6' && luhn_ok(digits, count);
+}
+
+#define IS_DIGIT(c) ((Py_UCS4)((c) - '0') <= 9)
+#define IS_SEPARATOR(c) ((c) == ' ' || (c) == '-')
+
+/* One search per string kind (1, 2 or 4 bytes per character), so the loops read characters
+ * directly. */
+#define DEFINE_SEARCH(NAME, CHAR)                                                            \
+    /* Does a card-number window start at `group`, the first digit of a group, within a   \
+     * stretch ending at `end`? At most 19 digits are read: linear overall. */             \
+    static int                                                                               \
+    NAME##_window(const CHAR *text, Py_ssize_t group, Py_ssize_t end)                        \
+    {                                                                                        \
+        char digits[MAX_DIGITS];                                                             \
+        int count = 0;                                                                       \
+        Py_ssize_t i = group;                                                                \
+        for (; i < end && IS_DIGIT(text[i]); i++) {                                          \
+            if (count == MAX_DIGITS) {                                                       \
+                return 0; /* a longer group is an id, and no window starts inside it */      \
+            }                                                                                \
+            digits[count++] = (char)text[i];                                                 \
+        }                                                                                    \
+        if (count >= MIN_DIGITS) {                                                           \
+            return plausible(digits, count);                                                 \
+        }                                                                                    \
+        if (count != 4) {                                                                    \
+            return 0;                                                                        \
+        }                                                                                    \
+        while (i + 1 < end && IS_SEPARATOR(text[i]) && IS_DIGIT(text[i + 1])) {              \
+            for (i++; i < end && IS_DIGIT(text[i]); i++) {                                   \
+                if (count == MAX_DIGITS) {                                                   \
+                    return 0;                                                                \
+                }                                                                            \
+                digits[count++] = (char)text[i];                                             \
+            }                                                                                \
+            if (count >= MIN_DIGITS && plausible(digits, count)) {                           \
+                return 1;                                                                    \
+            }                                                                                \
+        }                                                                                    \
+        return 0;                                                                            \
+    }                                                                                        \
+                                                                                             \
+    static int                                                                               \
+    NAME(const CHAR *text, Py_ssize_t length, PyObject *found)                               \
+    {                                                                                        \
+        Py_ssize_t i = 0;                                                                    \
+        while (i < length) {                                                                 \
+            while (i < length && !IS_DIGIT(text[i])) {                                       \
+                i++;                                                                         \
+            }                                                                                \
+            Py_ssize_t start = i;                                                            \
+            while (i < length && (IS_DIGIT(text[i]) || IS_SEPARATOR(text[i]))) {             \
+                i++;                                                                         \
+            }                                                                                \
+            if (i - start < MIN_DIGITS) {                                                    \
+                continue;                                                                    \
+            }                                                                                \
+            for (Py_ssize_t group = start; group < i; group++) {                             \
+                if (!IS_DIGIT(text[group]) || (group > start && IS_DIGIT(text[group - 1]))) { \
+                    continue;                                                                \
+                }                                                                            \
+                if (NAME##_window(text, group, i)) {                                         \
+                    PyObject *position = PyLong_FromSsize_t(start);                          \
+                    int failed = position == NULL || PyList_Append(found, position) < 0;     \
+                    Py_XDECREF(position);                                                    \
+                    if (failed) {                                                            \
+                        return -1;                                                           \
+                    }                                                                        \
+                    break;                                                                   \
+                }                                                                            \
+            }                                                                                \
+        }                                                                                    \
+        return 0;                                                                            \
+    }
+
+DEFINE_SEARCH(search_ucs1, Py_UCS1)
+DEFINE_SEARCH(search_ucs2, Py_UCS2)
+DEFINE_SEARCH(search_ucs4, Py_UCS4)
+
+static PyObject *
+candidates(PyObject *module, PyObject *text)
+{
+    if (!PyUnicode_Check(text)) {
+        PyErr_Format(PyExc_TypeError, "candidates() takes a str, not %.100s",
+                     Py_TYPE(text)->tp_name);
+        return NULL;
+    }
+    PyObject *found = PyList_New(0);
+    if (found == NULL) {
+        return NULL;
+    }
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    const void *data = PyUnicode_DATA(text);
+    int failed;
+    switch (PyUnicode_KIND(text)) {
+    case PyUnicode_1BYTE_KIND:
+        failed = search_ucs1(data, length, found);
+        break;
+    case PyUnicode_2BYTE_KIND:
+        failed = search_ucs2(data, length, found);
+        break;
+    default:
+        failed = search_ucs4(data, length, found);
+        break;
+    }
+    if (failed) {
+        Py_DECREF(found);
+        return NULL;
+    }
+    return found;
+}
+
+static PyMethodDef methods[] = {
+    {"candidates", candidates, METH_O,
+     "candidates(text) -> list of the first positions of the stretches of digits, spaces "
+     "and dashes in text that could hold a card number."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyModuleDef_Slot slots[] = {
+#ifdef Py_mod_multiple_interpreters
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+#endif
+#ifdef Py_mod_gil
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+#endif
+    {0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "shop._cardscan",
+    .m_doc = "The card guard's first pass, compiled (see shop/cardguard.py).",
+    .m_size = 0,
+    .m_methods = methods,
+    .m_slots = slots,
+};
+
+PyMODINIT_FUNC
+PyInit__cardscan(void)
+{
+    return PyModuleDef_Init(&module);
+}

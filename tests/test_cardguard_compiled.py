@@ -1,0 +1,102 @@
+"""The compiled first pass (shop/_cardscan.c) leads to the same card numbers as the Python one.
+
+Either way the card guard's rules are judged in Python; the C module only names the stretches
+worth judging, faster and fewer. Held to the pure-Python search on every text below, switching
+to it can change the guard's speed and nothing else.
+"""
+
+import random
+import string
+from unittest import mock
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from shop import cardguard
+from tests.support import skip_or_fail
+from tests.test_cardguard_properties import card_number, card_value, legitimate_value, typed
+
+PROPERTY = settings(max_examples=300, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+# Characters of one, two and four bytes each: Python stores a str in the narrowest that fits,
+# and the C search has a loop for each.
+WIDE = {"latin-1": "", "two bytes": "ก", "four bytes": "😀"}
+
+
+@pytest.fixture(scope="module")
+def compiled():
+    if cardguard._compiled_candidates is None:
+        skip_or_fail("shop/_cardscan.c is not built (`pip install -e .` needs a C compiler); "
+                     "the card guard runs its Python search")
+    return cardguard._compiled_candidates
+
+
+def found(text: str, candidates) -> list[cardguard.CardMatch]:
+    with mock.patch.object(cardguard, "_candidates", candidates):
+        return list(cardguard.find_card_numbers(text))
+
+
+def assert_same_findings(text: str, compiled) -> None:
+    assert found(text, compiled) == found(text, cardguard._python_candidates), text
+
+
+def mixed_text(rnd: random.Random) -> str:
+    """Card numbers, the shop's legitimate values, digits, words and glue, jumbled."""
+    pieces = [
+        lambda: card_value(rnd), lambda: typed(rnd, card_number(rnd)),
+        lambda: legitimate_value(rnd), lambda: legitimate_value(rnd),
+        lambda: "".join(rnd.choice(string.digits) for _ in range(rnd.randint(1, 24))),
+        lambda: rnd.choice(["pay", "LG", "tokn_", "+", "_", "x", "ก", "€", "😀", "\u00a0"]),
+    ]
+    glue = ["", " ", "-", "  ", " - ", "\n", ", "]
+    return "".join(rnd.choice(pieces)() + rnd.choice(glue) for _ in range(rnd.randint(1, 12)))
+
+
+def test_the_guard_uses_the_compiled_search_when_it_is_built(compiled):
+    """With shop/_cardscan.c built, the guard's first pass is the compiled one."""
+    assert cardguard._candidates is compiled
+
+
+@pytest.mark.parametrize("kind", WIDE)
+def test_compiled_candidates_are_the_starts_of_stretches_that_could_hold_a_card(compiled, kind):
+    """The compiled pass names the first digit of each stretch worth judging, in text of every
+    character width, and no stretch whose windows cannot be card numbers."""
+    lead = WIDE[kind]
+    text = f"{lead}pay 4242-4242 4242 4242 or call 0812345678 ref 1234567890123 ok 4111111111111111"
+    assert compiled(text) == [len(lead) + 4, len(text) - 16]
+    # 4533 074228608 passes Luhn; that it belongs to the order reference is judged in Python.
+    assert compiled(f"{lead}LG-20254256-4533 074228608") == [len(lead) + 3]
+    assert compiled(f"{lead}" + "0812345678 " * 3) == []  # phones: no window starts with 0
+    assert compiled(f"{lead}4242 4242 4242 4241") == []  # fails Luhn
+
+
+def test_compiled_candidates_take_only_text(compiled):
+    """Bytes are refused with a clear error, not read as characters."""
+    with pytest.raises(TypeError, match="takes a str"):
+        compiled(b"4242424242424242")
+
+
+@PROPERTY
+@given(st.randoms(use_true_random=False))
+def test_compiled_and_python_searches_find_the_same_card_numbers(compiled, rnd):
+    """Card numbers of every brand and layout among the shop's own values, digits and words:
+    the same findings, at the same places, with either first pass."""
+    assert_same_findings(mixed_text(rnd), compiled)
+
+
+@PROPERTY
+@given(st.text(alphabet="0123456789 -+_aก😀\n", max_size=120))
+def test_compiled_and_python_searches_agree_on_any_digits_and_separators(compiled, text):
+    """Random digits, separators and glue characters (dense with Luhn-valid windows): the
+    same findings with either first pass."""
+    assert_same_findings(text, compiled)
+
+
+@pytest.mark.parametrize("kind", WIDE)
+def test_compiled_and_python_searches_agree_on_adversarial_input(compiled, kind):
+    """100 KB of digit groups and separators, where every group starts windows."""
+    rnd = random.Random(11)
+    text = WIDE[kind] + "".join(f"{rnd.randint(0, 99999):0{rnd.choice((4, 4, 5))}d}"
+                                f"{rnd.choice([' ', '-', '  '])}" for _ in range(20_000))
+    assert_same_findings(text, compiled)
