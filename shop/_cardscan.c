@@ -17,6 +17,8 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
+#include <string.h>
 
 #define MIN_DIGITS 13
 #define MAX_DIGITS 19
@@ -44,9 +46,31 @@ plausible(const char *digits, int count)
 #define IS_DIGIT(c) ((Py_UCS4)((c) - '0') <= 9)
 #define IS_SEPARATOR(c) ((c) == ' ' || (c) == '-')
 
+/* Text stored one byte per character (ASCII and Latin-1) is read 8 characters at a time until
+ * a word holds a digit: prose has none in most of them. Portable C, no vector intrinsics. */
+static inline Py_ssize_t
+skip_digitless_words(const Py_UCS1 *text, Py_ssize_t i, Py_ssize_t length)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    for (; i + 8 <= length; i += 8) {
+        uint64_t word;
+        memcpy(&word, text + i, 8);
+        /* Each byte's high bit, with that bit cleared first so no sum carries into the next
+         * byte: set in `from_0` iff the byte is >= '0', in `past_9` iff it is > '9'. */
+        uint64_t low = word & ~highs;
+        uint64_t from_0 = low + ones * (0x80 - '0'), past_9 = low + ones * (0x80 - '9' - 1);
+        if (from_0 & ~past_9 & ~word & highs) {
+            break; /* a digit (bytes from 0x80 up are not, hence ~word) */
+        }
+    }
+    return i;
+}
+
+#define SKIP_NONE(text, i, length) (i)
+
 /* One search per string kind (1, 2 or 4 bytes per character), so the loops read characters
  * directly. */
-#define DEFINE_SEARCH(NAME, CHAR)                                                            \
+#define DEFINE_SEARCH(NAME, CHAR, SKIP)                                                          \
     /* Does a card-number window start at `group`, the first digit of a group, within a   \
      * stretch ending at `end`? At most 19 digits are read: linear overall. */             \
     static int                                                                               \
@@ -86,15 +110,21 @@ plausible(const char *digits, int count)
     {                                                                                        \
         Py_ssize_t i = 0;                                                                    \
         while (i < length) {                                                                 \
+            i = SKIP(text, i, length);                                                       \
             while (i < length && !IS_DIGIT(text[i])) {                                       \
                 i++;                                                                         \
             }                                                                                \
-            Py_ssize_t start = i;                                                            \
-            while (i < length && (IS_DIGIT(text[i]) || IS_SEPARATOR(text[i]))) {             \
-                i++;                                                                         \
+            Py_ssize_t start = i, digits = 0;                                                \
+            for (; i < length; i++) {                                                        \
+                if (IS_DIGIT(text[i])) {                                                     \
+                    digits++;                                                                \
+                }                                                                            \
+                else if (!IS_SEPARATOR(text[i])) {                                           \
+                    break;                                                                   \
+                }                                                                            \
             }                                                                                \
-            if (i - start < MIN_DIGITS) {                                                    \
-                continue;                                                                    \
+            if (digits < MIN_DIGITS) {                                                       \
+                continue; /* phones, postcodes, references: most stretches end here */       \
             }                                                                                \
             for (Py_ssize_t group = start; group < i; group++) {                             \
                 if (!IS_DIGIT(text[group]) || (group > start && IS_DIGIT(text[group - 1]))) { \
@@ -114,9 +144,9 @@ plausible(const char *digits, int count)
         return 0;                                                                            \
     }
 
-DEFINE_SEARCH(search_ucs1, Py_UCS1)
-DEFINE_SEARCH(search_ucs2, Py_UCS2)
-DEFINE_SEARCH(search_ucs4, Py_UCS4)
+DEFINE_SEARCH(search_ucs1, Py_UCS1, skip_digitless_words)
+DEFINE_SEARCH(search_ucs2, Py_UCS2, SKIP_NONE)
+DEFINE_SEARCH(search_ucs4, Py_UCS4, SKIP_NONE)
 
 static PyObject *
 candidates(PyObject *module, PyObject *text)
