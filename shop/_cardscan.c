@@ -2,8 +2,9 @@
  *
  * shop/cardguard.py judges card numbers with precise rules written in Python. Running them
  * over every stretch of digits in a large body is too slow (a 1 MiB form of prose full of
- * phone numbers and references holds thousands of such stretches), so this module reads the
- * text once, at C speed, and names only the stretches worth judging.
+ * phone numbers and references holds thousands of such stretches), so this module looks
+ * through the text at C speed, reading most of it not at all (see the search below), and
+ * names only the stretches worth judging.
  *
  * candidates(text) -> list[int]: for each stretch of ASCII digits, spaces and dashes that
  * could hold a card number, the position of its first digit. "Could" is a loose superset of
@@ -17,8 +18,6 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <stdint.h>
-#include <string.h>
 
 #define MIN_DIGITS 13
 #define MAX_DIGITS 19
@@ -45,32 +44,11 @@ plausible(const char *digits, int count)
 
 #define IS_DIGIT(c) ((Py_UCS4)((c) - '0') <= 9)
 #define IS_SEPARATOR(c) ((c) == ' ' || (c) == '-')
-
-/* Text stored one byte per character (ASCII and Latin-1) is read 8 characters at a time until
- * a word holds a digit: prose has none in most of them. Portable C, no vector intrinsics. */
-static inline Py_ssize_t
-skip_digitless_words(const Py_UCS1 *text, Py_ssize_t i, Py_ssize_t length)
-{
-    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    for (; i + 8 <= length; i += 8) {
-        uint64_t word;
-        memcpy(&word, text + i, 8);
-        /* Each byte's high bit, with that bit cleared first so no sum carries into the next
-         * byte: set in `from_0` iff the byte is >= '0', in `past_9` iff it is > '9'. */
-        uint64_t low = word & ~highs;
-        uint64_t from_0 = low + ones * (0x80 - '0'), past_9 = low + ones * (0x80 - '9' - 1);
-        if (from_0 & ~past_9 & ~word & highs) {
-            break; /* a digit (bytes from 0x80 up are not, hence ~word) */
-        }
-    }
-    return i;
-}
-
-#define SKIP_NONE(text, i, length) (i)
+#define IN_STRETCH(c) (IS_DIGIT(c) || IS_SEPARATOR(c))
 
 /* One search per string kind (1, 2 or 4 bytes per character), so the loops read characters
  * directly. */
-#define DEFINE_SEARCH(NAME, CHAR, SKIP)                                                          \
+#define DEFINE_SEARCH(NAME, CHAR)                                                                \
     /* Does a card-number window start at `group`, the first digit of a group, within a   \
      * stretch ending at `end`? At most 19 digits are read: linear overall. */             \
     static int                                                                               \
@@ -105,32 +83,40 @@ skip_digitless_words(const Py_UCS1 *text, Py_ssize_t i, Py_ssize_t length)
         return 0;                                                                            \
     }                                                                                        \
                                                                                              \
+    /* Stretches (runs of digits, spaces and dashes) of 13 characters or more are found by   \
+     * probing every 13th character: where the probe is any other character, no such stretch \
+     * touches the 13 characters up to it, and all of them are skipped unread. In prose most \
+     * probes land on a letter. A stretch never begins before `i`: text[i - 1] is always     \
+     * another character (or i is 0). */                                                     \
     static int                                                                               \
     NAME(const CHAR *text, Py_ssize_t length, PyObject *found)                               \
     {                                                                                        \
         Py_ssize_t i = 0;                                                                    \
-        while (i < length) {                                                                 \
-            i = SKIP(text, i, length);                                                       \
-            while (i < length && !IS_DIGIT(text[i])) {                                       \
-                i++;                                                                         \
+        while (i + MIN_DIGITS <= length) {                                                   \
+            Py_ssize_t probe = i + MIN_DIGITS - 1;                                           \
+            if (!IN_STRETCH(text[probe])) {                                                  \
+                i = probe + 1;                                                               \
+                continue;                                                                    \
             }                                                                                \
-            Py_ssize_t start = i, digits = 0;                                                \
-            for (; i < length; i++) {                                                        \
-                if (IS_DIGIT(text[i])) {                                                     \
-                    digits++;                                                                \
-                }                                                                            \
-                else if (!IS_SEPARATOR(text[i])) {                                           \
-                    break;                                                                   \
-                }                                                                            \
+            Py_ssize_t start = probe, end = probe + 1, digits = IS_DIGIT(text[probe]);       \
+            while (start > i && IN_STRETCH(text[start - 1])) {                               \
+                digits += IS_DIGIT(text[--start]);                                           \
             }                                                                                \
+            for (; end < length && IN_STRETCH(text[end]); end++) {                           \
+                digits += IS_DIGIT(text[end]);                                               \
+            }                                                                                \
+            i = end + 1; /* text[end] is another character, or the end */                    \
             if (digits < MIN_DIGITS) {                                                       \
-                continue; /* phones, postcodes, references: most stretches end here */       \
+                continue; /* e.g. "LG-20251234-0001": long, but 12 digits */                 \
             }                                                                                \
-            for (Py_ssize_t group = start; group < i; group++) {                             \
-                if (!IS_DIGIT(text[group]) || (group > start && IS_DIGIT(text[group - 1]))) { \
+            while (!IS_DIGIT(text[start])) {                                                 \
+                start++;                                                                     \
+            }                                                                                \
+            for (Py_ssize_t group = start; group < end; group++) {                           \
+                if (!IS_DIGIT(text[group]) || (group > start && IS_DIGIT(text[group - 1]))) {\
                     continue;                                                                \
                 }                                                                            \
-                if (NAME##_window(text, group, i)) {                                         \
+                if (NAME##_window(text, group, end)) {                                       \
                     PyObject *position = PyLong_FromSsize_t(start);                          \
                     int failed = position == NULL || PyList_Append(found, position) < 0;     \
                     Py_XDECREF(position);                                                    \
@@ -142,11 +128,11 @@ skip_digitless_words(const Py_UCS1 *text, Py_ssize_t i, Py_ssize_t length)
             }                                                                                \
         }                                                                                    \
         return 0;                                                                            \
-    }
+    }                                                                                        \
 
-DEFINE_SEARCH(search_ucs1, Py_UCS1, skip_digitless_words)
-DEFINE_SEARCH(search_ucs2, Py_UCS2, SKIP_NONE)
-DEFINE_SEARCH(search_ucs4, Py_UCS4, SKIP_NONE)
+DEFINE_SEARCH(search_ucs1, Py_UCS1)
+DEFINE_SEARCH(search_ucs2, Py_UCS2)
+DEFINE_SEARCH(search_ucs4, Py_UCS4)
 
 static PyObject *
 candidates(PyObject *module, PyObject *text)

@@ -31,6 +31,8 @@ from bisect import bisect_right
 from functools import lru_cache
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.template.defaultfilters import pprint
 from django.utils.log import AdminEmailHandler
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
@@ -124,16 +126,29 @@ def _literal_secrets(
     return tuple(found)
 
 
+# The configured secrets, read from settings once (every log line asks for them); emptied when a
+# test overrides one of them.
+_settings_secrets: list[tuple[str, ...]] = []
+
+
 def _configured_secrets() -> tuple[str, ...]:
-    if settings.configured:
-        secret_key = getattr(settings, "OMISE_SECRET_KEY", "") or ""
-        webhook_secret = getattr(settings, "OMISE_WEBHOOK_SECRET", "") or ""
-        django_secret = getattr(settings, "SECRET_KEY", "") or ""  # signs sessions, derives
-    else:  # gunicorn's own loggers may log before Django is set up
-        secret_key = os.environ.get("OMISE_SECRET_KEY", "")
-        webhook_secret = os.environ.get("OMISE_WEBHOOK_SECRET", "")
-        django_secret = os.environ.get("SECRET_KEY", "")
-    return _literal_secrets(secret_key, webhook_secret, django_secret)
+    if not _settings_secrets:
+        if not settings.configured:  # gunicorn's own loggers may log before Django is set up
+            return _literal_secrets(os.environ.get("OMISE_SECRET_KEY", ""),
+                                    os.environ.get("OMISE_WEBHOOK_SECRET", ""),
+                                    os.environ.get("SECRET_KEY", ""))
+        _settings_secrets.append(_literal_secrets(
+            getattr(settings, "OMISE_SECRET_KEY", "") or "",
+            getattr(settings, "OMISE_WEBHOOK_SECRET", "") or "",
+            getattr(settings, "SECRET_KEY", "") or "",  # signs sessions, derives other keys
+        ))
+    return _settings_secrets[0]
+
+
+@receiver(setting_changed)
+def _forget_settings_secrets(*, setting: str, **_) -> None:
+    if setting in {"OMISE_SECRET_KEY", "OMISE_WEBHOOK_SECRET", "SECRET_KEY"}:
+        _settings_secrets.clear()
 
 
 def scrub(text: str) -> str:

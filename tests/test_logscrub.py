@@ -80,6 +80,15 @@ def test_configured_secrets_are_masked_literally(settings):
     assert out.count("[redacted]") == 2
 
 
+def test_a_secret_changed_in_settings_is_masked_from_the_next_line_on(settings):
+    """The configured secrets are read once, not per line, yet a changed one is not missed
+    (the value read before is forgotten when the setting changes)."""
+    settings.OMISE_WEBHOOK_SECRET = "Zmlyc3Qtd2ViaG9vay1zZWNyZXQ="
+    assert scrub("whsec=Zmlyc3Qtd2ViaG9vay1zZWNyZXQ=") == "whsec=[redacted]"
+    settings.OMISE_WEBHOOK_SECRET = "c2Vjb25kLXdlYmhvb2stc2VjcmV0"
+    assert scrub("whsec=c2Vjb25kLXdlYmhvb2stc2VjcmV0") == "whsec=[redacted]"
+
+
 def test_authorization_credentials_are_masked():
     """Authorization: Basic/Bearer credentials are masked; the word "Basic" in prose is not."""
     assert scrub("Authorization: Basic dXNlcjpwYXNzd29yZA==") == "Authorization: Basic [redacted]"
