@@ -1,13 +1,22 @@
-"""System checks refuse misplaced, mismatched or mis-moded Omise keys, without printing them."""
+"""System checks refuse misplaced, mismatched or mis-moded Omise keys, without printing them,
+and say when production runs the card guard without its compiled pass."""
 
 import secrets
+from unittest import mock
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
-from shop.checks import check_omise_keys, check_otp_throttling, key_mode, mask_key
+from shop import cardguard
+from shop.checks import (
+    check_card_guard_compiled,
+    check_omise_keys,
+    check_otp_throttling,
+    key_mode,
+    mask_key,
+)
 
 
 def key(kind: str, mode: str) -> str:
@@ -128,3 +137,16 @@ def test_key_mode_and_mask():
     assert mask_key(live) == f"skey_…{live[-4:]}"
     assert mask_key(test) == f"pkey_test_…{test[-4:]}"
     assert mask_key("") == "(empty)"
+
+
+def test_production_without_the_compiled_card_guard_is_warned():
+    """A production host where shop/_cardscan.c was not built gets shop.W002 with how to fix
+    it; with the module, or on a developer's machine (DEBUG on), nothing is said."""
+    with mock.patch.object(cardguard, "_compiled_candidates", None):
+        with production():
+            [warning] = check_card_guard_compiled()
+        with override_settings(DEBUG=True):
+            assert check_card_guard_compiled() == []
+    assert warning.id == "shop.W002" and "C compiler" in warning.hint
+    with mock.patch.object(cardguard, "_compiled_candidates", lambda text: []), production():
+        assert check_card_guard_compiled() == []
