@@ -182,8 +182,8 @@ def _python_candidates(text: str) -> Iterator[int]:
 
 
 try:
-    # The same first pass in C (shop/_cardscan.c), built by `pip install -e .`: one read of
-    # the text that also drops stretches whose windows all fail the Luhn check, so the rules
+    # The same first pass in C (shop/_cardscan.c), built by `pip install -e .`: it skips most
+    # prose unread and also drops stretches whose windows all fail the Luhn check, so the rules
     # below judge a handful of stretches where the Python search hands them thousands.
     from shop._cardscan import candidates as _compiled_candidates
 except ImportError:  # built without a C compiler: the Python search, same findings
@@ -285,9 +285,21 @@ def name_words(name: str) -> list[str]:
     return _WORDS.findall(_CAMEL.sub(" ", name).lower())
 
 
+# Names (with their enclosing JSON names) up to this many characters are remembered; real forms
+# use short names. A longer one is judged afresh, so names an attacker makes up cannot fill
+# the cache with megabytes each.
+_CACHED_NAME_LENGTH = 200
+
+
 @lru_cache(maxsize=2048)  # forms repeat the same few names on every request
-def _is_card_field(name: str, context: tuple[str, ...]) -> bool:
+def _is_card_field_cached(name: str, context: tuple[str, ...]) -> bool:
     return is_card_field(name, context)
+
+
+def _is_card_field(name: str, context: tuple[str, ...]) -> bool:
+    if len(name) + sum(map(len, context)) > _CACHED_NAME_LENGTH:
+        return is_card_field(name, context)
+    return _is_card_field_cached(name, context)
 
 
 def _names_security_code(words: list[str]) -> bool:
@@ -366,8 +378,8 @@ def scan_fields(fields: QueryDict, carrier: str) -> Finding | None:
     field names.
 
     All names and values are joined and scanned in one pass (the common case: C-speed
-    searches that find nothing); a match is mapped back to its field by its offset. Which
-    names are card fields is cached per set of names: a form posts the same ones every time.
+    searches that find nothing); a match is mapped back to its field by its offset. The
+    card-field test per name is cached.
     """
     lists = list(fields.lists())
     names = tuple(fields)
@@ -381,15 +393,10 @@ def scan_fields(fields: QueryDict, carrier: str) -> Finding | None:
         offsets = list(accumulate(len(entry) + 1 for entry in chain(names, values)))
         return Finding(carrier, owners[bisect_right(offsets, match.start)], "card_number",
                        match.last4)
-    for name in _card_fields_among(names):
-        if any(map(_has_value, fields.getlist(name))):
+    for name, field_values in lists:
+        if _is_card_field(name, ()) and any(map(_has_value, field_values)):
             return Finding(carrier, name, "card_field")
     return None
-
-
-@lru_cache(maxsize=1024)
-def _card_fields_among(names: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(name for name in names if is_card_field(name))
 
 
 def scan_json(data: object, *, raw_is_clear: bool = False) -> Finding | None:
