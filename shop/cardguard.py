@@ -12,7 +12,7 @@ Two detectors, pure functions, shared with the log scrubber (`shop/logscrub.py`)
 * `find_card_numbers(text)` finds card numbers inside any text: runs of 13–19 ASCII digits,
   optionally split by single spaces or dashes, that pass the Luhn check and carry a known
   brand prefix and length (Visa, Mastercard incl. the 2-series, Amex, JCB, UnionPay, Diners,
-  Discover). It is a single left-to-right pass (linear in the text, no backtracking blow-up).
+  Discover). It works left to right in time linear in the text (no backtracking blow-up).
   A first pass names the stretches of digits worth judging: compiled from shop/_cardscan.c
   where a C compiler was at hand at install time, in Python otherwise; both lead to the same
   findings (tests/test_cardguard_compiled.py), the compiled one about ten times faster.
@@ -63,14 +63,14 @@ BRANDS: dict[str, tuple[tuple[tuple[str, str], ...], frozenset[int]]] = {
 # repetition consumes "digit" or "separator digit" with no overlap between the alternatives,
 # so the engine never backtracks more than the 13-digit minimum: linear in the text.
 _RUN = re.compile(r"[0-9](?:[ -]?[0-9]){12,}")
-# Finding candidates at C speed. Each character is mapped to "0" if it can be part of a card
-# number as printed (a digit, a space, a dash) and to "x" otherwise; a card number then lies in
-# a run of at least 13 "0"s, which bytes.find locates (a needle of one byte value skips fast
-# over prose). Only runs that really hold a window (checked by a C regex) reach the precise
-# rules below, in Python.
+# The first pass in Python (`_python_candidates`, used where shop/_cardscan.c is not built),
+# with C-speed builtins: each character is mapped to "0" if it can be part of a card number as
+# printed (a digit, a space, a dash) and to "x" otherwise; a card number then lies in a run of
+# at least 13 "0"s, which bytes.find locates (a needle of one byte value skips fast over
+# prose). Only runs that really hold a window (checked by a regex) reach the precise rules.
 _CLASSES = bytes(ord("0") if chr(i) in "0123456789 -" else ord("x") for i in range(256))
 _MIN_RUN = b"0" * 13
-# A window's own shape, checked in C at each candidate before any Python work.
+# A window's own shape, checked by that regex at each run.
 # Only at the start of a group of digits: a number starts with a group (13 plain digits, or a
 # printed group of four); inside a group, no window starts.
 _WINDOW = re.compile(r"(?<![0-9])(?:[0-9]{13}|[0-9]{4}[ -][0-9](?:[ -]?[0-9]){8})")
@@ -151,12 +151,8 @@ def find_card_numbers(text: str) -> Iterator[CardMatch]:
     part of an identifier (`tokn_…`, `LG-2025…`); one right after a `+` is an international
     phone number: neither is a card number. A plain run of more than 19 digits is an id.
     """
-    examined = 0  # end of the last stretch examined: later candidates inside it are done
-    for position in _candidates(text):  # in ascending order
-        if position < examined:
-            continue
+    for position in _candidates(text):  # one per stretch, in ascending order
         start, end = _stretch_around(text, position, position + 1)
-        examined = end
         yield from _find_in_stretch(text, start, end)
 
 
@@ -261,8 +257,8 @@ def first_card_number(text: str) -> CardMatch | None:
 
 
 def might_hold_card_number(text: str) -> bool:
-    """A cheap C-speed pre-check: does the text hold anything shaped enough like a card
-    number to be worth the precise rules?"""
+    """Does the first pass name any stretch worth the precise rules? It reads the whole text:
+    where the numbers themselves are wanted, find_card_numbers costs no more."""
     return next(iter(_candidates(text)), None) is not None
 
 

@@ -37,7 +37,7 @@ from django.template.defaultfilters import pprint
 from django.utils.log import AdminEmailHandler
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
-from shop.cardguard import find_card_numbers, is_card_field, might_hold_card_number
+from shop.cardguard import find_card_numbers, is_card_field
 
 REDACTED = "[redacted]"
 _SECRET_KEY = re.compile(r"(skey_(?:test_)?)[A-Za-z0-9]+")
@@ -51,8 +51,9 @@ _AUTH = re.compile(
 def mask_card_numbers(text: str) -> str:
     """Replace every card number's digits but the last four with `*`, also where a URL
     encodes its separators or digits (`4242+4242+…`, `%20`: a GET form in an access log)."""
-    if might_hold_card_number(text):
-        text = _masked(text, [(m.start, m.end, m) for m in find_card_numbers(text)])
+    spans = [(m.start, m.end, m) for m in find_card_numbers(text)]
+    if spans:
+        text = _masked(text, spans)
     if "+" in text or "%" in text:
         text = _mask_url_encoded(text)
     return text
@@ -92,7 +93,8 @@ def _mask_url_encoded(text: str) -> str:
         return text
     parts.append(text[last:])
     decoded = "".join(parts)
-    if not might_hold_card_number(decoded):
+    matches = list(find_card_numbers(decoded))
+    if not matches:
         return text
     keys = [anchor[0] for anchor in anchors]
 
@@ -107,9 +109,7 @@ def _mask_url_encoded(text: str) -> str:
         offset = end + index - at - 1
         return offset, offset + 1
 
-    spans = [(original(m.start)[0], original(m.end - 1)[1], m)
-             for m in find_card_numbers(decoded)]
-    return _masked(text, spans) if spans else text
+    return _masked(text, [(original(m.start)[0], original(m.end - 1)[1], m) for m in matches])
 
 
 @lru_cache(maxsize=8)

@@ -1,11 +1,13 @@
 """The compiled first pass (shop/_cardscan.c) leads to the same card numbers as the Python one.
 
-Either way the card guard's rules are judged in Python; the C module only names the stretches
-worth judging, faster and fewer. Held to the pure-Python search on every text below, switching
-to it can change the guard's speed and nothing else.
+Either way the card guard's rules are judged in Python; a first pass only names the stretches
+worth judging, and the C one fewer of them, faster. Both are held to a reference that hands the
+rules every stretch of digits, spaces and dashes: on every text below they find what it finds,
+so neither pass can drop a card number the rules would report.
 """
 
 import random
+import re
 import string
 from unittest import mock
 
@@ -37,8 +39,15 @@ def found(text: str, candidates) -> list[cardguard.CardMatch]:
         return list(cardguard.find_card_numbers(text))
 
 
+def every_stretch(text: str) -> list[int]:
+    """The reference first pass: the first digit of every stretch, passing nothing over."""
+    return [stretch.start() for stretch in re.finditer(r"[0-9][0-9 -]*", text)]
+
+
 def assert_same_findings(text: str, compiled) -> None:
-    assert found(text, compiled) == found(text, cardguard._python_candidates), text
+    expected = found(text, every_stretch)
+    assert found(text, compiled) == expected, text
+    assert found(text, cardguard._python_candidates) == expected, text
 
 
 def mixed_text(rnd: random.Random) -> str:
@@ -100,3 +109,21 @@ def test_compiled_and_python_searches_agree_on_adversarial_input(compiled, kind)
     text = WIDE[kind] + "".join(f"{rnd.randint(0, 99999):0{rnd.choice((4, 4, 5))}d}"
                                 f"{rnd.choice([' ', '-', '  '])}" for _ in range(20_000))
     assert_same_findings(text, compiled)
+
+
+@pytest.mark.parametrize("kind", WIDE)
+def test_the_passes_find_a_card_wherever_the_probes_fall(compiled, kind):
+    """A card number at each offset in prose (the compiled pass probes every 13th character),
+    at the very end of the text, after a group that makes the run too long, or among stretches
+    long enough but short of 13 digits."""
+    lead = WIDE[kind]
+    for card in ("4242424242424242", "4242 4242 4242 4242", "3782-822463-10005"):
+        for offset in range(26):
+            assert_same_findings(f"{lead}{'word ' * 3}{'x' * offset} {card} done", compiled)
+            assert_same_findings(f"{lead}{'x' * offset} {card}", compiled)  # ends the text
+    for offset in range(26):  # a stretch of exactly 13 characters: one probe can catch it
+        assert found(f"{lead}{'x' * offset}(4222222222222)", compiled) != []
+    for text in ("14242424242424242", "4242 4242 4242 4242 4242", "1234 5678 9012 3 4242",
+                 "12-34-56-78-90-12 4242424242424242", "0" * 12 + "  ---  4111111111111111",
+                 "4242424242424242424242", "4242 4242 4242 4242 123"):
+        assert_same_findings(lead + text, compiled)
