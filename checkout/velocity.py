@@ -109,8 +109,9 @@ def check(*, identity: Identity, attempt_key: str, request: HttpRequest) -> Bloc
     who passes pays a decline's points at once, with an atomic increment: parallel requests
     (bots send many at a time) cannot all slip under the limit together, as they could if a
     decline were counted only once Omise had answered. `record` gives back what a charge that
-    was not declined did not owe. An attempt key pays once: a double click or a refreshed POST
-    of the same attempt can never make a second charge, so it costs nothing more.
+    was not declined did not owe. An attempt key pays once: two POSTs of the same attempt
+    racing each other (the view answers a later one with the first outcome) can never make a
+    second charge, so the second costs nothing more.
     """
     configured = limits()
     counted = [
@@ -130,11 +131,12 @@ def check(*, identity: Identity, attempt_key: str, request: HttpRequest) -> Bloc
             points=known.get(_key("points", dimension, value), 0),
         ):
             return block
-    if not cache.add(f"velocity:paid:{attempt_key}", True, COUNTED_FOR_SECONDS):
+    charged = [_key("points", dimension, value) for dimension, value, _ in counted]
+    # The marker names the counters charged, so that `record` gives back to them and no others.
+    if not cache.add(_paid_marker(attempt_key), charged, COUNTED_FOR_SECONDS):
         return None
-    totals = _add_points_many(
-        [(dimension, value, decline_points(), limit.window) for dimension, value, limit in counted]
-    )
+    totals = _add_points_many([(key, decline_points(), limit.window)
+                               for key, (_, _, limit) in zip(charged, counted, strict=True)])
     for (dimension, value, limit), points in zip(counted, totals, strict=True):
         if points > limit.points:  # a parallel request took the last point first
             return _start_block(
@@ -153,27 +155,31 @@ def record(*, identity: Identity, attempt: PaymentAttempt, request: HttpRequest)
     blocked.
 
     A paid attempt, or one the payment service failed (`failures.NOT_A_DECLINE`), gives back
-    all but its one point. One still pending (at the bank for 3-D Secure, a QR code not yet
-    paid) keeps a decline's points until it is paid: a bot that never finishes 3-D Secure
-    pays for each probe in full. Safe to call again for the same attempt (after 3-D Secure,
-    when the order page sees it paid, on a refresh): each point is counted once.
+    all but its one point, to the counters `check` charged for it (not to whoever asks now),
+    and only while `check`'s marker lasts. One still pending (at the bank for 3-D Secure, a QR
+    code not yet paid) keeps a decline's points until it is paid: a bot that never finishes
+    3-D Secure pays for each probe in full. Safe to call again for the same attempt (after
+    3-D Secure, when the order page sees it paid, on a refresh): each point is counted once.
     """
     card = attempt.card_fingerprint or identity.card
     configured = limits()
     card_limit = configured.get("card") if card else None
-    card_blocked_until = cache.get(_key("block", "card", card)) if card_limit else None
+    card_block_key = _key("block", "card", card) if card_limit else ""
+    known = cache.get_many([_paid_marker(attempt.key), card_block_key] if card_limit
+                           else [_paid_marker(attempt.key)])
+    charged = known.get(_paid_marker(attempt.key))
+    if charged is None:
+        return None  # never checked, or a day ago: its windows are long over, nothing to settle
+    card_blocked_until = known.get(card_block_key)
     extra = decline_points() - 1
     declined = is_decline(attempt)
     cleared = attempt.status == PaymentAttempt.Status.SUCCESSFUL or (
         attempt.status == PaymentAttempt.Status.FAILED and not declined
     )
-    given_back = cleared and cache.add(f"velocity:eased:{attempt.key}", True, COUNTED_FOR_SECONDS)
-    change = -extra if given_back else 0
-    changes = [
-        (dimension, getattr(identity, dimension), change, configured[dimension].window)
-        for dimension in ("ip", "session", "email")
-        if change and getattr(identity, dimension) and dimension in configured
-    ]
+    given_back = cleared and charged and cache.add(
+        f"velocity:eased:{attempt.key}", True, COUNTED_FOR_SECONDS
+    )
+    changes = [(key, -extra, 0) for key in charged] if given_back else []
     if card_limit is not None:
         first_decline = declined and cache.add(
             f"velocity:declined:{attempt.pk}", True, COUNTED_FOR_SECONDS
@@ -182,7 +188,7 @@ def record(*, identity: Identity, attempt: PaymentAttempt, request: HttpRequest)
         if cache.add(f"velocity:card-counted:{attempt.pk}", True, COUNTED_FOR_SECONDS):
             card_points += 1
         if card_points:
-            changes.append(("card", card, card_points, card_limit.window))
+            changes.append((_key("points", "card", card), card_points, card_limit.window))
     _add_points_many(changes)
     if card_limit is None:
         return None
@@ -234,16 +240,23 @@ def _key(kind: str, dimension: str, value: str) -> str:
     return f"velocity:{kind}:{dimension}:{digest}"
 
 
-def _add_points(dimension: str, value: str, points: int, window: int) -> int:
+def _paid_marker(attempt_key: str) -> str:
+    return f"velocity:paid:{attempt_key}"
+
+
+def _add_points(key: str, points: int, window: int) -> int:
     """Add to a fixed window that starts with its first point (add + incr: atomic in Redis and
     in local memory, so concurrent workers never lose a count). A negative `points` gives
-    back; what a window that has ended is given back is dropped."""
-    key = _key("points", dimension, value)
+    back, never below zero (the window may have started again since); a window that has ended
+    is not started again by a give-back."""
     if points < 0:
         try:
-            return cache.decr(key, -points)
+            total = cache.decr(key, -points)
         except ValueError:
             return 0
+        if total < 0:
+            cache.incr(key, -total)
+        return max(total, 0)
     cache.add(key, 0, window)
     try:
         return cache.incr(key, points)
@@ -252,14 +265,13 @@ def _add_points(dimension: str, value: str, points: int, window: int) -> int:
         return points
 
 
-def _add_points_many(changes: list[tuple[str, str, int, int]]) -> list[int]:
-    """`_add_points` for each (dimension, value, points, window): in one atomic round trip
-    where the cache offers it (shop.cache.RedisCache, production's), else one call each."""
+def _add_points_many(changes: list[tuple[str, int, int]]) -> list[int]:
+    """`_add_points` for each (counter key, points, window): in one atomic round trip where the
+    cache offers it (shop.cache.RedisCache, production's), else one call each."""
     add_to_windows = getattr(cache, "add_to_windows", None)
     if add_to_windows is None or not changes:
         return [_add_points(*change) for change in changes]
-    return add_to_windows([(_key("points", d, v), points, window)
-                           for d, v, points, window in changes])
+    return add_to_windows(changes)
 
 
 def _blocked(
@@ -295,8 +307,11 @@ def _start_block(
     return _block(dimension, value, limit, until, points=points)
 
 
-def _block(dimension: str, value: str, limit: Limit, until: float, *, points: int = 0) -> Block:
-    points = points or cache.get(_key("points", dimension, value), 0)
+def _block(
+    dimension: str, value: str, limit: Limit, until: float, *, points: int | None = None
+) -> Block:
+    if points is None:  # not read yet
+        points = cache.get(_key("points", dimension, value), 0)
     return Block(
         dimension=dimension, points=points, window=limit.window,
         retry_after=max(1, math.ceil(until - time.time())),

@@ -31,8 +31,9 @@ class _OneClientPerPool(RedisCacheClient):
 
 # For each counter (KEYS[i], amount ARGV[2i-1], window ARGV[2i]): a counter that does not
 # exist starts at 0 and expires after the window, then the amount is added; a negative amount
-# gives back from an existing counter only. One script: no window can end between its start
-# and its increment, and a window that has ended is not started again by a give-back.
+# gives back from an existing counter only, never below zero. One script: no window can end
+# between its start and its increment, and a window that has ended is not started again by a
+# give-back.
 _ADD_TO_WINDOWS = """
 local totals = {}
 for i, key in ipairs(KEYS) do
@@ -42,6 +43,10 @@ for i, key in ipairs(KEYS) do
     totals[i] = redis.call("INCRBY", key, amount)
   elseif redis.call("EXISTS", key) == 1 then
     totals[i] = redis.call("DECRBY", key, -amount)
+    if totals[i] < 0 then  -- never below zero: the window may have started again since
+      redis.call("INCRBY", key, -totals[i])
+      totals[i] = 0
+    end
   else
     totals[i] = 0
   end

@@ -231,7 +231,7 @@ def test_parallel_requests_cannot_all_slip_under_the_limit(monkeypatch):
     passing takes its points with an atomic increment, not a read."""
     monkeypatch.setattr(velocity, "record_security_event", lambda *args, **kwargs: None)
     payer = velocity.Identity(ip="203.0.113.50")
-    velocity._add_points("ip", payer.ip, 12, 600)
+    velocity._add_points(velocity._key("points", "ip", payer.ip), 12, 600)
     assert sum(outcome is None for outcome in race_checks(payer, 8)) == 1
 
 

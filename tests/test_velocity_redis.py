@@ -53,9 +53,11 @@ def attempt(pk: int, *, status="successful", failure_code="", card="fp-1") -> Pa
 
 def test_adding_many_points_counts_as_adding_each(backend):
     """New windows start with their expiry; what an ended window is given back is dropped."""
-    totals = velocity._add_points_many([("ip", "a", 3, 600), ("email", "b", 2, 60)])
+    ip_a, email_b = velocity._key("points", "ip", "a"), velocity._key("points", "email", "b")
+    gone = velocity._key("points", "email", "gone")
+    totals = velocity._add_points_many([(ip_a, 3, 600), (email_b, 2, 60)])
     assert totals == [3, 2]
-    assert velocity._add_points_many([("ip", "a", -2, 600), ("email", "gone", -2, 60)]) == [1, 0]
+    assert velocity._add_points_many([(ip_a, -2, 600), (gone, -2, 60)]) == [1, 0]
     assert points("ip", "a") == 1 and points("email", "b") == 2
     assert cache.get(velocity._key("points", "email", "gone")) is None  # not created by a give-back
     if backend == "redis":
@@ -75,6 +77,32 @@ def test_a_paid_attempt_costs_one_point_per_dimension_once(backend):
     assert points("ip", PAYER.ip) == 1
 
 
+def test_a_paid_attempt_gives_back_to_the_counters_it_was_charged_once(backend):
+    """The 2 points go back to the payer who was charged, not to whoever opens the order page
+    later (another IP), only once, and not at all once the attempt's marker has lapsed (a day
+    later: its windows are long over)."""
+    assert velocity.check(identity=PAYER, attempt_key="key-40", request=None) is None
+    elsewhere = velocity.Identity(ip="198.51.100.40", email="someone@example.com")
+    velocity._add_points(velocity._key("points", "ip", elsewhere.ip), 3, 600)
+    for _ in range(2):
+        velocity.record(identity=elsewhere, attempt=attempt(40), request=None)
+    assert points("ip", PAYER.ip) == 1 and points("ip", elsewhere.ip) == 3
+    assert points("card", "fp-1") == 1
+    cache.delete_many(["velocity:paid:key-40", "velocity:eased:key-40",  # a day later
+                       "velocity:card-counted:40", "velocity:declined:40"])
+    velocity.record(identity=PAYER, attempt=attempt(40), request=None)
+    assert points("ip", PAYER.ip) == 1 and points("card", "fp-1") == 1
+
+
+def test_a_give_back_never_takes_a_counter_below_zero(backend):
+    """A window that started again since the attempt was charged holds fewer points than are
+    given back: it stops at zero, so no payer gains slack."""
+    key = velocity._key("points", "ip", "203.0.113.41")
+    velocity._add_points_many([(key, 1, 600)])
+    assert velocity._add_points_many([(key, -2, 600)]) == [0]
+    assert points("ip", "203.0.113.41") == 0
+
+
 def test_a_pending_charge_keeps_a_declines_points_until_it_is_paid(backend):
     velocity.check(identity=PAYER, attempt_key="key-2", request=None)
     velocity.record(identity=PAYER, attempt=attempt(2, status="pending"), request=None)
@@ -91,7 +119,7 @@ def test_a_pending_charge_keeps_a_declines_points_until_it_is_paid(backend):
 
 def test_declines_block_the_payer_and_a_blocked_card_burns_its_carrier(backend):
     for n in range(5):
-        assert velocity.check(identity=PAYER, attempt_key=f"d-{n}", request=None) is None
+        assert velocity.check(identity=PAYER, attempt_key=f"key-{10 + n}", request=None) is None
         velocity.record(identity=PAYER, request=None,
                         attempt=attempt(10 + n, status="failed", failure_code="stolen_or_lost_card",
                                         card=f"card-{n}"))
@@ -100,7 +128,7 @@ def test_declines_block_the_payer_and_a_blocked_card_burns_its_carrier(backend):
     # Three declines of one card block it; the card then burns a fresh identity that brings it.
     other = velocity.Identity(ip="198.51.100.1", email="someone@example.com")
     for n in range(4):
-        velocity.check(identity=other, attempt_key=f"c-{n}", request=None)
+        velocity.check(identity=other, attempt_key=f"key-{30 + n}", request=None)
         found = velocity.record(identity=other, request=None,
                                 attempt=attempt(30 + n, status="failed",
                                                 failure_code="stolen_or_lost_card"))
@@ -111,7 +139,7 @@ def test_declines_block_the_payer_and_a_blocked_card_burns_its_carrier(backend):
 def test_parallel_requests_cannot_all_slip_under_the_limit(backend):
     """As in test_velocity, on this backend: eight racing checks, one decline below the limit."""
     payer = velocity.Identity(ip="203.0.113.71")
-    velocity._add_points("ip", payer.ip, 12, 600)
+    velocity._add_points(velocity._key("points", "ip", payer.ip), 12, 600)
     start = threading.Barrier(8)
 
     def race(n):
