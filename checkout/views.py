@@ -63,8 +63,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
         request.POST or None,
         # A POST's key was just checked against the session and has no attempt yet: it is the
         # page's key, no need to look it up again.
-        initial={"attempt_key": key if request.method == "POST" and key
-                 else _attempt_key(request.session)},
+        initial={"attempt_key": key or _attempt_key(request.session)},
     )
     if form.is_valid():
         payer = velocity.Identity.of(request, email=form.cleaned_data["email"])

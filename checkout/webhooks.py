@@ -182,8 +182,9 @@ def _event_applied(event_id: str) -> bool | None:
     than the query itself, on the path every duplicate delivery takes.
     """
     with connection.cursor() as cursor:
+        table = WebhookEvent._meta.db_table  # the model's, should a fork rename it
         cursor.execute(
-            "SELECT processed_at IS NOT NULL FROM checkout_webhookevent WHERE event_id = %s",
+            f"SELECT processed_at IS NOT NULL FROM {table} WHERE event_id = %s",  # noqa: S608
             [event_id],
         )
         row = cursor.fetchone()
