@@ -293,7 +293,9 @@ def _is_card_field_cached(name: str, context: tuple[str, ...]) -> bool:
 
 
 def _is_card_field(name: str, context: tuple[str, ...]) -> bool:
-    if len(name) + sum(map(len, context)) > _CACHED_NAME_LENGTH:
+    if len(name) > _CACHED_NAME_LENGTH or (
+        context and len(name) + sum(map(len, context)) > _CACHED_NAME_LENGTH
+    ):
         return is_card_field(name, context)
     return _is_card_field_cached(name, context)
 
@@ -374,8 +376,7 @@ def scan_fields(fields: QueryDict, carrier: str) -> Finding | None:
     field names.
 
     All names and values are joined and scanned in one pass (the common case: C-speed
-    searches that find nothing); a match is mapped back to its field by its offset. The
-    card-field test per name is cached.
+    searches that find nothing); a match is mapped back to its field by its offset.
     """
     lists = list(fields.lists())
     names = tuple(fields)
@@ -389,10 +390,23 @@ def scan_fields(fields: QueryDict, carrier: str) -> Finding | None:
         offsets = list(accumulate(len(entry) + 1 for entry in chain(names, values)))
         return Finding(carrier, owners[bisect_right(offsets, match.start)], "card_number",
                        match.last4)
-    for name, field_values in lists:
-        if _is_card_field(name, ()) and any(map(_has_value, field_values)):
+    for name in _card_fields_among(names):
+        if any(map(_has_value, fields.getlist(name))):
             return Finding(carrier, name, "card_field")
     return None
+
+
+def _card_fields_among(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The card fields among a form's names: remembered per set of names (a form posts the
+    same ones every time) when the set is one a real form could have, judged afresh if not."""
+    if len(names) <= 64 and max(map(len, names), default=0) <= _CACHED_NAME_LENGTH:
+        return _card_fields_of_form(names)
+    return tuple(name for name in names if is_card_field(name))
+
+
+@lru_cache(maxsize=256)  # at most 256 × 64 names of 200 characters: a few MB, whatever is sent
+def _card_fields_of_form(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(name for name in names if is_card_field(name))
 
 
 def scan_json(data: object, *, raw_is_clear: bool = False) -> Finding | None:
