@@ -123,6 +123,46 @@ def test_double_clicking_pay_opens_one_form_and_charges_once(shopper, sandbox):
     assert len(sandbox.requests("charges.create")) == 1
 
 
+def open_held_card_form(page):
+    """Open the card form with its script held back: (frame, release). `release()` lets the
+    script run and returns once the shop's page has seen the frame load."""
+    held = []
+    page.route(re.compile(r".*/card-frame\.js$"), lambda route: held.append(route))
+    frame = open_card_form(page)
+    frame.get_by_label("Card number").wait_for()
+    assert len(held) == 1, "the card form's script was not held back"
+    # Registered after omise.js' own load listener, so it resolves after that one ran.
+    page.locator(FRAME).evaluate(
+        "frame => { window.frameLoaded = new Promise("
+        "done => frame.addEventListener('load', () => done(true), {once: true})); }"
+    )
+
+    def release():
+        held[0].continue_()
+        assert page.evaluate("window.frameLoaded")
+
+    return frame, release
+
+
+def test_card_form_opens_ready_to_type_the_card_number(shopper):
+    """Once the card form has loaded, what the shopper types goes into the card number."""
+    frame, release = open_held_card_form(shopper)
+    release()
+    shopper.keyboard.type("4242")
+    assert frame.get_by_label("Card number").input_value() == "4242"
+
+
+def test_typing_before_the_card_form_is_ready_keeps_the_shoppers_place(shopper):
+    """A shopper who starts typing before the card form's script has run keeps the focus and
+    what they typed: neither the script nor the shop's page moves it to the card number."""
+    frame, release = open_held_card_form(shopper)
+    frame.get_by_label("Name on card").fill("MALEE")
+    release()
+    shopper.keyboard.type(" SUKJAI")
+    assert frame.get_by_label("Name on card").input_value() == "MALEE SUKJAI"
+    assert frame.get_by_label("Card number").input_value() == ""
+
+
 def test_checkout_form_needs_contact_details_before_the_card_form(sandbox, page):
     """Pay does not open the card form until the required contact fields are filled."""
     make_product(name="Silk Scarf", slug="silk-scarf", price=129000)

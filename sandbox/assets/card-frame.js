@@ -84,5 +84,7 @@
   // (Close) or submit the card natively to the frame's own URL (Pay).
   closeButton.disabled = false;
   submit.disabled = false;
-  form.number.focus();
+  // Start at the card number, unless the shopper is already typing in a field of the form
+  // (it was on screen before this script ran).
+  if (!form.contains(document.activeElement)) form.number.focus();
 })();

@@ -115,7 +115,11 @@
     window.addEventListener("message", listener);
     document.addEventListener("keydown", onKey);
     document.body.appendChild(overlay);
-    frame.addEventListener("load", function () { frame.focus(); });
+    // Hand the focus to the form, unless the shopper is already in it: focusing a frame
+    // that holds the focus would move it off the field they are typing in.
+    frame.addEventListener("load", function () {
+      if (document.activeElement !== frame) frame.focus();
+    });
   }
 
   window.OmiseCard = {
