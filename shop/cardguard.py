@@ -151,7 +151,13 @@ def find_card_numbers(text: str) -> Iterator[CardMatch]:
     part of an identifier (`tokn_…`, `LG-2025…`); one right after a `+` is an international
     phone number: neither is a card number. A plain run of more than 19 digits is an id.
     """
-    for position in _candidates(text):  # one per stretch, in ascending order
+    return _find_at(text, _candidates(text))
+
+
+def _find_at(text: str, positions: Iterable[int]) -> Iterator[CardMatch]:
+    """The card numbers in the stretches around `positions` (the first pass's, one per
+    stretch, in ascending order)."""
+    for position in positions:
         start, end = _stretch_around(text, position, position + 1)
         yield from _find_in_stretch(text, start, end)
 
@@ -375,19 +381,22 @@ def scan_fields(fields: QueryDict, carrier: str) -> Finding | None:
     """Scan a query string or form: names and values that look like card numbers, then card
     field names.
 
-    All names and values are joined and scanned in one pass (the common case: C-speed
-    searches that find nothing); a match is mapped back to its field by its offset.
+    All names and values are joined and searched in one pass; a number the rules confirm is
+    mapped back to its field by its offset.
     """
-    lists = list(fields.lists())
     names = tuple(fields)
-    values = [value for _, field_values in lists for value in field_values]
+    values = chain.from_iterable(field_values for _, field_values in fields.lists())
     # "\n" is no separator: entries stay apart. Names first: a card number used as a field
     # name (a mis-built form) is found like one in a value.
     text = "\n".join(chain(names, values))
-    match = first_card_number(text)
-    if match:
-        owners = [*names, *(name for name, field_values in lists for _ in field_values)]
-        offsets = list(accumulate(len(entry) + 1 for entry in chain(names, values)))
+    # The first pass alone answers the common case; the rules run only where it points.
+    positions = _candidates(text)
+    if positions and (match := next(_find_at(text, positions), None)):
+        entries = [(name, value) for name, field_values in fields.lists()
+                   for value in field_values]
+        owners = [*names, *(name for name, _ in entries)]
+        offsets = list(accumulate(len(entry) + 1 for entry in chain(
+            names, (value for _, value in entries))))
         return Finding(carrier, owners[bisect_right(offsets, match.start)], "card_number",
                        match.last4)
     for name in _card_fields_among(names):
@@ -396,17 +405,21 @@ def scan_fields(fields: QueryDict, carrier: str) -> Finding | None:
     return None
 
 
+# The card fields among a form's names, per set of names: a form posts the same ones every
+# time. Only sets a real form could have are kept (up to 64 names of up to 200 characters),
+# and at most 256 of them: a few MB at most, whatever is sent.
+_card_fields_of_forms: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
 def _card_fields_among(names: tuple[str, ...]) -> tuple[str, ...]:
-    """The card fields among a form's names: remembered per set of names (a form posts the
-    same ones every time) when the set is one a real form could have, judged afresh if not."""
-    if len(names) <= 64 and max(map(len, names), default=0) <= _CACHED_NAME_LENGTH:
-        return _card_fields_of_form(names)
-    return tuple(name for name in names if is_card_field(name))
-
-
-@lru_cache(maxsize=256)  # at most 256 × 64 names of 200 characters: a few MB, whatever is sent
-def _card_fields_of_form(names: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(name for name in names if is_card_field(name))
+    found = _card_fields_of_forms.get(names)
+    if found is None:
+        found = tuple(name for name in names if is_card_field(name))
+        if len(names) <= 64 and max(map(len, names), default=0) <= _CACHED_NAME_LENGTH:
+            if len(_card_fields_of_forms) >= 256:
+                _card_fields_of_forms.clear()
+            _card_fields_of_forms[names] = found
+    return found
 
 
 def scan_json(data: object, *, raw_is_clear: bool = False) -> Finding | None:

@@ -180,21 +180,46 @@ def test_card_field_holding_a_value_is_refused_without_keeping_its_digits(client
     assert "last4" not in event.detail and "123" not in json.dumps(event.detail)
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ("product=mug&note=hi&note=4242+4242+4242+4242&phone=0812345678", "note"),
+        ("a=1&a=2&b=3&c=5555555555554444", "c"),
+        ("first=4111111111111111&second=x", "first"),
+        ("x=1&4242424242424242=y", "4242424242424242"),
+    ],
+)
+def test_the_finding_names_the_field_that_holds_the_number(body, field):
+    """A number is reported with its own field, whichever value of which field holds it (or
+    with the field it names, when a mis-built form uses it as a name)."""
+    assert cardguard.scan_fields(QueryDict(body), "form").field_name == field
+
+
 def test_long_made_up_field_names_are_judged_but_not_remembered(client):
     """Field names are remembered to save work, but only short ones: a long name (as an
     attacker would send, a megabyte each, to fill the memory) is judged afresh. A long card
     field name is still refused, in a form and in JSON."""
-    caches = (cardguard._is_card_field_cached, cardguard._card_fields_of_form)
-    before = [cache.cache_info().currsize for cache in caches]
+    def remembered():
+        return cardguard._is_card_field_cached.cache_info().currsize, len(
+            cardguard._card_fields_of_forms)
+
+    before = remembered()
     long_note, long_cvv = "note_" + "x" * 10_000, "x" * 10_000 + "_cvv"
     assert form_post(client, "/cart/add/", {"product": "none", long_note: "hi"}).status_code != 400
     assert form_post(client, "/cart/add/", {"product": "mug", long_cvv: "123"}).status_code == 400
     body = json.dumps({"card": {long_note: {"cvc": "123"}}})
     assert client.post("/csp-report/", body, content_type="application/json").status_code == 400
     # Only the JSON's short "card" is remembered; no set of form names with a long one.
-    after = [cache.cache_info().currsize for cache in caches]
+    after = remembered()
     assert after[0] <= before[0] + 1 and after[1] == before[1]
     assert sorted(e.detail["reason"] for e in events()) == ["card_field", "card_field"]
+
+
+def test_forms_with_made_up_names_fill_no_more_than_a_bounded_memory():
+    """However many different sets of names arrive, at most 256 of them are remembered."""
+    for n in range(600):
+        assert cardguard.scan_fields(QueryDict(f"product=mug&made_up_{n}=1"), "form") is None
+    assert 0 < len(cardguard._card_fields_of_forms) <= 256
 
 
 def test_empty_card_field_is_not_refused(client):
