@@ -14,6 +14,10 @@
  * is valid. Everything finer (brand ranges and lengths, numbers glued to identifiers) stays
  * in Python. tests/test_cardguard_compiled.py checks that both searches report the same card
  * numbers; cardguard.py falls back to its own search where this module was not built.
+ *
+ * any_candidate(fields) -> bool: does any name or value of a form, (name, values) pairs as
+ * QueryDict.lists() yields them, hold such a stretch? It reads each string where it is, and
+ * stops at the first: a form's common case, nothing worth judging, costs no joined copy.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -87,7 +91,8 @@ plausible(const char *digits, int count)
      * probing every 13th character: where the probe is any other character, no such stretch \
      * touches the 13 characters up to it, and all of them are skipped unread. In prose most \
      * probes land on a letter. A stretch never begins before `i`: text[i - 1] is always     \
-     * another character (or i is 0). */                                                     \
+     * another character (or i is 0). Each stretch's position is appended to `found`; with   \
+     * `found` NULL the search returns 1 at the first instead. -1 is an error. */            \
     static int                                                                               \
     NAME(const CHAR *text, Py_ssize_t length, PyObject *found)                               \
     {                                                                                        \
@@ -117,6 +122,9 @@ plausible(const char *digits, int count)
                     continue;                                                                \
                 }                                                                            \
                 if (NAME##_window(text, group, end)) {                                       \
+                    if (found == NULL) {                                                     \
+                        return 1;                                                            \
+                    }                                                                        \
                     PyObject *position = PyLong_FromSsize_t(start);                          \
                     int failed = position == NULL || PyList_Append(found, position) < 0;     \
                     Py_XDECREF(position);                                                    \
@@ -134,6 +142,21 @@ DEFINE_SEARCH(search_ucs1, Py_UCS1)
 DEFINE_SEARCH(search_ucs2, Py_UCS2)
 DEFINE_SEARCH(search_ucs4, Py_UCS4)
 
+static int
+search(PyObject *text, PyObject *found)
+{
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    const void *data = PyUnicode_DATA(text);
+    switch (PyUnicode_KIND(text)) {
+    case PyUnicode_1BYTE_KIND:
+        return search_ucs1(data, length, found);
+    case PyUnicode_2BYTE_KIND:
+        return search_ucs2(data, length, found);
+    default:
+        return search_ucs4(data, length, found);
+    }
+}
+
 static PyObject *
 candidates(PyObject *module, PyObject *text)
 {
@@ -146,31 +169,77 @@ candidates(PyObject *module, PyObject *text)
     if (found == NULL) {
         return NULL;
     }
-    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
-    const void *data = PyUnicode_DATA(text);
-    int failed;
-    switch (PyUnicode_KIND(text)) {
-    case PyUnicode_1BYTE_KIND:
-        failed = search_ucs1(data, length, found);
-        break;
-    case PyUnicode_2BYTE_KIND:
-        failed = search_ucs2(data, length, found);
-        break;
-    default:
-        failed = search_ucs4(data, length, found);
-        break;
-    }
-    if (failed) {
+    if (search(text, found) < 0) {
         Py_DECREF(found);
         return NULL;
     }
     return found;
 }
 
+/* 1 if a stretch worth judging is in `item`, or if `item` is no str (the caller's full search
+ * then decides what it is); 0 if not; -1 on error. */
+static int
+item_may_hold(PyObject *item)
+{
+    return PyUnicode_Check(item) ? search(item, NULL) : 1;
+}
+
+/* 0, 1 or -1 as item_may_hold, for one (name, values) pair. Values come as a list or a
+ * tuple; anything else (a bare str would be read a character at a time) answers 1. */
+static int
+pair_may_hold(PyObject *pair)
+{
+    if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+        return 1;
+    }
+    int result = item_may_hold(PyTuple_GET_ITEM(pair, 0));
+    PyObject *values = PyTuple_GET_ITEM(pair, 1);
+    if (result != 0) {
+        return result;
+    }
+    if (!PyList_Check(values) && !PyTuple_Check(values)) {
+        return 1;
+    }
+    PyObject *each = PyObject_GetIter(values);
+    if (each == NULL) {
+        return -1;
+    }
+    PyObject *value;
+    while (result == 0 && (value = PyIter_Next(each)) != NULL) {
+        result = item_may_hold(value);
+        Py_DECREF(value);
+    }
+    Py_DECREF(each);
+    return result == 0 && PyErr_Occurred() ? -1 : result;
+}
+
+static PyObject *
+any_candidate(PyObject *module, PyObject *fields)
+{
+    PyObject *pairs = PyObject_GetIter(fields);
+    if (pairs == NULL) {
+        return NULL;
+    }
+    int result = 0;
+    PyObject *pair;
+    while (result == 0 && (pair = PyIter_Next(pairs)) != NULL) {
+        result = pair_may_hold(pair);
+        Py_DECREF(pair);
+    }
+    Py_DECREF(pairs);
+    if (result < 0 || (result == 0 && PyErr_Occurred())) {
+        return NULL;
+    }
+    return PyBool_FromLong(result);
+}
+
 static PyMethodDef methods[] = {
     {"candidates", candidates, METH_O,
      "candidates(text) -> list of the first positions of the stretches of digits, spaces "
      "and dashes in text that could hold a card number."},
+    {"any_candidate", any_candidate, METH_O,
+     "any_candidate(fields) -> whether any name or value of the (name, values) pairs holds "
+     "a stretch candidates() would name (True for one that is no str)."},
     {NULL, NULL, 0, NULL},
 };
 

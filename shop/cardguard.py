@@ -151,7 +151,8 @@ def find_card_numbers(text: str) -> Iterator[CardMatch]:
     part of an identifier (`tokn_…`, `LG-2025…`); one right after a `+` is an international
     phone number: neither is a card number. A plain run of more than 19 digits is an id.
     """
-    return _find_at(text, _candidates(text))
+    positions = _candidates(text)
+    return _find_at(text, positions) if positions else iter(())  # most text: nothing to judge
 
 
 def _find_at(text: str, positions: Iterable[int]) -> Iterator[CardMatch]:
@@ -187,9 +188,10 @@ try:
     # The same first pass in C (shop/_cardscan.c), built by `pip install -e .`: it skips most
     # prose unread and also drops stretches whose windows all fail the Luhn check, so the rules
     # below judge a handful of stretches where the Python search hands them thousands.
+    from shop._cardscan import any_candidate as _compiled_any_candidate
     from shop._cardscan import candidates as _compiled_candidates
 except ImportError:  # built without a C compiler: the Python search, same findings
-    _compiled_candidates = None
+    _compiled_any_candidate = _compiled_candidates = None
 
 _candidates = _compiled_candidates or _python_candidates
 
@@ -381,24 +383,22 @@ def scan_fields(fields: QueryDict, carrier: str) -> Finding | None:
     """Scan a query string or form: names and values that look like card numbers, then card
     field names.
 
-    All names and values are joined and searched in one pass; a number the rules confirm is
-    mapped back to its field by its offset.
+    The compiled first pass reads each name and value where it is and answers the common case,
+    nothing worth judging, alone. Otherwise all of them are joined and judged as one text
+    (names first: a card number used as a field name, a mis-built form, is found like one in a
+    value), and a number the rules confirm is mapped back to its field by its offset.
     """
     names = tuple(fields)
-    values = chain.from_iterable(field_values for _, field_values in fields.lists())
-    # "\n" is no separator: entries stay apart. Names first: a card number used as a field
-    # name (a mis-built form) is found like one in a value.
-    text = "\n".join(chain(names, values))
-    # The first pass alone answers the common case; the rules run only where it points.
-    positions = _candidates(text)
-    if positions and (match := next(_find_at(text, positions), None)):
-        entries = [(name, value) for name, field_values in fields.lists()
-                   for value in field_values]
-        owners = [*names, *(name for name, _ in entries)]
-        offsets = list(accumulate(len(entry) + 1 for entry in chain(
-            names, (value for _, value in entries))))
-        return Finding(carrier, owners[bisect_right(offsets, match.start)], "card_number",
-                       match.last4)
+    if _compiled_any_candidate is None or _compiled_any_candidate(fields.lists()):
+        entries = [(name, value) for name, values in fields.lists() for value in values]
+        values = [value for _, value in entries]
+        # "\n" is no separator: entries stay apart.
+        match = first_card_number("\n".join(chain(names, values)))
+        if match:
+            owners = [*names, *(name for name, _ in entries)]
+            offsets = list(accumulate(len(entry) + 1 for entry in chain(names, values)))
+            return Finding(carrier, owners[bisect_right(offsets, match.start)], "card_number",
+                           match.last4)
     for name in _card_fields_among(names):
         if any(map(_has_value, fields.getlist(name))):
             return Finding(carrier, name, "card_field")

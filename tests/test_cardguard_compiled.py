@@ -12,6 +12,7 @@ import string
 from unittest import mock
 
 import pytest
+from django.http import QueryDict
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -127,3 +128,65 @@ def test_the_passes_find_a_card_wherever_the_probes_fall(compiled, kind):
                  "12-34-56-78-90-12 4242424242424242", "0" * 12 + "  ---  4111111111111111",
                  "4242424242424242424242", "4242 4242 4242 4242 123"):
         assert_same_findings(lead + text, compiled)
+
+
+# --- A form's names and values where they are: any_candidate --------------------------------
+
+
+@pytest.fixture(scope="module")
+def any_candidate(compiled):
+    return cardguard._compiled_any_candidate
+
+
+def random_form(rnd: random.Random) -> list[tuple[str, list[str]]]:
+    """(name, values) pairs as QueryDict.lists() yields them: mixed text in names and values,
+    some names with several values, some with none."""
+    return [(mixed_text(rnd) if rnd.random() < 0.2 else f"field{n}",
+             [mixed_text(rnd) for _ in range(rnd.choice((0, 1, 1, 1, 2, 3)))])
+            for n in range(rnd.randint(0, 6))]
+
+
+@PROPERTY
+@given(st.randoms(use_true_random=False))
+def test_any_candidate_reads_every_name_and_value_of_a_form(any_candidate, compiled, rnd):
+    """True exactly when some name or value holds a stretch the compiled pass names."""
+    form = random_form(rnd)
+    expected = any(compiled(name) or any(map(compiled, values)) for name, values in form)
+    assert any_candidate(iter(form)) is expected
+
+
+@PROPERTY
+@given(st.randoms(use_true_random=False))
+def test_scanning_a_form_finds_the_same_with_or_without_the_compiled_pass(compiled, rnd):
+    """scan_fields reports the same finding whether the compiled pass screens the form first
+    or the Python search reads it all."""
+    fields = QueryDict(mutable=True)
+    for name, values in random_form(rnd):
+        fields.setlistdefault(name).extend(values)
+    with mock.patch.object(cardguard, "_compiled_any_candidate", None), \
+            mock.patch.object(cardguard, "_candidates", cardguard._python_candidates):
+        expected = cardguard.scan_fields(fields, "form")
+    assert cardguard.scan_fields(fields, "form") == expected
+
+
+def test_any_candidate_leaves_what_it_cannot_read_to_the_full_search(any_candidate):
+    """A name or value that is no str, values that are a bare str (not a list), or an entry
+    that is no (name, values) pair: True, so Python judges them. Nothing at all: False."""
+    assert any_candidate([("note", [4242424242424242])]) is True
+    assert any_candidate([("note", "4242424242424242")]) is True
+    assert any_candidate([(42, ["hi"])]) is True
+    assert any_candidate([("note", ["hi"], "extra")]) is True
+    assert any_candidate([("note", ["hi"]), ("card", [])]) is False
+    assert any_candidate([]) is False
+
+
+def test_any_candidate_passes_on_an_error_from_the_form(any_candidate):
+    """An error raised while the form is read reaches the caller, not a silent False."""
+    def pairs():
+        yield "note", ["hi"]
+        raise RuntimeError("broken form")
+
+    with pytest.raises(RuntimeError, match="broken form"):
+        any_candidate(pairs())
+    with pytest.raises(TypeError):
+        any_candidate(42)
