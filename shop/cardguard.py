@@ -152,7 +152,8 @@ def find_card_numbers(text: str) -> Iterator[CardMatch]:
     phone number: neither is a card number. A plain run of more than 19 digits is an id.
     """
     positions = _candidates(text)
-    return _find_at(text, positions) if positions else iter(())  # most text: nothing to judge
+    # The compiled pass answers most text with an empty list: nothing to judge, no generator.
+    return _find_at(text, positions) if positions else iter(())
 
 
 def _find_at(text: str, positions: Iterable[int]) -> Iterator[CardMatch]:
@@ -188,10 +189,13 @@ try:
     # The same first pass in C (shop/_cardscan.c), built by `pip install -e .`: it skips most
     # prose unread and also drops stretches whose windows all fail the Luhn check, so the rules
     # below judge a handful of stretches where the Python search hands them thousands.
-    from shop._cardscan import any_candidate as _compiled_any_candidate
-    from shop._cardscan import candidates as _compiled_candidates
+    from shop import _cardscan
 except ImportError:  # built without a C compiler: the Python search, same findings
-    _compiled_any_candidate = _compiled_candidates = None
+    _cardscan = None
+_compiled_candidates = getattr(_cardscan, "candidates", None)
+# Missing from a module built before the C source gained it: forms are then joined and searched
+# whole, still compiled (the system check shop.W002 says to rebuild).
+_compiled_any_candidate = getattr(_cardscan, "any_candidate", None)
 
 _candidates = _compiled_candidates or _python_candidates
 
@@ -407,7 +411,7 @@ def scan_fields(fields: QueryDict, carrier: str) -> Finding | None:
 
 # The card fields among a form's names, per set of names: a form posts the same ones every
 # time. Only sets a real form could have are kept (up to 64 names of up to 200 characters),
-# and at most 256 of them: a few MB at most, whatever is sent.
+# and at most 256 of them: under 15 MB even of 4-byte characters, whatever is sent.
 _card_fields_of_forms: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 

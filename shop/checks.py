@@ -116,8 +116,16 @@ def check_card_guard_compiled(app_configs=None, **kwargs):
     """
     from shop import cardguard
 
-    if cardguard._compiled_candidates is not None or settings.DEBUG:
+    if settings.DEBUG or None not in (cardguard._compiled_candidates,
+                                      cardguard._compiled_any_candidate):
         return []
+    if cardguard._compiled_candidates is not None:
+        return [Warning(
+            "The card guard's compiled first pass is out of date: shop/_cardscan.c changed "
+            "since it was built, and forms are checked the slower way.",
+            hint="Run `pip install -e '.[prod]'` again where the shop is installed.",
+            id="shop.W002",
+        )]
     return [Warning(
         "The card guard runs its pure-Python first pass: shop/_cardscan.c was not built.",
         hint="Install a C compiler and Python's headers where the shop is installed (Debian: "
