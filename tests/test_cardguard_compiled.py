@@ -64,8 +64,10 @@ def mixed_text(rnd: random.Random) -> str:
 
 
 def test_the_guard_uses_the_compiled_search_when_it_is_built(compiled):
-    """With shop/_cardscan.c built, the guard's first pass is the compiled one."""
+    """With shop/_cardscan.c built, the guard's first pass is the compiled one, forms'
+    screen included."""
     assert cardguard._candidates is compiled
+    assert cardguard._compiled_any_candidate is not None
 
 
 @pytest.mark.parametrize("kind", WIDE)
