@@ -6,20 +6,31 @@ CardGuardMiddleware from MIDDLEWARE and the ScrubFilter from the view's log hand
 has both. The two are timed in alternating short batches in one process, and the median of
 the batch-by-batch ratios with/without is reported (see time_request).
 
+The 2 KB request is also counted in instructions, by valgrind's callgrind, with the garbage
+collector off while it runs: the same count on every run, whatever else the machine is doing.
+Time pays for cache misses too, so its ratio runs a little higher; the count shows what the
+code itself adds. Skipped, and said so, where valgrind is not installed.
+
 The linearity check times the bare detector on adversarial text (random digits and single
 separators: every position starts a candidate) at 10 KB, 100 KB and 1 MB, and reports the
 time per byte relative to 10 KB: ~1.0 means linear; catastrophic backtracking would explode.
 """
 
+import gc
 import io
 import logging
 import os
 import platform
 import random
+import re
+import shutil
 import statistics
 import string
+import subprocess
+import sys
 import time
 import timeit
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
@@ -90,55 +101,100 @@ def _log_handler(with_filter: bool) -> logging.Handler:
     return handler
 
 
-def time_request(body: str, number: int, rounds: int) -> tuple[float, float, float]:
-    """(seconds without, seconds with, ratio) per request.
+def paired(without, with_, number: int, rounds: int) -> tuple[float, float, float]:
+    """(seconds without, seconds with, ratio) per call of two functions doing the same work,
+    one of them with the guard or the filter.
 
-    Each round times a short batch without and one with the guard, back to back (which goes
-    first alternates), and yields their ratio: a burst of load from other processes falls on
-    both alike. The ratio reported is the median over the rounds; the times are each one's
-    median batch, for context. The same method comparing two handlers *without* the guard
-    reads 1.00 ± 0.01 on this machine, where a minimum over longer batches wandered by ±5 %.
+    Each round times a short batch of each, back to back (which goes first alternates), and
+    yields their ratio: a burst of load from other processes falls on both alike. The ratio
+    reported is the median over the rounds; the times are each one's median batch, for
+    context. Comparing two identical functions this way reads 1.00 ± 0.01 on this machine,
+    where a minimum over longer batches wandered by ±5 %.
     """
-    clients = {False: _client(False), True: _client(True)}
-    handlers = {False: _log_handler(False), True: _log_handler(True)}
-    logger = logging.getLogger("bench.view")
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
     times: dict[bool, list[float]] = {False: [], True: []}
     ratios = []
-    with override_settings(ROOT_URLCONF="bench.urls"):
-        for round_number in range(rounds):
-            for with_guard in (False, True) if round_number % 2 else (True, False):
-                logger.handlers = [handlers[with_guard]]
-
-                def post(client=clients[with_guard]):
-                    response = client.post(
-                        "/receive/", body, content_type="application/x-www-form-urlencoded"
-                    )
-                    assert response.status_code == 200, response.status_code
-
-                post()  # warm: this body's first parse, caches
-                times[with_guard].append(timeit.timeit(post, number=number) / number)
-            ratios.append(times[True][-1] / times[False][-1])
+    for round_number in range(rounds):
+        for filtered in (False, True) if round_number % 2 else (True, False):
+            call = with_ if filtered else without
+            call()  # warm: first parse, caches
+            times[filtered].append(timeit.timeit(call, number=number) / number)
+        ratios.append(times[True][-1] / times[False][-1])
     return (statistics.median(times[False]), statistics.median(times[True]),
             statistics.median(ratios))
 
 
-def time_filter(number: int = 20_000) -> tuple[float, float]:
-    """(seconds without, with) for one typical log record through a handler."""
-    results = []
-    for filtered in (False, True):
-        handler = logging.StreamHandler(_Sink())
-        if filtered:
-            handler.addFilter(ScrubFilter())
+def _poster(body: str, with_guard: bool):
+    """A function posting `body` through the handler with or without the guard and filter."""
+    client, handler = _client(with_guard), _log_handler(with_guard)
+    logger = logging.getLogger("bench.view")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
 
-        def emit(handler=handler):
+    def post():
+        logger.handlers = [handler]
+        response = client.post("/receive/", body, content_type="application/x-www-form-urlencoded")
+        assert response.status_code == 200, response.status_code
+
+    return post
+
+
+def time_request(body: str, number: int, rounds: int) -> tuple[float, float, float]:
+    """(seconds without, seconds with, ratio) per request, paired as `paired` does."""
+    with override_settings(ROOT_URLCONF="bench.urls"):
+        return paired(_poster(body, False), _poster(body, True), number, rounds)
+
+
+def time_filter(number: int = 2_000, rounds: int = 200) -> tuple[float, float, float]:
+    """(seconds without, seconds with, ratio) for one typical log record through a handler."""
+    def emitter(filtered: bool):
+        handler = _log_handler(filtered)
+
+        def emit():
             handler.handle(logging.LogRecord("bench", logging.INFO, __file__, 1,
                                              "POST %s 200 for %s", ("/cart/add/", "1.2.3.4"),
                                              None))
+        return emit
 
-        results.append(min(timeit.repeat(emit, number=number, repeat=5)) / number)
-    return results[0], results[1]
+    return paired(emitter(False), emitter(True), number, rounds)
+
+
+def serve(with_guard: bool, count: int) -> None:
+    """Post the 2 KB form `count` times after a warm-up, the garbage collector off: what
+    callgrind counts (`python -m bench.cardguard serve 0|1 COUNT`)."""
+    post = _poster(form_body(random.Random(2025), 2048), with_guard)  # noqa: S311 - seeded
+    with override_settings(ROOT_URLCONF="bench.urls"):
+        for _ in range(20):
+            post()
+        gc.collect()
+        gc.disable()
+        for _ in range(count):
+            post()
+
+
+def count_instructions(count: int = 200) -> tuple[float, float] | None:
+    """(without, with) instructions per 2 KB request, or None without valgrind.
+
+    Each side is run twice, serving 0 and `count` requests; the difference is the requests'
+    own cost, start-up and warm-up cancelled out. PYTHONHASHSEED is fixed so that every run
+    builds the same dictionaries.
+    """
+    if shutil.which("valgrind") is None:
+        return None
+
+    def collected(with_guard: bool, requests: int) -> int:
+        run = subprocess.run(  # noqa: S603 - our own interpreter and module
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",  # noqa: S607
+             sys.executable, "-m", "bench.cardguard", "serve", str(int(with_guard)),
+             str(requests)],
+            env={**os.environ, "PYTHONHASHSEED": "0"}, capture_output=True, text=True,
+            check=True,
+        )
+        return int(re.search(r"Collected : (\d+)", run.stderr).group(1))
+
+    runs = [(with_guard, requests) for with_guard in (False, True) for requests in (0, count)]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        totals = dict(zip(runs, pool.map(lambda run: collected(*run), runs), strict=True))
+    return tuple((totals[side, count] - totals[side, 0]) / count for side in (False, True))
 
 
 def adversarial(rnd: random.Random, size: int) -> str:
@@ -181,10 +237,19 @@ def run() -> str:
         ok &= ratio <= target
         lines.append(f"| {label} | {without * 1e3:.3f} ms | {with_guard * 1e3:.3f} ms | "
                      f"{ratio:.3f}× | ≤ {target}× {'✓' if ratio <= target else '✗'} |")
-    plain, filtered = time_filter()
+    counted = count_instructions()
+    lines += ["", "Instructions per 2 KB form POST (callgrind, garbage collector off):", ""]
+    if counted:
+        plain, guarded = counted
+        lines += ["| request | without | with guard + filter | ratio |", "|---|---|---|---|",
+                  f"| 2 KB form POST | {plain / 1e6:.3f} M | {guarded / 1e6:.3f} M | "
+                  f"{guarded / plain:.3f}× |"]
+    else:
+        lines.append("not counted: valgrind is not installed (`apt-get install valgrind`).")
+    plain, filtered, ratio = time_filter()
     lines += ["", "| log record | without filter | with ScrubFilter | ratio |", "|---|---|---|---|",
               f"| one INFO line | {plain * 1e6:.2f} µs | {filtered * 1e6:.2f} µs | "
-              f"{filtered / plain:.2f}× |"]
+              f"{ratio:.2f}× |"]
     rows = time_linearity()
     base = rows[0][1] / rows[0][0]
     lines += ["", "Linearity: detector on adversarial digits and separators", "",
@@ -204,4 +269,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["serve"]:
+        serve(sys.argv[2] == "1", int(sys.argv[3]))
+    else:
+        main()
