@@ -116,8 +116,7 @@ def check_card_guard_compiled(app_configs=None, **kwargs):
     """
     from shop import cardguard
 
-    if settings.DEBUG or None not in (cardguard._compiled_candidates,
-                                      cardguard._compiled_any_candidate):
+    if settings.DEBUG or (cardguard._compiled_candidates and cardguard._compiled_any_candidate):
         return []
     if cardguard._compiled_candidates is not None:
         return [Warning(
