@@ -83,9 +83,7 @@ def checkout_submit(
     if problem := _cart_problem(lines, amount, currency):
         # A key already used (a repeat after the cart was emptied) still finds its attempt;
         # otherwise the unique key finds it when the attempt is inserted below.
-        if existing := PaymentAttempt.objects.filter(key=attempt_key).select_related(
-            "order"
-        ).first():
+        if existing := attempt_by_key(key=attempt_key):
             return existing
         raise CheckoutError(problem)
 
@@ -263,6 +261,11 @@ def _find_charge_by_attempt_key(client, attempt: PaymentAttempt) -> tuple[dict |
             return None, True
     logger.warning("Charge search for attempt %s stopped after %d pages", attempt.pk, page + 1)
     return None, False
+
+
+def attempt_by_key(*, key: str) -> PaymentAttempt | None:
+    """The attempt a checkout page's key made, with its order; None if it made none yet."""
+    return PaymentAttempt.objects.filter(key=key).select_related("order").first()
 
 
 def attempt_needs_reconcile(attempt: PaymentAttempt) -> bool:

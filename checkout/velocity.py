@@ -164,10 +164,10 @@ def record(*, identity: Identity, attempt: PaymentAttempt, request: HttpRequest)
     card = attempt.card_fingerprint or identity.card
     configured = limits()
     card_limit = configured.get("card") if card else None
+    marker = _paid_marker(attempt.key)
     card_block_key = _key("block", "card", card) if card_limit else ""
-    known = cache.get_many([_paid_marker(attempt.key), card_block_key] if card_limit
-                           else [_paid_marker(attempt.key)])
-    charged = known.get(_paid_marker(attempt.key))
+    known = cache.get_many([marker, card_block_key] if card_limit else [marker])
+    charged = known.get(marker)
     if charged is None:
         return None  # never checked, or a day ago: its windows are long over, nothing to settle
     card_blocked_until = known.get(card_block_key)

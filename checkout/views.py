@@ -50,8 +50,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
             messages.error(request, "This checkout page has expired. Please review and pay again.")
             return redirect("checkout:checkout")
         # A double click or a refreshed POST: show the first outcome, never charge again.
-        existing = PaymentAttempt.objects.filter(key=key).select_related("order").first()
-        if existing:
+        if existing := services.attempt_by_key(key=key):
             return _after_attempt(request, existing)
 
     cart = Cart(request.session)
