@@ -54,15 +54,17 @@ def reconcile_with_omise(model_admin, request, queryset):
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = ["reference", "status", "amount", "refunded_amount", "currency", "email",
-                    "created_at"]
-    list_filter = ["status", "country", "created_at"]
+                    "duplicate_of", "created_at"]
+    # "Duplicate of": a second payment for a cart already paid, refunded automatically.
+    list_filter = ["status", ("duplicate_of", admin.EmptyFieldListFilter), "country",
+                   "created_at"]
     search_fields = ["reference", "email", "name", "attempts__charge_id"]
     date_hierarchy = "created_at"
     inlines = [OrderItemInline, PaymentAttemptInline, RefundInline]
     actions = [reconcile_with_omise]
     # Payment state changes only through Omise (services.charge_apply), never by hand.
     readonly_fields = ["reference", "status", "amount", "currency", "refunded_amount", "paid_at",
-                       "client_ip", "created_at", "updated_at"]
+                       "duplicate_of", "cart_id", "client_ip", "created_at", "updated_at"]
 
     def get_urls(self):
         wrap = self.admin_site.admin_view  # the same verified-2FA staff check as every page

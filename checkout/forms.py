@@ -4,7 +4,7 @@ Omise's frame, and only the one-time token it returns reaches this form."""
 from django import forms
 
 from checkout.payment_methods import SOURCE_RE
-from checkout.services import TOKEN_RE, Buyer
+from checkout.services import TOKEN_RE, Buyer, ShownCart
 
 # Omise's fraud guidance: billing addresses matter most for shoppers in the US and Canada.
 ADDRESS_REQUIRED_COUNTRIES = {"US", "CA"}
@@ -54,6 +54,11 @@ class CheckoutForm(forms.Form):
     omise_token = forms.CharField(max_length=80, required=False, widget=forms.HiddenInput)
     omise_source = forms.CharField(max_length=80, required=False, widget=forms.HiddenInput)
     attempt_key = forms.CharField(max_length=64, widget=forms.HiddenInput)
+    # What the page showed the shopper, so the server charges that or nothing (the template
+    # writes them from the cart as it is now, never from a submitted form).
+    shown_total = forms.IntegerField(min_value=0, max_value=10**12, widget=forms.HiddenInput)
+    shown_currency = forms.CharField(max_length=3, widget=forms.HiddenInput)
+    cart_fingerprint = forms.CharField(max_length=64, widget=forms.HiddenInput)
 
     def clean_omise_token(self) -> str:
         token = self.cleaned_data["omise_token"]
@@ -78,6 +83,13 @@ class CheckoutForm(forms.Form):
                 if not data.get(field):
                     self.add_error(field, "Required for billing addresses in the US and Canada.")
         return data
+
+    def shown(self) -> ShownCart:
+        return ShownCart(
+            total=self.cleaned_data["shown_total"],
+            currency=self.cleaned_data["shown_currency"],
+            fingerprint=self.cleaned_data["cart_fingerprint"],
+        )
 
     def buyer(self) -> Buyer:
         fields = Buyer.__dataclass_fields__

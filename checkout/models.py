@@ -69,6 +69,15 @@ class Order(models.Model):
     postal_code = models.CharField(max_length=20, blank=True)
 
     client_ip = models.GenericIPAddressField(null=True, blank=True)
+    # Every order made from one cart (one shopper's tries at paying it, until it is paid and
+    # emptied) shares this id: at most one of them may keep its payment.
+    cart_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # Set when this order's payment arrived after another order of the same cart was already
+    # paid: this one is then refunded in full (checkout.refunds.duplicate_refund).
+    duplicate_of = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="duplicates",
+        help_text="The order that had already paid for this cart.",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     paid_at = models.DateTimeField(null=True, blank=True)

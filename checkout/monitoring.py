@@ -39,6 +39,8 @@ SERIES = [
     ("velocity_blocks", "Velocity blocks"),
     ("csp_reports", "CSP reports"),
     ("webhook_failures", "Webhook failures"),
+    ("webhook_rejections", "Unverified webhooks"),
+    ("duplicate_payments", "Carts paid twice"),
 ]
 
 
@@ -54,6 +56,8 @@ class Bucket:
     velocity_blocks: int = 0
     csp_reports: int = 0
     webhook_failures: int = 0
+    webhook_rejections: int = 0
+    duplicate_payments: int = 0
 
     @property
     def decline_rate(self) -> float | None:
@@ -103,6 +107,13 @@ def _sources(now: datetime) -> dict[str, tuple[QuerySet, str]]:
         "velocity_blocks": (security_events(SecurityEvent.Kind.VELOCITY_BLOCK), "created_at"),
         "csp_reports": (security_events(SecurityEvent.Kind.CSP_VIOLATION), "created_at"),
         "webhook_failures": (webhook_failures(), "received_at"),
+        # Refused before being stored (bad signature, not JSON…): only the event remains. A
+        # steady count here while Omise's dashboard shows deliveries: the secret is wrong.
+        "webhook_rejections": (security_events(SecurityEvent.Kind.WEBHOOK_REJECTED),
+                               "created_at"),
+        # A second payment for a cart already paid (a bank race), refunded automatically.
+        "duplicate_payments": (security_events(SecurityEvent.Kind.DUPLICATE_PAYMENT),
+                               "created_at"),
     }
 
 

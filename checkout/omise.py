@@ -247,6 +247,10 @@ class OmiseClient:
     def capture_charge(self, charge_id: str) -> dict:
         return self._request("POST", f"/charges/{_check_id('chrg', charge_id)}/capture")
 
+    def expire_charge(self, charge_id: str) -> dict:
+        """End a pending charge (3-D Secure never finished, a QR code never paid)."""
+        return self._request("POST", f"/charges/{_check_id('chrg', charge_id)}/expire")
+
     def reverse_charge(self, charge_id: str) -> dict:
         return self._request("POST", f"/charges/{_check_id('chrg', charge_id)}/reverse")
 

@@ -140,6 +140,28 @@ def refund_record(*, refund: dict) -> Refund | None:
         return Refund.objects.get(refund_id=refund_id)
 
 
+def duplicate_refund(*, order_id: int) -> Refund | None:
+    """Refund in full an order whose payment arrived after its cart had been paid by another
+    (`Order.duplicate_of`). Once only, whoever calls (the payment's commit, reconcile_payments):
+    the refund's request token is the order's. Returns None when there is nothing left to
+    refund or Omise could not do it now (reconcile_payments tries again)."""
+    order = Order.objects.get(pk=order_id)
+    amount = refundable_amount(order)
+    if order.duplicate_of_id is None or amount <= 0:
+        return None
+    try:
+        return refund_create(order=order, amount=amount,
+                             request_token=f"duplicate-{order.reference}")
+    except RefundError as error:
+        logger.error("Duplicate payment %s not refunded yet: %s", order.reference, error)
+        return None
+
+
+def duplicates_to_refund():
+    """Duplicate payments still holding money: what reconcile_payments refunds."""
+    return Order.objects.filter(duplicate_of__isnull=False, status__in=REFUNDABLE_STATUSES)
+
+
 # --- helpers ---------------------------------------------------------------------------------
 
 def _check_refundable(order: Order, attempt: PaymentAttempt | None, amount: int) -> None:

@@ -1,13 +1,20 @@
 """The payment flow, top to bottom. Views and the webhook call these functions; nothing else
 changes an order's payment state.
 
-1. `checkout_submit`  — the shopper pressed Pay: create the order and its attempt (once per
-   idempotency key), then the charge from the one-time card token.
+1. `checkout_submit`  — the shopper pressed Pay: check that the cart is still the one the page
+   showed, end any earlier attempt of this cart still pending (`cart_settle_earlier`), create
+   the order and its attempt (once per idempotency key), then the charge from the one-time
+   card token or source.
 2. `charge_apply`     — whatever Omise says about a charge (the create response, the 3-D Secure
    return, a webhook, a reconcile) goes through here, under row locks, so the outcome is the
    same whichever arrives first.
 3. `attempt_reconcile` — when we don't know what happened (a timeout), ask Omise; never charge
    again blindly.
+
+One cart, one payment: every order made from a cart shares its `cart_id`. A new attempt ends
+the cart's pending ones at Omise first, and if a bank still completes one of them anyway, the
+payment that arrives second is marked `duplicate_of` the first and refunded in full
+(`checkout.refunds.duplicate_refund`), for the merchant to see and the shopper to be told.
 """
 
 import logging
@@ -22,8 +29,10 @@ from django.utils import timezone
 from checkout import payment_methods
 from checkout.models import Order, OrderItem, PaymentAttempt
 from checkout.omise import OmiseAPIError, OmiseError, OmiseNetworkError, get_client
-from shop.cart import Cart
+from shop.cart import Cart, lines_fingerprint
+from shop.models import SecurityEvent
 from shop.money import format_money
+from shop.security_events import record_security_event
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +44,8 @@ SETTLED = {
     PaymentAttempt.Status.SUCCESSFUL, PaymentAttempt.Status.FAILED,
     PaymentAttempt.Status.EXPIRED, PaymentAttempt.Status.REVERSED,
 }
+# Order states in which an order holds the cart's one payment.
+HOLDS_PAYMENT = {Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED}
 # HTTP statuses with which Omise refuses the shop rather than the card: bad keys, rate limits.
 SERVICE_REFUSALS = frozenset({401, 403, 429})
 # How long a charge whose creation timed out may take to show up before we call it "not charged".
@@ -43,6 +54,41 @@ RECONCILE_GRACE = timedelta(minutes=2)
 
 class CheckoutError(Exception):
     """The checkout cannot go ahead; the message is written for the shopper."""
+
+
+class CartChanged(CheckoutError):
+    """The cart is no longer what the checkout page showed: nothing was charged."""
+
+
+class CartAlreadyPaid(CheckoutError):
+    """Another order of this cart holds its payment; `order` is that order."""
+
+    def __init__(self, order: Order):
+        self.order = order
+        super().__init__(
+            f"This cart has already been paid with order {order.reference}: you were not "
+            "charged again."
+        )
+
+
+class CartPaymentPending(CheckoutError):
+    """An earlier payment of this cart is still in progress and could not be ended."""
+
+    def __init__(self, order: Order):
+        self.order = order
+        super().__init__(
+            f"Your earlier payment for this cart (order {order.reference}) is still in "
+            "progress. Finish it, or wait until it expires, before paying another way."
+        )
+
+
+@dataclass(frozen=True)
+class ShownCart:
+    """What the checkout page showed: its total, currency and the cart's fingerprint."""
+
+    total: int
+    currency: str
+    fingerprint: str
 
 
 @dataclass(frozen=True)
@@ -61,15 +107,17 @@ class Buyer:
 
 
 def checkout_submit(
-    *, cart: Cart, buyer: Buyer, token: str = "", source: str = "", attempt_key: str,
-    client_ip: str, return_url
+    *, cart: Cart, buyer: Buyer, shown: ShownCart, token: str = "", source: str = "",
+    attempt_key: str, client_ip: str, return_url
 ) -> PaymentAttempt:
     """Turn the cart into an order and charge the card token or the source (PromptPay, a
-    bank…), exactly one of them, exactly once per `attempt_key`.
+    bank…), exactly one of them, exactly once per `attempt_key`, for exactly what the page
+    showed (`shown`): a cart changed since (a price, another tab) raises CartChanged.
 
     `return_url(attempt)` builds the absolute return URL (3-D Secure, redirect methods) for an
     attempt. A repeated call with the same key (double click, refreshed POST, a race) returns
-    the first attempt without calling Omise again.
+    the first attempt without calling Omise again. Raises CartAlreadyPaid or
+    CartPaymentPending when another order of the cart holds or may still take its payment.
     """
     if source and not token:
         if not payment_methods.SOURCE_RE.match(source):
@@ -86,12 +134,20 @@ def checkout_submit(
         if existing := attempt_by_key(key=attempt_key):
             return existing
         raise CheckoutError(problem)
+    if shown != ShownCart(amount, currency, lines_fingerprint(lines, currency)):
+        raise CartChanged(
+            "Your cart changed since this page was shown: the total is now "
+            f"{format_money(amount, currency)}. Please check it and pay again; you were not "
+            "charged."
+        )
+    cart_id = cart.checkout_id()
+    cart_settle_earlier(cart_id=cart_id)
 
     try:
         with transaction.atomic():
             order = Order.objects.create(
                 amount=amount, currency=currency, client_ip=client_ip or None,
-                **buyer.__dict__,
+                cart_id=cart_id, **buyer.__dict__,
             )
             items = OrderItem.objects.bulk_create([
                 OrderItem(
@@ -210,6 +266,72 @@ def charge_apply(*, charge: dict, attempt_id: int | None = None) -> PaymentAttem
         _order_follow(order, attempt, charge)
         attempt.order = order
         return attempt
+
+
+def cart_settle_earlier(*, cart_id: str) -> None:
+    """Make sure no other order of this cart can still be paid before a new attempt starts.
+
+    A paid order of the cart raises CartAlreadyPaid. Each attempt still pending (the shopper
+    left 3-D Secure or a QR code, or opened the checkout again in another tab) is ended at
+    Omise (`attempt_end`); one that cannot be ended raises CartPaymentPending, so the shopper
+    finishes or waits for it instead of paying twice.
+    """
+    if paid := cart_paid_order(cart_id=cart_id):
+        raise CartAlreadyPaid(paid)
+    unsettled = (
+        PaymentAttempt.objects.filter(order__cart_id=cart_id).exclude(status__in=SETTLED)
+        .select_related("order")
+    )
+    for attempt in unsettled:
+        attempt = attempt_end(attempt=attempt)
+        if attempt.status == PaymentAttempt.Status.SUCCESSFUL:
+            raise CartAlreadyPaid(attempt.order)
+        if attempt.status not in SETTLED:
+            raise CartPaymentPending(attempt.order)
+
+
+def cart_paid_order(*, cart_id: str) -> Order | None:
+    """The order holding this cart's payment, if one does."""
+    if not cart_id:
+        return None
+    return Order.objects.filter(
+        cart_id=cart_id, status__in=HOLDS_PAYMENT, duplicate_of__isnull=True
+    ).order_by("paid_at", "pk").first()
+
+
+def cart_pending_order(*, cart_id: str) -> Order | None:
+    """The newest order of this cart whose payment is still in progress, if any."""
+    if not cart_id:
+        return None
+    return Order.objects.filter(cart_id=cart_id, status=Order.Status.PENDING).order_by(
+        "-pk"
+    ).first()
+
+
+def attempt_end(*, attempt: PaymentAttempt) -> PaymentAttempt:
+    """Ask Omise to end a pending attempt, and apply what the charge then says.
+
+    A pending charge is expired (3-D Secure never finished, a QR code not scanned); one that
+    is authorized but not captured is reversed. Where Omise refuses (the charge moved on, or
+    the method cannot be ended), the charge is read as it is. An attempt whose charge is not
+    known yet is reconciled first. Omise unreachable: the attempt is returned as it was.
+    """
+    if not attempt.charge_id:
+        attempt = attempt_reconcile(attempt=attempt)
+        if not attempt.charge_id:
+            return attempt
+    client = get_client()
+    try:
+        try:
+            charge = client.expire_charge(attempt.charge_id)
+        except OmiseAPIError:
+            charge = client.retrieve_charge(attempt.charge_id)
+            if charge.get("status") == "pending" and charge.get("authorized"):
+                charge = client.reverse_charge(attempt.charge_id)
+    except OmiseError:
+        logger.warning("Could not end attempt %s of %s", attempt.pk, attempt.order.reference)
+        return attempt
+    return charge_apply(charge=charge) or attempt
 
 
 def attempt_reconcile(*, attempt: PaymentAttempt) -> PaymentAttempt:
@@ -358,6 +480,30 @@ def _order_follow(order: Order, attempt: PaymentAttempt, charge: dict) -> None:
 def _mark_paid(order: Order) -> None:
     order.transition_to(Order.Status.PAID)
     order.paid_at = order.paid_at or timezone.now()
+    if not order.cart_id:
+        return
+    # Every order of the cart takes its root's row lock here, so two payments of one cart
+    # arriving together are judged one after the other: the second sees the first paid.
+    Order.objects.select_for_update().filter(cart_id=order.cart_id).order_by("pk").values(
+        "pk"
+    ).first()
+    first = cart_paid_order(cart_id=order.cart_id)
+    if first is None or first.pk == order.pk:
+        return
+    order.duplicate_of = first
+    logger.error("Order %s paid for a cart already paid by %s: refunding it",
+                 order.reference, first.reference)
+    record_security_event(
+        SecurityEvent.Kind.DUPLICATE_PAYMENT, order=order.reference, paid_first=first.reference,
+        amount=order.amount, currency=order.currency,
+    )
+    transaction.on_commit(lambda: _refund_duplicate(order.pk))
+
+
+def _refund_duplicate(order_id: int) -> None:
+    from checkout.refunds import duplicate_refund  # refunds applies charges through here
+
+    duplicate_refund(order_id=order_id)
 
 
 def _charge_matches(charge: dict, order: Order, attempt: PaymentAttempt) -> bool:

@@ -57,6 +57,10 @@ def checkout(request: HttpRequest) -> HttpResponse:
     if not cart.lines:
         messages.info(request, "Your cart is empty: add something before checking out.")
         return redirect("shop:cart")
+    cart_id = cart.checkout_id(create=False)
+    if paid := services.cart_paid_order(cart_id=cart_id):
+        # Paid (a webhook, another tab) while the shopper was away from its order page.
+        return _cart_already_paid(request, cart, paid)
 
     form = CheckoutForm(
         request.POST or None,
@@ -75,6 +79,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
             attempt = services.checkout_submit(
                 cart=cart,
                 buyer=form.buyer(),
+                shown=form.shown(),
                 token=form.cleaned_data["omise_token"],
                 source=form.cleaned_data["omise_source"],
                 attempt_key=form.cleaned_data["attempt_key"],
@@ -83,6 +88,8 @@ def checkout(request: HttpRequest) -> HttpResponse:
                     reverse("checkout:return", args=[a.order.reference, a.return_token])
                 ),
             )
+        except services.CartAlreadyPaid as paid:
+            return _cart_already_paid(request, cart, paid.order)
         except services.CheckoutError as error:
             messages.error(request, str(error))
             return redirect("checkout:checkout")
@@ -99,18 +106,35 @@ def checkout(request: HttpRequest) -> HttpResponse:
             "omise_js_url": settings.OMISE_JS_URL,
             "shop_name": settings.SHOP_NAME,
             "other_payment_methods": ",".join(payment_methods.OTHER_PAYMENT_METHODS),
+            "cart": cart,  # the page shows (and its form carries) this very snapshot
+            # An earlier try at paying this cart still in progress: linked, so the shopper
+            # can finish it rather than pay twice.
+            "pending_order": services.cart_pending_order(cart_id=cart_id),
         },
         status=400 if form.is_bound else 200,
     )
     return with_checkout_policy(response)
 
 
-def _after_attempt(request: HttpRequest, attempt: PaymentAttempt) -> HttpResponse:
-    """Send the shopper where the attempt's state says: bank, confirmation, or back to pay."""
-    order = attempt.order
+def _cart_already_paid(request: HttpRequest, cart: Cart, order: Order) -> HttpResponse:
+    """This cart's payment is in: empty the cart and show the order that holds it."""
+    cart.clear()
+    _remember_order(request, order)
+    messages.info(request, f"This cart has already been paid with order {order.reference}.")
+    return redirect(order)
+
+
+def _remember_order(request: HttpRequest, order: Order) -> None:
+    """The orders placed from this browser (its order pages may empty the cart)."""
     request.session[ORDERS_SESSION_KEY] = [
         *request.session.get(ORDERS_SESSION_KEY, [])[-9:], order.reference
     ]
+
+
+def _after_attempt(request: HttpRequest, attempt: PaymentAttempt) -> HttpResponse:
+    """Send the shopper where the attempt's state says: bank, confirmation, or back to pay."""
+    order = attempt.order
+    _remember_order(request, order)
     if attempt.status == PaymentAttempt.Status.PENDING and attempt.authorize_uri:
         # To the bank for 3-D Secure, back via return_uri. Not a 302: the checkout's CSP
         # `form-action` also governs redirects after a form POST, and the bank's host is not
@@ -159,7 +183,9 @@ def order_detail(request: HttpRequest, reference: str, token: str) -> HttpRespon
         attempt = services.attempt_reconcile(attempt=attempt)
         order.refresh_from_db()
     if _paid_in_this_browser(request, order):
-        Cart(request.session).clear()  # emptied only once the money is in
+        cart = Cart(request.session)
+        if order.cart_id and order.cart_id == cart.checkout_id(create=False):
+            cart.clear()  # emptied only once the money is in, and only the cart it paid for
         _payment_settled(request, order, attempt)
     # PromptPay: the page shows the QR code and polls order_status (static JS), not a refresh.
     scanning = payment_methods.awaiting_scan(attempt)

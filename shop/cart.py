@@ -5,6 +5,8 @@ cookie session, an old format, a product since deactivated) is dropped on read r
 trusted, and totals are computed from current database prices on every read.
 """
 
+import hashlib
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -13,6 +15,7 @@ from django.conf import settings
 from shop.models import Product
 
 SESSION_KEY = "cart"
+CHECKOUT_ID_KEY = "cart_checkout_id"  # shared by every order made from this cart
 MAX_QUANTITY = 20  # per line: enough for a real shopper, small enough to stop abuse
 MAX_LINES = 50
 
@@ -96,9 +99,23 @@ class Cart:
         self._save()
 
     def clear(self) -> None:
+        """Empty the cart (once it is paid): the next cart gets a checkout id of its own."""
         self._quantities = {}
         self.session.pop(SESSION_KEY, None)
+        self.session.pop(CHECKOUT_ID_KEY, None)
         self._lines = None
+
+    def checkout_id(self, *, create: bool = True) -> str:
+        """The id every order made from this cart carries (`Order.cart_id`), so that one cart
+        is paid at most once however many times its checkout is tried; made on first use."""
+        value = self.session.get(CHECKOUT_ID_KEY)
+        if isinstance(value, str) and 16 <= len(value) <= 64 and value.isascii():
+            return value
+        if not create:
+            return ""
+        value = secrets.token_urlsafe(24)
+        self.session[CHECKOUT_ID_KEY] = value
+        return value
 
     @staticmethod
     def _check_sellable(product: Product) -> None:
@@ -135,3 +152,22 @@ class Cart:
     @property
     def currency(self) -> str:
         return settings.SHOP_CURRENCY
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of what the shopper is shown: each line's product, unit price and quantity.
+
+        The checkout page carries it (with the total and currency) into its form, so that the
+        server can refuse to charge for a cart that changed since the page was shown: a price
+        edited meanwhile, or an item added in another tab.
+        """
+        return lines_fingerprint(self.lines, self.currency)
+
+
+def lines_fingerprint(lines: list[CartLine], currency: str) -> str:
+    """The fingerprint of these lines (see `Cart.fingerprint`): 32 hex digits."""
+    text = ";".join(
+        f"{line.product.pk}:{line.product.price}:{line.quantity}"
+        for line in sorted(lines, key=lambda line: line.product.pk)
+    )
+    return hashlib.sha256(f"{currency}|{text}".encode()).hexdigest()[:32]

@@ -58,6 +58,7 @@ class SecurityEvent(models.Model):
         OTP_FAILURE = "otp_failure", "Two-factor code failure"
         CSP_VIOLATION = "csp_violation", "Content-Security-Policy violation"
         WEBHOOK_REJECTED = "webhook_rejected", "Webhook delivery rejected"
+        DUPLICATE_PAYMENT = "duplicate_payment", "Cart paid twice (later payment refunded)"
 
     kind = models.CharField(max_length=32, choices=Kind.choices, db_index=True)
     path = models.CharField(max_length=500, blank=True)

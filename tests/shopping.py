@@ -66,18 +66,40 @@ def shopper(sandbox, page):
     return page
 
 
+SHOWN_FIELDS = ("attempt_key", "shown_total", "shown_currency", "cart_fingerprint")
+
+
+def shown_fields(html: str | bytes) -> dict[str, str]:
+    """The hidden fields a checkout page's form carries: its attempt key and what it showed
+    (total, currency, the cart's fingerprint), read from the page as a browser would."""
+    text = html.decode() if isinstance(html, bytes) else html
+    return {
+        name: re.search(rf'name="{name}" value="([^"]*)"', text).group(1) for name in SHOWN_FIELDS
+    }
+
+
+def checkout_form(client, **get) -> dict[str, str]:
+    """Open the checkout; return the hidden fields its form would post."""
+    response = client.get("/checkout/", **get)
+    assert response.status_code == 200
+    return shown_fields(response.content)
+
+
 def checkout_page(client) -> str:
     """Open the checkout; return the attempt key it issued."""
-    response = client.get("/checkout/")
-    assert response.status_code == 200
-    return response.context["form"].initial["attempt_key"]
+    return checkout_form(client)["attempt_key"]
 
 
 def pay(client, sandbox, number="4242424242424242", **overrides):
     """Submit the checkout as checkout.js does once Omise's form returns a card token."""
-    key = overrides.pop("attempt_key", None) or checkout_page(client)
-    data = {**BUYER, "omise_token": sandbox.token(number), "attempt_key": key, **overrides}
+    form = checkout_form(client)
+    data = {**BUYER, **form, "omise_token": sandbox.token(number), **overrides}
     return client.post("/checkout/", data)
+
+
+def messages_of(client, response) -> list[str]:
+    """The messages shown on the page a response redirects to."""
+    return [str(m) for m in client.get(response.url).context["messages"]]
 
 
 def sign(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:

@@ -9,7 +9,7 @@ from checkout import services
 from checkout.models import Order, PaymentAttempt
 from shop.cart import SESSION_KEY, Cart
 from tests.factories import make_product
-from tests.shopping import BUYER, checkout_page, pay
+from tests.shopping import BUYER, checkout_form, checkout_page, messages_of, pay
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,10 +28,6 @@ DECLINES = {
 def attempt_charge(response) -> dict:
     """The part of the charge the sandbox's 3-D Secure page needs, from the to-the-bank page."""
     return {"authorize_uri": response.context["authorize_uri"]}
-
-
-def messages_of(client, response) -> list[str]:
-    return [str(m) for m in client.get(response.url).context["messages"]]
 
 
 def test_success_pays_the_order_and_empties_the_cart(shop, sandbox):
@@ -91,9 +87,8 @@ def test_another_attempt_is_allowed_after_a_decline(shop, sandbox):
 
 def test_double_submit_creates_one_charge(shop, sandbox):
     """The same attempt posted twice (double click, refresh) creates exactly one charge."""
-    key = checkout_page(shop)
     token = sandbox.token()
-    data = {**BUYER, "omise_token": token, "attempt_key": key}
+    data = {**BUYER, **checkout_form(shop), "omise_token": token}
     first = shop.post("/checkout/", data)
     second = shop.post("/checkout/", {**data, "omise_token": sandbox.token()})
     assert first.url == second.url
@@ -114,8 +109,7 @@ def test_foreign_attempt_key_is_refused(shop, sandbox):
                                    "4242424242424242"[:10]])
 def test_malformed_tokens_are_refused_before_omise(shop, sandbox, token):
     """Anything but a well-formed token id re-renders the form with an error; nothing charged."""
-    key = checkout_page(shop)
-    response = shop.post("/checkout/", {**BUYER, "omise_token": token, "attempt_key": key})
+    response = shop.post("/checkout/", {**BUYER, **checkout_form(shop), "omise_token": token})
     assert response.status_code == 400
     assert "card details were not received" in response.text
     assert sandbox.requests("charges.create") == []
@@ -135,8 +129,8 @@ def test_us_and_canadian_shoppers_must_give_a_billing_address(shop, sandbox, mis
     """For US/CA shoppers each billing address field is required (Omise's fraud guidance)."""
     address = {"country": "US", "street1": "1 Main St", "city": "Austin", "state": "TX",
                "postal_code": "78701"}
-    key = checkout_page(shop)
-    data = {**BUYER, **address, missing: "", "omise_token": sandbox.token(), "attempt_key": key}
+    data = {**BUYER, **address, missing: "", "omise_token": sandbox.token(),
+            **checkout_form(shop)}
     response = shop.post("/checkout/", data)
     assert response.status_code == 400
     assert "Required for billing addresses" in response.text
@@ -239,9 +233,11 @@ def test_pending_order_page_refreshes_until_settled(shop, sandbox):
 
 def _submit(shop, sandbox, key: str, cart=None):
     """checkout_submit called directly, as a second request racing past the view's check."""
+    cart = cart or Cart(shop.session)
     return services.checkout_submit(
-        cart=cart or Cart(shop.session), buyer=services.Buyer(**{
+        cart=cart, buyer=services.Buyer(**{
             k: v for k, v in BUYER.items() if k in services.Buyer.__dataclass_fields__}),
+        shown=services.ShownCart(cart.total, cart.currency, cart.fingerprint),
         token=sandbox.token(), attempt_key=key, client_ip="127.0.0.1",
         return_url=lambda a: f"http://testserver/return/{a.return_token}/",
     )

@@ -20,7 +20,7 @@ from django.test import Client
 from checkout import services
 from checkout.models import Order, PaymentAttempt, Refund, WebhookDelivery, WebhookEvent
 from checkout.refunds import RefundError, refund_create
-from tests.shopping import BUYER, checkout_page, event_body, pay, sign
+from tests.shopping import BUYER, checkout_form, event_body, pay, sign
 from tests.support import skip_or_fail
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -203,8 +203,7 @@ def test_eight_simultaneous_submissions_of_one_checkout_create_one_charge(
     """Eight POSTs of the same checkout page (a double-clicking shopper, tabs, retries) at
     the same instant: one order, one attempt, one charge at Omise, and every response sends
     the shopper to that order."""
-    key = checkout_page(shop)
-    data = {**BUYER, "omise_token": sandbox.token(), "attempt_key": key}
+    data = {**BUYER, "omise_token": sandbox.token(), **checkout_form(shop)}
     session_cookie = shop.cookies[settings.SESSION_COOKIE_NAME].value
 
     def submit(i: int) -> tuple[int, str]:

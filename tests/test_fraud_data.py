@@ -10,6 +10,7 @@ import pytest
 
 from checkout.models import Order
 from tests.factories import make_product
+from tests.shopping import checkout_form
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,9 +35,7 @@ def shop(client, sandbox):
 
 def pay(client, sandbox, buyer=THAI_SHOPPER, **meta) -> dict:
     """Submit the checkout with a fresh token; returns the charge parameters Omise received."""
-    client.get("/checkout/", **meta)
-    data = {**buyer, "omise_token": sandbox.token(),
-            "attempt_key": client.session["checkout_attempt_key"]}
+    data = {**buyer, "omise_token": sandbox.token(), **checkout_form(client, **meta)}
     response = client.post("/checkout/", data, **meta)
     assert response.status_code == 302
     return sandbox.last_request("charges.create")

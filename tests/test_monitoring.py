@@ -90,6 +90,7 @@ def test_summary_of_the_last_24_hours(known_events):
     assert {k: summary[k] for k, _ in monitoring.SERIES} == {
         "payments": 2, "declines": 3, "abandoned_3ds": 1, "card_guard": 2,
         "velocity_blocks": 1, "csp_reports": 0, "webhook_failures": 2,
+        "webhook_rejections": 0, "duplicate_payments": 0,
     }
     assert summary["decline_rate"] == pytest.approx(3 / 5)
     assert summary["attempts"] == 9  # the expired PromptPay QR code is an attempt, not abandoned
@@ -102,6 +103,7 @@ def test_summary_of_the_last_14_days(known_events):
     assert {k: summary[k] for k, _ in monitoring.SERIES} == {
         "payments": 3, "declines": 4, "abandoned_3ds": 2, "card_guard": 2,
         "velocity_blocks": 1, "csp_reports": 3, "webhook_failures": 2,
+        "webhook_rejections": 0, "duplicate_payments": 0,
     }
     assert summary["decline_rate"] == pytest.approx(4 / 7)
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from checkout import velocity
 from checkout.models import Order, PaymentAttempt
 from shop.cart import SESSION_KEY
+from tests.shopping import checkout_form
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,10 +24,8 @@ TOTAL = 129000 + 2 * 12000  # satang: the cart of the `shop` fixture (tests/shop
 
 def pay_with_source(client, source: str, **fields):
     """Submit the checkout as checkout.js does when Omise's form hands back a source."""
-    page = client.get("/checkout/")
-    key = page.context["form"].initial["attempt_key"]
-    return client.post("/checkout/", {**BUYER, "omise_source": source, "attempt_key": key,
-                                      **fields})
+    return client.post("/checkout/", {**BUYER, "omise_source": source,
+                                      **checkout_form(client), **fields})
 
 
 def pay_by_promptpay(shop, sandbox):
@@ -283,8 +282,7 @@ def test_status_endpoint_needs_the_order_token(shop, sandbox):
 def test_malformed_source_is_refused_before_any_order(shop, sandbox, fields):
     """A source id of the wrong shape, or one sent with a card token, is refused by the form:
     no order, no call to Omise."""
-    page = shop.get("/checkout/")
-    data = {**BUYER, "attempt_key": page.context["form"].initial["attempt_key"], **fields}
+    data = {**BUYER, **checkout_form(shop), **fields}
     response = shop.post("/checkout/", data)
     assert response.status_code == 400
     assert Order.objects.count() == 0 and sandbox.requests("charges.create") == []

@@ -19,6 +19,7 @@ from checkout import velocity
 from checkout.models import Order
 from shop.models import SecurityEvent
 from tests.factories import make_product
+from tests.shopping import checkout_form
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,11 +47,9 @@ def shopper(product) -> Client:
 
 def attempt(client, sandbox, *, number=DECLINES[0], ip="203.0.113.7", **fields):
     """One checkout submission: load the page for its attempt key, then POST a fresh token."""
-    client.get("/checkout/", REMOTE_ADDR=ip)
     data = {
-        **BUYER, **fields,
+        **BUYER, **fields, **checkout_form(client, REMOTE_ADDR=ip),
         "omise_token": sandbox.token(number),
-        "attempt_key": client.session["checkout_attempt_key"],
     }
     return client.post("/checkout/", data, REMOTE_ADDR=ip)
 
@@ -247,9 +246,8 @@ def test_the_same_attempt_posted_twice_pays_once(sandbox, product):
     """A refreshed POST of one attempt (same key) cannot make a second charge, so it adds no
     points: the payer's count after a paid attempt is one point, however often it is sent."""
     client = shopper(product)
-    client.get("/checkout/", REMOTE_ADDR="203.0.113.9")
     data = {**BUYER, "omise_token": sandbox.token(PAYS),
-            "attempt_key": client.session["checkout_attempt_key"]}
+            **checkout_form(client, REMOTE_ADDR="203.0.113.9")}
     for _ in range(3):
         assert client.post("/checkout/", data, REMOTE_ADDR="203.0.113.9").status_code == 302
     assert points("ip", "203.0.113.9") == 1

@@ -8,7 +8,6 @@ declines through; with Redis the shop lets exactly five reach Omise in all. Runs
 PostgreSQL pass of `make test`.
 """
 
-import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,6 +17,7 @@ import requests
 from django.conf import settings
 
 from bench.stack import CARD, csrf, environments, free_port, gunicorn, manage, session
+from tests.shopping import shown_fields
 from tests.support import skip_or_fail
 
 pytestmark = pytest.mark.postgres
@@ -57,7 +57,7 @@ def prepared_attempt(shop: str, sandbox: str, env: dict, n: int):
     tester.post(f"{shop}/cart/add/", timeout=30, data={
         "product": "silk-scarf", "quantity": "1", "csrfmiddlewaretoken": csrf(page)})
     form = tester.get(f"{shop}/checkout/", timeout=30).text
-    key = re.search(r'name="attempt_key" value="([^"]+)"', form).group(1)
+    fields = shown_fields(form)
     card = {**CARD, "number": DECLINING[n % len(DECLINING)]}
     token = requests.post(f"{sandbox}/sandbox/vault/tokens", json={"card": card},
                           auth=(env["OMISE_PUBLIC_KEY"], ""), timeout=30).json()["id"]
@@ -66,7 +66,7 @@ def prepared_attempt(shop: str, sandbox: str, env: dict, n: int):
         with tester:
             return tester.post(f"{shop}/checkout/", allow_redirects=False, timeout=30, data={
                 "email": f"tester{n}@example.com", "name": "Card Tester", "country": "TH",
-                "omise_token": token, "attempt_key": key, "csrfmiddlewaretoken": csrf(form),
+                "omise_token": token, **fields, "csrfmiddlewaretoken": csrf(form),
             }).status_code
 
     return pay
