@@ -259,3 +259,24 @@ def test_one_refund_form_submitted_four_times_at_once_refunds_once(shop, sandbox
     assert len(sandbox.requests("refunds.create")) == 1
     order.refresh_from_db()
     assert order.refunded_amount == 50000
+
+
+def test_two_payments_of_one_cart_landing_together_keep_one(shop, sandbox, slow_apply):
+    """A cart whose two charges both succeeded at the bank (a race the shop cannot prevent),
+    applied at the same instant: the cart's row lock judges them one after the other, so
+    exactly one order keeps its payment and the other is refunded once."""
+    from sandbox.models import Charge
+
+    pay(shop, sandbox, "4000000000000002")
+    pay(shop, sandbox, "4000000000000002")  # ends the first at Omise, then waits for 3-D Secure
+    attempts = list(PaymentAttempt.objects.order_by("pk"))
+    assert len({a.order.cart_id for a in attempts}) == 1
+    Charge.objects.filter(id__in=[a.charge_id for a in attempts]).update(
+        status="successful", authorized=True, paid=True, expired=False)
+    run_together(2, lambda i: services.attempt_reconcile(attempt=attempts[i]))
+    orders = list(Order.objects.order_by("pk"))
+    kept = [o for o in orders if o.duplicate_of_id is None]
+    assert len(kept) == 1 and kept[0].status == Order.Status.PAID
+    [late] = [o for o in orders if o.duplicate_of_id == kept[0].pk]
+    assert late.status == Order.Status.REFUNDED
+    assert len(sandbox.requests("refunds.create")) == 1
