@@ -1,10 +1,14 @@
-"""The Omise webhook receiver: store, verify, re-fetch, apply once.
+"""The Omise webhook receiver: verify, store, re-fetch, apply once.
 
 Threats it stops: a forged event that would mark an unpaid order paid (signature check, then
 the event is fetched back from Omise by id and only that copy is believed); a replayed old
 delivery (timestamps older than five minutes are refused); a duplicate or retried delivery
-applied twice (the event id is unique and processed under a row lock); an oversized or
-malformed body used to exhaust the server (size and content-type limits before parsing).
+applied twice (the event id is unique and processed under a row lock); strangers filling the
+database or planting text the card guard cannot read (nothing is stored before the signature
+holds; a refusal leaves a security event without the body, a few per client address a
+minute); a body that two JSON parsers read differently (UTF-8 only, every key once, no NaN);
+an oversized or malformed body used to exhaust the server (size and content-type limits
+before parsing).
 
 Omise retries deliveries that do not get a 2xx, so a processing error answers 500 and the
 whole transaction rolls back: the retry starts clean.
@@ -30,8 +34,9 @@ from checkout.omise import OmiseAPIError, OmiseError, get_client
 from checkout.refunds import refund_record
 from checkout.services import charge_apply
 from shop.clientip import client_ip
+from shop.logscrub import scrub
 from shop.models import SecurityEvent
-from shop.security_events import record_security_event
+from shop.security_events import record_security_event_limited
 
 logger = logging.getLogger(__name__)
 
@@ -60,15 +65,25 @@ class Outcome:
 def webhook_receive(*, request: HttpRequest) -> Outcome:
     """Handle one delivery end to end and say what to answer. Never raises for bad input.
 
-    The delivery is stored, raw, before any event is applied: one INSERT carrying the verdict
-    of the checks, then (inline processing only) one UPDATE with the result of applying it.
+    Verify first: a delivery that is not over HTTPS, not JSON in UTF-8, too large or not
+    signed with our secret is answered and leaves only a security event (rate-limited per
+    client address, without its body), so strangers cannot fill the table or store what the
+    card guard cannot read. A verified delivery is stored (its body through the card-number
+    mask) before any event is applied: one INSERT carrying the verdict of the parse, then
+    (inline processing only) one UPDATE with the result of applying it.
     """
+    if refusal := _refuse_unverified(request):
+        record_security_event_limited(
+            SecurityEvent.Kind.WEBHOOK_REJECTED, request, reason=refusal.message,
+            status=refusal.status,
+        )
+        return refusal
     delivery = WebhookDelivery(
         remote_ip=client_ip(request) or None,
         headers={k: v for k, v in request.headers.items() if k in STORED_HEADERS},
-        body=request.body[:MAX_BODY_BYTES].decode("utf-8", "replace"),
+        signature_valid=True,
     )
-    verdict = _check(request, delivery)
+    verdict = _event_id(request.body, delivery)
     outcome = verdict if isinstance(verdict, Outcome) else _accept(verdict)
     delivery.response_status = outcome.status if outcome else None
     delivery.outcome = outcome.message[:255] if outcome else "received"
@@ -77,37 +92,68 @@ def webhook_receive(*, request: HttpRequest) -> Outcome:
         outcome = _apply_now(verdict)
         delivery.response_status, delivery.outcome = outcome.status, outcome.message[:255]
         delivery.save(update_fields=["response_status", "outcome"])
-    if outcome.status in {401, 403}:
-        record_security_event(
-            SecurityEvent.Kind.WEBHOOK_REJECTED, request, reason=outcome.message,
-            delivery=delivery.pk,
-        )
     return outcome
 
 
-def _check(request: HttpRequest, delivery: WebhookDelivery) -> Outcome | str:
-    """Refuse what is not a genuine Omise delivery (an Outcome), or return its event id."""
+def _refuse_unverified(request: HttpRequest) -> Outcome | None:
+    """Why this is not a genuine Omise delivery, or None once its signature holds.
+
+    The content type is checked before the body is touched: a multipart or form body has
+    already been parsed by the card guard, and its raw bytes are not ours to read.
+    """
     if settings.WEBHOOK_REQUIRE_HTTPS and not request.is_secure():
         return Outcome(403, "HTTPS required")
-    if len(request.body) > MAX_BODY_BYTES:
-        return Outcome(413, "body too large")
-    if request.content_type != "application/json":
-        return Outcome(415, "expected application/json")
-
-    if settings.OMISE_WEBHOOK_SECRET:
-        valid, reason = verify_signature(
-            body=request.body,
-            signature=request.headers.get(SIGNATURE_HEADER, ""),
-            timestamp=request.headers.get(TIMESTAMP_HEADER, ""),
-            secret=settings.OMISE_WEBHOOK_SECRET,
-        )
-        delivery.signature_valid = valid
-        if not valid:
-            return Outcome(401, reason)
-
+    charset = request.content_params.get("charset", "utf-8").lower()
+    if request.content_type != "application/json" or charset not in {"utf-8", "utf8"}:
+        return Outcome(415, "expected application/json in UTF-8")
     try:
-        payload = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_BODY_BYTES or len(request.body) > MAX_BODY_BYTES:
+        return Outcome(413, "body too large")
+    if not settings.OMISE_WEBHOOK_SECRET:
+        logger.error("OMISE_WEBHOOK_SECRET is not set: no webhook can be verified")
+        return Outcome(401, "no webhook secret configured")
+    valid, reason = verify_signature(
+        body=request.body,
+        signature=request.headers.get(SIGNATURE_HEADER, ""),
+        timestamp=request.headers.get(TIMESTAMP_HEADER, ""),
+        secret=settings.OMISE_WEBHOOK_SECRET,
+    )
+    return None if valid else Outcome(401, reason)
+
+
+class _DuplicateKey(ValueError):
+    """A JSON object names one key twice: parsers disagree on which value wins."""
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise _DuplicateKey("duplicate key")
+    return dict(pairs)
+
+
+def _no_constants(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _event_id(body: bytes, delivery: WebhookDelivery) -> Outcome | str:
+    """Read a verified body strictly (UTF-8, standard JSON, every key once) into the delivery
+    row, and return its event id, or the Outcome that refuses it."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        delivery.body = body.decode("utf-8", "replace")[:MAX_BODY_BYTES]
+        return Outcome(400, "body is not UTF-8")
+    # Stored masked: a signed body is Omise's, but no copy of a card number is kept anyway.
+    delivery.body = scrub(text)
+    try:
+        payload = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constants)
+    except _DuplicateKey:
+        return Outcome(400, "malformed JSON: a key appears twice")
+    except (ValueError, RecursionError):
         return Outcome(400, "malformed JSON")
     event_id = payload.get("id") if isinstance(payload, dict) else None
     if not isinstance(event_id, str) or not EVENT_ID_RE.match(event_id):

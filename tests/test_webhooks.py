@@ -78,9 +78,9 @@ def test_forged_signature_is_refused_and_recorded(client, settings, sandbox, pen
     response = post(client, body, forged)
     assert response.status_code == 401
     assert Order.objects.get().status == Order.Status.PENDING
-    delivery = WebhookDelivery.objects.get()
-    assert delivery.signature_valid is False and delivery.body == body.decode()
-    assert SecurityEvent.objects.filter(kind=SecurityEvent.Kind.WEBHOOK_REJECTED).count() == 1
+    assert not WebhookDelivery.objects.exists()  # nothing unverified is stored
+    event = SecurityEvent.objects.get(kind=SecurityEvent.Kind.WEBHOOK_REJECTED)
+    assert event.detail == {"reason": "signature mismatch", "status": 401}
 
 
 @pytest.mark.parametrize("age", [301, 3600, -360])  # future: margin for the request's own time
@@ -265,3 +265,114 @@ def test_reloading_a_settled_return_asks_omise_nothing(shop, sandbox):
     response = shop.get(f"/orders/{attempt.order.reference}/return/{attempt.return_token}/")
     assert response.status_code == 302
     assert len(sandbox.requests()) == calls
+
+
+# --- Nothing unverified is stored ----------------------------------------------------------
+
+SIGNED_EVENT = json.dumps({"object": "event", "id": "evnt_test_abcdefghij"}).encode()
+
+
+def _unsigned(body, secret):
+    return {}
+
+
+def _forged(body, secret):
+    return sign(body, base64.b64encode(b"someone-else").decode())
+
+
+def _stale(body, secret):
+    return sign(body, secret, int(time.time()) - 3600)
+
+
+@pytest.mark.parametrize("headers", [_unsigned, _forged, _stale])
+@pytest.mark.parametrize("body", [
+    SIGNED_EVENT,
+    # What a stranger would like to plant: card numbers behind NBSPs, in UTF-16, twice keyed.
+    '{"id": "evnt_test_abcdefghij", "n": "4242\u00a04242\u00a04242\u00a04242"}'.encode(),
+    '{"id": "evnt_test_abcdefghij", "n": "4242424242424242"}'.encode("utf-16"),
+    b'{"id": "evnt_test_abcdefghij", "n": "4242", "n": "4242424242424242"}',
+    b"x" * 60_000,
+])
+def test_unverified_deliveries_store_nothing(client, settings, sandbox, headers, body):
+    """However it is dressed, a delivery without our signature leaves no WebhookDelivery row,
+    only a security event that holds neither the body nor anything read from it."""
+    response = post(client, body, headers(body, settings.OMISE_WEBHOOK_SECRET))
+    assert response.status_code in {400, 401}  # 400: the card guard saw the number first
+    assert not WebhookDelivery.objects.exists()
+    assert not WebhookEvent.objects.exists()
+    for event in SecurityEvent.objects.all():  # at most a card guard's last four digits
+        assert "42424242" not in json.dumps(event.detail).replace("\\u00a0", "")
+        assert "4242 4242" not in json.dumps(event.detail, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("content_type", [
+    "multipart/form-data; boundary=xyz", "application/x-www-form-urlencoded", "text/plain",
+    "application/json; charset=utf-16", "application/json; charset=latin-1",
+    "application/jsonp",
+])
+def test_anything_but_json_in_utf8_is_415(client, settings, sandbox, content_type):
+    """Multipart, forms, text and JSON declared in another charset: 415, never a 500, and
+    nothing stored."""
+    body = SIGNED_EVENT
+    if content_type.startswith("multipart"):
+        body = (b'--xyz\r\nContent-Disposition: form-data; name="id"\r\n\r\n'
+                b"evnt_test_abcdefghij\r\n--xyz--\r\n")
+    response = post(client, body, sign(body, settings.OMISE_WEBHOOK_SECRET),
+                    content_type=content_type)
+    assert response.status_code in {400, 415}  # 400: the charset guard answered first
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_json_declared_utf8_in_any_spelling_passes(client, settings, sandbox):
+    body = b'{"id": "evnt_test_doesnotexist1"}'
+    for content_type in ("application/json", "application/json; charset=UTF-8",
+                         "application/json;charset=utf8"):
+        response = post(client, body, sign(body, settings.OMISE_WEBHOOK_SECRET),
+                        content_type=content_type)
+        assert response.status_code == 400  # verified and parsed: Omise knows no such event
+        assert json.loads(response.content)["result"] == "unknown event id"
+
+
+@pytest.mark.parametrize("body, reason", [
+    (b'{"id": "evnt_test_abcdefghij", "id": "evnt_test_zzzzzzzzzz"}',
+     "malformed JSON: a key appears twice"),
+    (b'{"id": "evnt_test_abcdefghij", "data": {"object": "charge", "object": "refund"}}',
+     "malformed JSON: a key appears twice"),
+    (b'{"id": "evnt_test_abcdefghij", "amount": NaN}', "malformed JSON"),
+    (b'\xef\xbb\xbf{"id": "evnt_test_abcdefghij"}', "malformed JSON"),
+    ('{"id": "evnt_test_abcdefghij"}'.encode("utf-16"), "body is not UTF-8"),
+])
+def test_signed_bodies_that_parsers_could_read_two_ways_are_400(client, settings, sandbox,
+                                                                  body, reason):
+    """Even signed, a body is read one way only: UTF-8, each key once, standard JSON."""
+    response = post(client, body, sign(body, settings.OMISE_WEBHOOK_SECRET))
+    assert response.status_code == 400
+    assert json.loads(response.content)["result"] == reason
+    assert WebhookDelivery.objects.get().response_status == 400
+    assert not WebhookEvent.objects.exists()
+
+
+def test_a_signed_body_is_stored_with_card_numbers_masked(rf, settings, sandbox):
+    """Straight to the view (no card guard in front), a signed body holding a card number is
+    stored masked: the detector runs on every body kept."""
+    from checkout.views import omise_webhook
+
+    body = b'{"id": "evnt_test_doesnotexist1", "note": "4242 4242 4242 4242"}'
+    request = rf.post(URL, data=body, content_type="application/json",
+                      headers=sign(body, settings.OMISE_WEBHOOK_SECRET))
+    assert omise_webhook(request).status_code == 400  # unknown event at Omise
+    stored = WebhookDelivery.objects.get().body
+    assert "4242 4242 4242" not in stored and stored.endswith('4242"}')
+
+
+def test_rejections_are_recorded_a_few_a_minute_per_address(client, settings, sandbox):
+    """A flood of forged deliveries is answered every time but leaves a bounded number of
+    security events per client address."""
+    from shop.security_events import EVENTS_PER_MINUTE
+
+    for _ in range(EVENTS_PER_MINUTE + 15):
+        assert post(client, SIGNED_EVENT, {}).status_code == 401
+    rejected = SecurityEvent.objects.filter(kind=SecurityEvent.Kind.WEBHOOK_REJECTED)
+    assert rejected.count() == EVENTS_PER_MINUTE
+    assert post(client, SIGNED_EVENT, {}, REMOTE_ADDR="203.0.113.9").status_code == 401
+    assert rejected.count() == EVENTS_PER_MINUTE + 1  # another address has its own budget
