@@ -39,7 +39,7 @@ from django.shortcuts import render
 
 from checkout.failures import NOT_A_DECLINE
 from checkout.models import PaymentAttempt
-from shop.clientip import client_ip
+from shop.clientip import client_bucket
 from shop.models import SecurityEvent
 from shop.security_events import record_security_event
 
@@ -70,7 +70,12 @@ class Block:
 
 @dataclass(frozen=True)
 class Identity:
-    """What identifies who is paying, as far as the shop can tell. Empty values are not counted."""
+    """What identifies who is paying, as far as the shop can tell. Empty values are not counted.
+
+    `ip` is the client's rate-limit bucket (`shop.clientip.rate_limit_bucket`), not its
+    address: an IPv6 client counts by its /64, and a request whose address cannot be read
+    counts in the one shared "unknown" bucket, so for a request it is never empty.
+    """
 
     ip: str = ""
     session: str = ""
@@ -80,7 +85,7 @@ class Identity:
     @classmethod
     def of(cls, request: HttpRequest, *, email: str, card: str = "") -> Identity:
         return cls(
-            ip=client_ip(request),
+            ip=client_bucket(request),
             session=request.session.session_key or "",
             email=normalise_email(email),
             card=card,

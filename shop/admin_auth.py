@@ -1,11 +1,16 @@
-"""Limits on admin password attempts, per username and per client IP, with a cool-off.
+"""Limits on admin login attempts, per username and per client IP, with a cool-off.
 
-Threat: online password guessing against the admin, either many passwords for one username
-(brute force) or one password across many usernames from one address (password spraying).
-After `limit` failures within the cool-off window the username, or the IP, is locked for
-`ADMIN_LOGIN_COOL_OFF_SECONDS`; while locked, the password is not even checked, so guessing
-makes no progress. Counters are keyed on the *submitted* username, whether or not it exists,
-so a lockout tells an attacker nothing about which accounts are real.
+Threat: online guessing against the admin, either many passwords for one username (brute
+force), one password across many usernames from one address (password spraying), or codes
+behind a password that leaked. A failure is any login that did not pass *both* factors: a
+wrong password, an unknown, inactive or non-staff account, and a wrong, missing or throttled
+second-factor code all count alike (`failed`), in the same counters, so the lockout cannot
+tell a right password from a wrong one either. After `limit` failures within the cool-off
+window the username, or the IP, is locked for `ADMIN_LOGIN_COOL_OFF_SECONDS`; while locked,
+the password is not even checked, so guessing makes no progress. Counters are keyed on the
+*submitted* username, whether or not it exists, so a lockout tells an attacker nothing about
+which accounts are real. The IP counter counts the client's rate-limit bucket
+(`shop.clientip.client_bucket`): an IPv6 /64 is one IP, and unreadable addresses share one.
 
 Counters live in Django's cache (Redis in production, so every worker shares them). A cache
 flush forgets them: acceptable, because the second factor still stands behind the password.
@@ -19,7 +24,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.http import HttpRequest
 
-from shop.clientip import client_ip
+from shop.clientip import UNKNOWN_BUCKET, client_bucket
 from shop.models import SecurityEvent
 from shop.security_events import record_security_event
 
@@ -29,6 +34,13 @@ DEFAULT_COOL_OFF_SECONDS = 15 * 60
 
 LOCKED_MESSAGE = (
     "Too many failed login attempts. Try again later, or ask another administrator."
+)
+# The one answer to every login that did not pass both factors (shop.otp_admin), whichever
+# failed: telling "wrong code" from "wrong password" would confirm a leaked password.
+FAILED_MESSAGE = (
+    "Please enter the correct username and password for a staff account, and the current code "
+    "from its authenticator app (or one of its backup codes). Note that all fields may be "
+    "case-sensitive. Staff without a two-factor device must be enrolled first."
 )
 
 
@@ -81,17 +93,18 @@ class LoginGuard:
         self.request = request
         # Case-folded: "Admin" and "admin" must not be two separate budgets of guesses.
         self.username = (username or "").strip().casefold()
-        self.ip = client_ip(request) if request is not None else ""
+        # An unknown address (a socket proxy, no REMOTE_ADDR, `X-Forwarded-For: unknown`)
+        # shares one bucket rather than escaping the per-IP limit; an IPv6 client counts by
+        # its /64 (RATE_LIMIT_IPV6_PREFIX), so rotating addresses inside it buys nothing.
+        self.ip = client_bucket(request) if request is not None else UNKNOWN_BUCKET
         self.counters = [
             _Counter(
                 "username", self.username,
                 getattr(settings, "ADMIN_LOGIN_USERNAME_LIMIT", DEFAULT_USERNAME_LIMIT),
             ),
         ]
-        # An unknown address (a socket proxy, no REMOTE_ADDR) shares one bucket rather than
-        # escaping the per-IP limit.
         self.counters.append(_Counter(
-            "ip", self.ip or "unknown",
+            "ip", self.ip,
             getattr(settings, "ADMIN_LOGIN_IP_LIMIT", DEFAULT_IP_LIMIT),
         ))
 
@@ -104,12 +117,21 @@ class LoginGuard:
     def locked(self) -> bool:
         return any(counter.locked() for counter in self.counters)
 
-    def password_failed(self) -> None:
-        """Count a wrong password (or a non-staff account) and record it as security events."""
+    def failed(self, kind: SecurityEvent.Kind, *, account: str = "", field_name: str = "",
+               **detail) -> None:
+        """Count a failed login and record it as security events: `kind` says which factor
+        failed (LOGIN_FAILURE, OTP_FAILURE), for the merchant only.
+
+        Whichever it is, the same statements run (the account lookup of `_recorded_username`,
+        one event, the counters), so the time taken does not tell them apart either.
+        `account` is the username of an account that passed the password.
+        """
         username = self._recorded_username()
+        if account:
+            username = account[:150]
         record_security_event(
-            SecurityEvent.Kind.LOGIN_FAILURE, self.request, field_name="username",
-            username=username,
+            kind, self.request, field_name=field_name or "username", username=username,
+            **detail,
         )
         for counter in self.counters:
             if counter.fail():
@@ -118,6 +140,16 @@ class LoginGuard:
                     username=username, scope=counter.scope,
                     cool_off_seconds=_cool_off(),
                 )
+
+    def password_failed(self) -> None:
+        """Count a wrong password (or an account that may not log in)."""
+        self.failed(SecurityEvent.Kind.LOGIN_FAILURE)
+
+    def otp_failed(self, account: str, reason: str) -> None:
+        """Count a right password whose second factor failed (`reason`: invalid_token,
+        token_required, device_required, throttled)."""
+        self.failed(SecurityEvent.Kind.OTP_FAILURE, account=account, field_name="otp_token",
+                    reason=reason)
 
     def succeeded(self) -> None:
         """A full login (password and second factor): forget this username's failures.

@@ -8,7 +8,8 @@ here (`report-uri` and `report-to` in settings.SECURE_CSP); the admin lists them
 The endpoint is public and unauthenticated by nature (browsers send reports without cookies
 or CSRF tokens), so it is also a target. It therefore answers:
 - 405 to anything but POST,
-- 429 to a client IP that sends more than REPORTS_PER_MINUTE requests in a minute,
+- 429 to a client IP (an IPv6 /64 counts as one: shop/clientip.py) that sends more than
+  REPORTS_PER_MINUTE requests in a minute,
 - 415 to a body that is not a CSP report content type,
 - 413 to a body larger than MAX_BODY_BYTES (read no further than that),
 - 400 to bad JSON or JSON that is not a CSP report,
@@ -28,7 +29,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from shop.clientip import client_ip
+from shop.clientip import client_bucket
 from shop.logscrub import scrub
 from shop.models import SecurityEvent
 from shop.security_events import record_security_event
@@ -66,9 +67,10 @@ class BadReport(ValueError):
 
 
 def _rate_limited(request: HttpRequest) -> bool:
-    """Count this request against its client IP's budget for the current minute."""
+    """Count this request against its client's budget for the current minute: per IPv4
+    address, IPv6 /64 (`RATE_LIMIT_IPV6_PREFIX`), or the one bucket of unreadable addresses."""
     window = int(time.time() // 60)
-    key = f"csp-report:{client_ip(request) or 'unknown'}:{window}"
+    key = f"csp-report:{client_bucket(request)}:{window}"
     cache.add(key, 0, timeout=120)
     try:
         count = cache.incr(key)

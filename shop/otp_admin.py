@@ -6,86 +6,134 @@ backend". With `ShopAdminSite` as Django's default admin site (see `shop.admin_a
 admin page is served to a session that was not verified by one of the user's *confirmed* OTP
 devices; a staff user without a device cannot get past the login page.
 
+Second threat: the second factor confirming the first. django-otp's login form answers a right
+password with a wrong or missing code differently from a wrong password (its own messages,
+"please select a device", "verification temporarily disabled", the password kept in the form,
+a device choice and a challenge button), so a leaked or guessed password could be confirmed
+without ever knowing a code, and wrong codes cost nothing. `ShopAdminLoginForm` therefore
+checks both factors on every post and gives one answer until both pass: the same status, page
+and message (`shop.admin_auth.FAILED_MESSAGE`) for a wrong password, an unknown, inactive or
+non-staff account, and a right password with a wrong, missing or throttled code or no confirmed
+device. Every such failure counts in the same per-username and per-IP lockout
+(`shop.admin_auth.LoginGuard`); the lockout message is distinct, but it is shown before the
+password is checked, whatever the password. The response time is the same too, because the
+work is: the password is hashed once on every path (Django's ModelBackend hashes it even for
+an unknown user), the device table is read and written once, and a failed password is followed
+by a real verification of the code against a stand-in device that is never saved.
+
 Second factors accepted: the 6-digit code of a TOTP app (each code works once: django-otp
-refuses a time step at or before the last one used), or a single-use static backup code. Both
-device kinds throttle wrong codes with exponential back-off (OTP_*_THROTTLE_FACTOR, checked by
-`shop.checks`). Wrong passwords are limited per username and per IP (`shop.admin_auth`).
-Every refusal is recorded as a `SecurityEvent`.
+refuses a time step at or before the last one used), or a single-use static backup code; the
+code's shape picks the device (there is no device choice and no challenge: our devices are not
+interactive). Both device kinds throttle wrong codes with exponential back-off
+(OTP_*_THROTTLE_FACTOR, checked by `shop.checks`). Every refusal is recorded as a
+`SecurityEvent` saying which factor failed (LOGIN_FAILURE, OTP_FAILURE with a reason), for the
+merchant's eyes only.
 """
 
 from django import forms
+from django.contrib.auth import authenticate
+from django.db import transaction
+from django.db.models import F
+from django.views.decorators.debug import sensitive_variables
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from shop.admin_auth import LOCKED_MESSAGE, LoginGuard
-from shop.models import SecurityEvent
-from shop.security_events import record_security_event
+from shop.admin_auth import FAILED_MESSAGE, LOCKED_MESSAGE, LoginGuard
 
-# Codes of these kinds are wrong second factors (not a missing field): each is recorded.
-_OTP_FAILURE_CODES = {"invalid_token", "n_failed_attempts", "device_required", None}
+# The primary key of the stand-in device: no row has it (ids start at 1).
+_STAND_IN_PK = -1
 
 
 def _looks_like_totp(token: str) -> bool:
     return len(token) == 6 and token.isdigit()
 
 
+def _write_nothing(model, *args, **kwargs) -> None:
+    """The stand-in's `save`: the UPDATE of every column a real device's save issues, on a
+    row that does not exist."""
+    model.objects.filter(pk=_STAND_IN_PK).update(**{
+        field.attname: F(field.attname)
+        for field in model._meta.concrete_fields if not field.primary_key
+    })
+
+
+def _stand_in(model):
+    """An unsaved device of `model` (a fresh random TOTP key; a backup device with no codes)
+    whose code check costs what a real one does, statements included, and changes nothing."""
+    device = model(pk=_STAND_IN_PK, name="stand-in", confirmed=True)
+    device.save = lambda *args, **kwargs: _write_nothing(model)
+    return device
+
+
+def verify_second_factor(user, token: str) -> tuple[object | None, str]:
+    """Check `token` against `user`'s confirmed device of the code's kind: (the device, "") if
+    it verified, else (None, why). `user` None (the password failed) still runs the same
+    statements and the same code check, against a stand-in.
+
+    6 digits is a TOTP code; anything else is tried as a backup code. Picking one device
+    (rather than trying each) keeps a typo from throttling the other. Only *confirmed* devices
+    count: an enrolment that was never finished (a QR code shown but never verified) must not
+    be able to log anyone in. The device row is locked until the check is saved, so two posts
+    of one code cannot both pass.
+    """
+    model = TOTPDevice if _looks_like_totp(token) else StaticDevice
+    with transaction.atomic():
+        device = (
+            model.objects.select_for_update()
+            .filter(user=user, confirmed=True).order_by("pk").first()
+        )
+        reason = "" if device is not None else "device_required"
+        if not token:
+            reason = "token_required"
+        if reason:
+            device = _stand_in(model)  # no real device is touched without a code to check
+        allowed, _ = device.verify_is_allowed()
+        if not allowed:
+            _write_nothing(model)  # what a wrong code's throttle write would cost
+            return None, reason or "throttled"
+        if not device.verify_token(token):
+            return None, reason or "invalid_token"
+    return (None, reason) if reason else (device, "")
+
+
 class ShopAdminLoginForm(OTPAdminAuthenticationForm):
-    """Username, password and one code, checked in that order, each refusal counted."""
+    """Username, password and one code, all checked on every post; one answer to every
+    failure, each counted (see the module docstring)."""
 
-    otp_error_messages = {
-        **OTPAdminAuthenticationForm.otp_error_messages,
-        "token_required": "Enter the 6-digit code from your authenticator app, or a backup code.",
-        "device_required": (
-            "No two-factor device of this account accepts that kind of code. Staff without a "
-            "device must be enrolled first: manage.py enroll_admin (see docs/admin.md)."
-        ),
-    }
+    # No device choice and no challenge button: the code's shape picks the device, and a form
+    # that grew fields once the password was right would say that it was.
+    otp_device = None
+    otp_challenge = None
 
+    @sensitive_variables("password")
     def clean(self):
-        guard = LoginGuard(self.request, self.cleaned_data.get("username", ""))
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if username is None or not password:
+            return self.cleaned_data  # a required field is empty: its own error says so
+        guard = LoginGuard(self.request, username)
         if guard.locked():
             # Refused before the password is checked: guessing during a lockout learns nothing.
             # Same words for real and unknown usernames.
             raise forms.ValidationError(LOCKED_MESSAGE, code="locked")
-        try:
-            # AdminAuthenticationForm.clean: the password, then is_active and is_staff.
-            self.cleaned_data = super(OTPAdminAuthenticationForm, self).clean()
-        except forms.ValidationError as error:
-            if error.code == "invalid_login":
-                guard.password_failed()
-            raise
-        try:
-            self.clean_otp(self.get_user())
-        except forms.ValidationError as error:
-            if error.code in _OTP_FAILURE_CODES:
-                record_security_event(
-                    SecurityEvent.Kind.OTP_FAILURE, self.request, field_name="otp_token",
-                    username=self.get_user().get_username(), reason=error.code or "throttled",
-                )
-            raise
-        guard.succeeded()
-        return self.cleaned_data
-
-    def _chosen_device(self, user):
-        """The device picked in the form, else the one the code's shape points to.
-
-        Only *confirmed* devices count: an enrolment that was never finished (a QR code
-        shown but never verified) must not be able to log anyone in.
-        """
-        device = super()._chosen_device(user)  # an explicit choice, checked to be the user's
-        if device is None:
-            token = (self.cleaned_data.get("otp_token") or "").strip()
-            # 6 digits is a TOTP code; anything else is tried as a backup code. Picking one
-            # device (rather than trying each) keeps a typo from throttling the other.
-            model = TOTPDevice if _looks_like_totp(token) else StaticDevice
-            device = (
-                model.objects.select_for_update()
-                .filter(user=user, confirmed=True).order_by("pk").first()
-            )
-        if device is not None and not device.confirmed:
-            return None
-        return device
+        token = (self.cleaned_data.get("otp_token") or "").strip()
+        # One password hash whoever it is: ModelBackend hashes it for an unknown user too, and
+        # refuses an inactive one only after checking its password.
+        user = authenticate(self.request, username=username, password=password)
+        may_log_in = user is not None and user.is_active and user.is_staff
+        device, reason = verify_second_factor(user if may_log_in else None, token)
+        if not may_log_in:
+            guard.password_failed()
+        elif device is None:
+            guard.otp_failed(user.get_username(), reason)
+        else:
+            user.otp_device = device  # django-otp marks the session verified at login
+            self.user_cache = user
+            guard.succeeded()
+            return self.cleaned_data
+        # `get_user()` stays None: the page shown is the one a wrong password gets.
+        raise forms.ValidationError(FAILED_MESSAGE, code="invalid_login")
 
 
 class ShopAdminSite(OTPAdminSite):

@@ -261,6 +261,11 @@ STORAGES = {
 # How many reverse proxies we run in front of Django (nginx: 1). X-Forwarded-For entries beyond
 # those are the client's own claims and are not believed (see shop/clientip.py).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Per-IP rate limits count an IPv6 client by its network of this many bits (a VPS gets a /64),
+# never by its address alone (shop/clientip.py rate_limit_bucket).
+RATE_LIMIT_IPV6_PREFIX = env.int("RATE_LIMIT_IPV6_PREFIX", default=64)
+if not 1 <= RATE_LIMIT_IPV6_PREFIX <= 128:
+    raise ImproperlyConfigured("RATE_LIMIT_IPV6_PREFIX must be from 1 to 128 (default 64)")
 
 # --- Card-testing defence (checkout/velocity.py; defaults and reasons in docs/velocity.md) ----
 # An attempt costs 1 point, a declined attempt this many in all.

@@ -12,9 +12,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import MD5PasswordHasher
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -78,12 +82,13 @@ def test_correct_password_and_totp_code_open_the_admin(client, staff, password, 
 
 
 def test_staff_without_device_cannot_log_in(client, staff, password):
-    """A correct password alone never opens the admin: no device, no admin page."""
+    """A correct password alone never opens the admin: no device, no admin page (and the
+    generic answer: "no device" would confirm the password)."""
     response = log_in(client, "alice", password, "123456")
     assert response.status_code == 200  # the login page again
-    assert "No two-factor device" in response.content.decode()
+    assert error_notes(response.content.decode()) == [admin_auth.FAILED_MESSAGE]
     assert client.get(INDEX).status_code == 302
-    assert events(SecurityEvent.Kind.OTP_FAILURE).count() == 1
+    assert events(SecurityEvent.Kind.OTP_FAILURE).get().detail["reason"] == "device_required"
 
 
 def test_unconfirmed_device_does_not_count(client, staff, password):
@@ -106,10 +111,11 @@ def test_password_session_without_otp_is_refused(client, staff):
 
 
 def test_missing_code_is_refused(client, staff, password, device):
-    """Username and password without a code: the login page asks for the code."""
+    """Username and password without a code: the login page again, asking for all three."""
     response = log_in(client, "alice", password, "")
     assert response.status_code == 200
-    assert "Enter the 6-digit code" in response.content.decode()
+    assert error_notes(response.content.decode()) == [admin_auth.FAILED_MESSAGE]
+    assert "current code" in admin_auth.FAILED_MESSAGE
     assert client.get(INDEX).status_code == 302
 
 
@@ -138,11 +144,13 @@ def test_wrong_codes_throttle_the_device(client, staff, password, device):
     log_in(client, "alice", password, wrong_code_for(device))
     response = log_in(client, "alice", password, code_for(device))
     assert response.status_code == 200
-    assert "Verification temporarily disabled" in response.content.decode()
+    assert error_notes(response.content.decode()) == [admin_auth.FAILED_MESSAGE]
     assert client.get(INDEX).status_code == 302
     device.refresh_from_db()
     assert device.throttling_failure_count == 1
-    assert events(SecurityEvent.Kind.OTP_FAILURE).count() == 2
+    reasons = [event.detail["reason"] for event in
+               events(SecurityEvent.Kind.OTP_FAILURE).order_by("pk")]
+    assert reasons == ["invalid_token", "throttled"]
 
 
 @override_settings(OTP_TOTP_THROTTLE_FACTOR=1)
@@ -370,3 +378,226 @@ def test_an_unknown_address_is_still_limited(client, staff, password, device):
         log_in(client, name, "not-the-password", ip="")
     assert LOCKED_MESSAGE in log_in(client, "alice", password, code_for(device),
                                     ip="").content.decode()
+
+
+# --- Per-IP counting: IPv6 /64s and unknown addresses --------------------------------------
+
+
+@override_settings(ADMIN_LOGIN_IP_LIMIT=3, TRUSTED_PROXY_COUNT=0)
+def test_rotating_addresses_inside_one_ipv6_64_locks_the_64(client, staff, password, device):
+    """Spraying from a new address of one /64 each time (any textual form) is one IP: the
+    whole /64 is locked; the /64 next door is not."""
+    for name, ip in [("bob", "2001:db8:5:6::1"), ("carol", "2001:0db8:0005:0006:0:0:0:2"),
+                     ("dave", "2001:DB8:5:6:FFFF::3")]:
+        log_in(client, name, "not-the-password", ip=ip)
+    locked = log_in(client, "alice", password, code_for(device), ip="2001:db8:5:6:abcd::9")
+    assert LOCKED_MESSAGE in locked.content.decode()
+    lockout = events(SecurityEvent.Kind.LOGIN_LOCKOUT).get()
+    assert lockout.detail["scope"] == "ip" and lockout.client_ip == "2001:db8:5:6:ffff::3"
+    assert log_in(client, "alice", password, code_for(device),
+                  ip="2001:db8:5:7::1").status_code == 302
+
+
+def forwarded_log_in(client, username, password, token="", forwarded="unknown"):
+    """A login through our one proxy, which names the client in X-Forwarded-For."""
+    data = {"username": username, "password": password, "otp_token": token, "next": INDEX}
+    return client.post(LOGIN, data, REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=forwarded)
+
+
+@override_settings(ADMIN_LOGIN_IP_LIMIT=3, TRUSTED_PROXY_COUNT=1)
+def test_forwarded_for_unknown_is_counted_in_a_shared_bucket(client, staff, password, device):
+    """`X-Forwarded-For: unknown` (or junk) behind our proxy is one shared bucket: it is
+    locked like an address, while a real address behind the same proxy is not."""
+    for name, forwarded in [("bob", "unknown"), ("carol", "-"), ("dave", "unknown")]:
+        forwarded_log_in(client, name, "not-the-password", forwarded=forwarded)
+    locked = forwarded_log_in(client, "alice", password, code_for(device), forwarded="junk")
+    assert LOCKED_MESSAGE in locked.content.decode()
+    assert events(SecurityEvent.Kind.LOGIN_LOCKOUT).get().detail["scope"] == "ip"
+    fine = forwarded_log_in(client, "alice", password, code_for(device), forwarded="192.0.2.8")
+    assert fine.status_code == 302
+
+
+# --- One answer for every failure: the second factor does not confirm the first -------------
+
+
+def page_of(response) -> str:
+    """The login page as an attacker compares it: everything but the CSRF token and the CSP
+    nonce, which change on every response anyway."""
+    html = response.content.decode()
+    html = re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', 'name="csrfmiddlewaretoken"', html)
+    return re.sub(r'nonce="[^"]*"', 'nonce=""', html)
+
+
+def throttle(device):
+    device.throttling_failure_count, device.throttling_failure_timestamp = 3, timezone.now()
+    device.save()
+
+
+# Each: who exists, then what is posted. The password is right in every case but the first
+# two; each must answer exactly as the same post with a wrong password does.
+SAME_AS_A_WRONG_PASSWORD = {
+    "wrong password": ("staff+device", "alice", "wrong", "right code"),
+    "unknown user": ("staff+device", "nobody", "right", "right code"),
+    "right password, wrong code": ("staff+device", "alice", "right", "wrong code"),
+    "right password, empty code": ("staff+device", "alice", "right", ""),
+    "right password, backup-shaped wrong code": ("staff+device", "alice", "right", "abcdefgh"),
+    "right password, no device": ("staff", "alice", "right", "123456"),
+    "right password, unconfirmed device": ("staff+pending", "alice", "right", "right code"),
+    "right password, throttled device": ("staff+throttled", "alice", "right", "right code"),
+    "right password, challenge asked": ("staff+device", "alice", "right", "challenge"),
+    "right password, device chosen": ("staff+device", "alice", "right", "chosen"),
+    "inactive staff, right password and code": ("inactive+device", "alice", "right", "right code"),
+    "non-staff, right password and code": ("customer+device", "alice", "right", "right code"),
+}
+
+
+@pytest.mark.parametrize("case", SAME_AS_A_WRONG_PASSWORD.values(),
+                         ids=SAME_AS_A_WRONG_PASSWORD.keys())
+def test_every_failure_answers_like_a_wrong_password(client, password, case):
+    """Whatever is wrong — the password, the account, or only the second factor — the answer
+    is the same status and the same page, field for field, with one generic message: a leaked
+    password cannot be confirmed without the code."""
+    accounts, username, given, code = case
+    kind, _, device_state = accounts.partition("+")
+    user = get_user_model().objects.create_user(
+        "alice", "alice@example.com", password, is_staff=kind != "customer",
+        is_active=kind != "inactive",
+    )
+    device = None
+    if device_state:
+        device = TOTPDevice.objects.create(user=user, name="phone",
+                                           confirmed=device_state != "pending")
+        if device_state == "throttled":
+            throttle(device)
+    extra = {}
+    if code == "challenge":
+        code, extra = wrong_code_for(device), {"otp_challenge": "Get OTP Challenge"}
+    elif code == "chosen":
+        code, extra = wrong_code_for(device), {"otp_device": device.persistent_id}
+    elif code == "right code":
+        code = code_for(device)
+    elif code == "wrong code":
+        code = wrong_code_for(device)
+    answers = []
+    for attempt_password in [password if given == "right" else "not-the-password",
+                             "not-the-password"]:
+        cache.clear()  # no lockout in between: the pages compared are the failures themselves
+        answers.append(log_in(client, username, attempt_password, code, **extra))
+    tried, wrong = answers
+    assert tried.status_code == wrong.status_code == 200
+    assert page_of(tried) == page_of(wrong)
+    assert error_notes(tried.content.decode()) == [admin_auth.FAILED_MESSAGE]
+    assert 'name="otp_device"' not in tried.content.decode()
+    assert 'name="otp_challenge"' not in tried.content.decode()
+    assert client.get(INDEX).status_code == 302
+
+
+def test_wrong_codes_count_toward_the_username_lockout(client, staff, password, device):
+    """Five wrong codes behind the right password lock the username, as five wrong passwords
+    do: the second factor cannot be guessed at leisure either."""
+    for _ in range(5):
+        log_in(client, "alice", password, wrong_code_for(device))
+        device.throttling_failure_count = 0  # not the device's own back-off: the lockout's
+        device.save()
+    response = log_in(client, "alice", password, code_for(device))
+    assert LOCKED_MESSAGE in response.content.decode()
+    assert client.get(INDEX).status_code == 302
+    assert events(SecurityEvent.Kind.OTP_FAILURE).count() == 5
+    assert not events(SecurityEvent.Kind.LOGIN_FAILURE).exists()
+    assert events(SecurityEvent.Kind.LOGIN_LOCKOUT).get().detail["scope"] == "username"
+
+
+def test_password_and_code_failures_share_one_count(client, staff, password, device):
+    """Wrong passwords and wrong or missing codes are one budget: 2 + 2 + 1 is five."""
+    for attempt in [("not-the-password", ""), (password, wrong_code_for(device)),
+                    ("not-the-password", "123456"), (password, ""), (password, "abcdefgh")]:
+        log_in(client, "alice", *attempt)
+    assert LOCKED_MESSAGE in log_in(client, "alice", password, code_for(device)).content.decode()
+    assert events(SecurityEvent.Kind.LOGIN_LOCKOUT).get().detail["scope"] == "username"
+
+
+@override_settings(ADMIN_LOGIN_IP_LIMIT=3)
+def test_wrong_codes_count_toward_the_ip_lockout(client, password):
+    """Three accounts whose passwords leaked, a wrong code for each from one IP: the IP is
+    locked."""
+    users = [get_user_model().objects.create_user(name, f"{name}@example.com", password,
+                                                  is_staff=True) for name in ["bob", "carol"]]
+    devices = [TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+               for user in users]
+    log_in(client, "bob", password, wrong_code_for(devices[0]), ip="203.0.113.60")
+    log_in(client, "carol", password, "", ip="203.0.113.60")
+    log_in(client, "dave", password, "123456", ip="203.0.113.60")
+    locked = log_in(client, "carol", password, code_for(devices[1]), ip="203.0.113.60")
+    assert LOCKED_MESSAGE in locked.content.decode()
+    assert events(SecurityEvent.Kind.LOGIN_LOCKOUT).get().detail["scope"] == "ip"
+
+
+def test_the_merchant_still_sees_which_factor_failed(client, staff, password, device):
+    """The attacker sees one message; the security events still tell the merchant what
+    failed, so a known password is noticed."""
+    cases = [("not-the-password", code_for(device)), (password, wrong_code_for(device)),
+             (password, "")]
+    for attempt in cases:
+        log_in(client, "alice", *attempt)
+    assert [event.detail for event in SecurityEvent.objects.order_by("pk")] == [
+        {"username": "alice"},
+        {"username": "alice", "reason": "invalid_token"},
+        {"username": "alice", "reason": "token_required"},
+    ]
+    assert [event.kind for event in SecurityEvent.objects.order_by("pk")] == [
+        SecurityEvent.Kind.LOGIN_FAILURE, SecurityEvent.Kind.OTP_FAILURE,
+        SecurityEvent.Kind.OTP_FAILURE,
+    ]
+
+
+class CountingHasher(MD5PasswordHasher):
+    """The tests' hasher, counting how often a password is hashed."""
+
+    calls = 0
+
+    def encode(self, password, salt):
+        type(self).calls += 1
+        return super().encode(password, salt)
+
+
+def work_of(client, *args, **extra):
+    """What one login post costs the server: password hashes, and database statements by
+    kind and table (savepoints included)."""
+    cache.clear()
+    CountingHasher.calls = 0
+    with CaptureQueriesContext(connection) as queries:
+        response = log_in(client, *args, **extra)
+    assert response.status_code == 200
+    # (verb, first table): SELECT "auth_user", SAVEPOINT, UPDATE "otp_totp_totpdevice", …
+    shapes = [(query["sql"].split()[0], *re.findall(r'(?:FROM|UPDATE|INTO) "(\w+)"',
+                                                    query["sql"])[:1])
+              for query in queries.captured_queries]
+    assert shapes  # the login did reach the database
+    return CountingHasher.calls, shapes
+
+
+@override_settings(PASSWORD_HASHERS=["tests.test_admin_2fa.CountingHasher"])
+def test_a_wrong_password_costs_what_a_wrong_code_costs(client, password):
+    """No timing oracle: a wrong password, an unknown user, and the right password with a wrong
+    or missing code (or no device, or a throttled one) each hash the password once and run the
+    same database statements, so the response time says nothing about the password."""
+    staff = get_user_model().objects.create_user("alice", "a@example.com", password,
+                                                 is_staff=True)
+    device = TOTPDevice.objects.create(user=staff, name="phone", confirmed=True)
+    backup = StaticDevice.objects.create(user=staff, name="backup", confirmed=True)
+    backup.token_set.create(token=StaticToken.random_token())
+    get_user_model().objects.create_user("bob", "b@example.com", password, is_staff=True)
+    wrong = wrong_code_for(device)
+    baseline = work_of(client, "alice", "not-the-password", wrong)
+    assert baseline[0] == 1
+    for args in [("nobody", "not-the-password", wrong), ("alice", password, wrong),
+                 ("bob", password, wrong)]:  # bob has no device
+        assert work_of(client, *args) == baseline, args
+    throttle(device)
+    assert work_of(client, "alice", password, code_for(device)) == baseline
+    # A code of another shape (a backup code, or none) is checked against the backup device:
+    # it costs the same whether the password was right or not.
+    for code in ["", "abcdefgh"]:
+        assert work_of(client, "alice", password, code) == work_of(
+            client, "alice", "not-the-password", code) == work_of(
+            client, "nobody", "not-the-password", code), code

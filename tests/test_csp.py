@@ -313,6 +313,29 @@ def test_each_client_ip_is_rate_limited(client):
     assert other.status_code == 204
 
 
+def test_rotating_addresses_inside_one_ipv6_64_shares_the_rate_limit(client, settings):
+    """A new address of one /64 for each report is still one client: past the budget, the
+    whole /64 gets 429; the /64 next door does not."""
+    settings.TRUSTED_PROXY_COUNT = 0
+    limit = csp_reports.REPORTS_PER_MINUTE
+    for i in range(limit):
+        ip = f"2001:db8:9:1::{i + 1:x}" if i % 2 else f"2001:DB8:9:1:{i + 1:X}::1"
+        assert post_report(client, REPORT_URI_BODY, REMOTE_ADDR=ip).status_code == 204
+    assert post_report(client, REPORT_URI_BODY, REMOTE_ADDR="2001:db8:9:1::ffff").status_code == 429
+    assert post_report(client, REPORT_URI_BODY, REMOTE_ADDR="2001:db8:9:2::1").status_code == 204
+
+
+def test_unknown_addresses_share_one_rate_limit(client, settings):
+    """Behind our proxy, clients it names as `unknown` (or junk) share one budget."""
+    settings.TRUSTED_PROXY_COUNT = 1
+    for i in range(csp_reports.REPORTS_PER_MINUTE):
+        forwarded = "unknown" if i % 2 else "-"
+        response = post_report(client, REPORT_URI_BODY, HTTP_X_FORWARDED_FOR=forwarded)
+        assert response.status_code == 204
+    assert post_report(client, REPORT_URI_BODY, HTTP_X_FORWARDED_FOR="junk").status_code == 429
+    assert post_report(client, REPORT_URI_BODY, HTTP_X_FORWARDED_FOR="192.0.2.8").status_code == 204
+
+
 def test_refused_requests_count_against_the_rate_limit(client):
     """Junk also spends the budget, so a flood of bad bodies is cut off just the same."""
     for _ in range(csp_reports.REPORTS_PER_MINUTE):

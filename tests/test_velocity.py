@@ -5,6 +5,7 @@ many charges reach "Omise" (the sandbox), which must stop at the limit of the di
 attack cannot vary.
 """
 
+import ipaddress
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -77,6 +78,80 @@ def test_one_ip_is_stopped_at_its_decline_limit(sandbox, product, settings):
     assert set(statuses[DECLINES_PER_IP:]) == {429}
     assert Order.objects.count() == DECLINES_PER_IP
     assert [event.detail["dimension"] for event in blocks()] == ["ip"]
+
+
+ROTATION = 30  # attempts of an attacker rotating addresses: far past the five declines allowed
+
+
+def rotated(i: int) -> str:
+    """The i-th address an attacker picks inside the /64 2001:db8:7:1::/64, written each time
+    in another textual form (compressed, expanded, upper case)."""
+    forms = ["2001:db8:7:1::{i:x}", "2001:0db8:0007:0001:0000:0000:{i:04x}:0001",
+             "2001:DB8:7:1:{i:X}:{i:X}:{i:X}:{i:X}"]
+    return forms[i % 3].format(i=i + 1)
+
+
+def test_rotating_addresses_inside_one_ipv6_64_is_one_ip(sandbox, product, settings):
+    """A VPS comes with a /64: an attacker who sends each decline from another of its 2^64
+    addresses (with a new session and email) is stopped at the IP limit, like one address."""
+    settings.TRUSTED_PROXY_COUNT = 0
+    statuses = [
+        attempt(shopper(product), sandbox, number=DECLINES[i % 4], ip=rotated(i),
+                email=f"bot{i}@example.com").status_code
+        for i in range(ROTATION)
+    ]
+    assert charges(sandbox) == DECLINES_PER_IP
+    assert set(statuses[DECLINES_PER_IP:]) == {429}
+    [event] = blocks()
+    assert event.detail["dimension"] == "ip"
+    # The real address (of the attempt that started the block) is recorded, not the bucket.
+    assert event.client_ip == str(ipaddress.ip_address(rotated(DECLINES_PER_IP)))
+    orders = Order.objects.order_by("pk").values_list("client_ip", flat=True)
+    assert list(orders) == [str(ipaddress.ip_address(rotated(i))) for i in range(5)]
+
+
+def test_two_ipv6_64s_are_counted_apart(sandbox, product, settings):
+    """The /64 next door is someone else: its first payment goes through while this one is
+    blocked."""
+    settings.TRUSTED_PROXY_COUNT = 0
+    for i in range(DECLINES_PER_IP):
+        attempt(shopper(product), sandbox, ip=f"2001:db8:7:1::{i + 1}", email=f"b{i}@example.com")
+    blocked = attempt(shopper(product), sandbox, number=PAYS, ip="2001:db8:7:1::ff",
+                      email="late@example.com")
+    neighbour = attempt(shopper(product), sandbox, number=PAYS, ip="2001:db8:7:2::1",
+                        email="neighbour@example.com")
+    assert (blocked.status_code, neighbour.status_code) == (429, 302)
+    assert Order.objects.filter(status=Order.Status.PAID).count() == 1
+
+
+@pytest.mark.parametrize("forwarded", [["unknown"], ["unknown", "-", "garbage", "1.2.3.999"]],
+                         ids=["unknown", "assorted"])
+def test_an_unparseable_forwarded_address_is_counted_in_one_shared_bucket(
+    sandbox, product, settings, forwarded
+):
+    """Behind our proxy, a client it could not name (`X-Forwarded-For: unknown`, or junk) is
+    not let off the IP limit: all such requests share one bucket, and are stopped at it."""
+    settings.TRUSTED_PROXY_COUNT = 1
+    statuses = []
+    for i in range(ROTATION):
+        client = shopper(product)
+        client.defaults["HTTP_X_FORWARDED_FOR"] = forwarded[i % len(forwarded)]
+        statuses.append(attempt(client, sandbox, number=DECLINES[i % 4], ip="127.0.0.1",
+                                email=f"bot{i}@example.com").status_code)
+    assert charges(sandbox) == DECLINES_PER_IP
+    assert set(statuses[DECLINES_PER_IP:]) == {429}
+    [event] = blocks()
+    assert event.detail["dimension"] == "ip" and event.client_ip is None
+
+
+def test_a_request_always_has_an_ip_dimension(rf, settings):
+    """`Identity.of` never leaves the IP empty (an empty value would not be counted)."""
+    settings.TRUSTED_PROXY_COUNT = 1
+    request = rf.post("/checkout/", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="unknown")
+    request.session = type("Session", (), {"session_key": None})()
+    assert velocity.Identity.of(request, email="").ip == "unknown"
+    request.META["HTTP_X_FORWARDED_FOR"] = "2001:DB8:7:1::5"
+    assert velocity.Identity.of(request, email="").ip == "2001:db8:7:1::/64"
 
 
 def test_rotating_ips_with_one_email_are_stopped_at_the_email_limit(sandbox, product):
