@@ -25,6 +25,10 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def check_deploy(env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`check --deploy` on a production host, which shares its cache between workers (Redis):
+    the local-memory default is refused by shop.E006 (tests/test_deploy_checks.py). No check
+    connects to the cache, so no Redis server is needed."""
+    env = {"CACHE_URL": "redis://127.0.0.1:6379/0", **env}
     return run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
 
 
