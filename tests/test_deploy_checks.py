@@ -317,6 +317,7 @@ def everything_wrong():
     )
 
 
+@pytest.mark.django_db
 def test_run_checks_with_deployment_checks_sees_all_four():
     """They are registered (security tag, deploy=True): the deployment run reports all four."""
     with everything_wrong():
@@ -324,6 +325,7 @@ def test_run_checks_with_deployment_checks_sees_all_four():
     assert found >= NEW_IDS
 
 
+@pytest.mark.django_db
 def test_plain_check_does_not_run_them():
     """Deployment checks only: `manage.py check` (every command, runserver) stays quiet."""
     with everything_wrong():
