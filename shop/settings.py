@@ -177,6 +177,9 @@ if WEBHOOK_PROCESSING == "deferred" and "Immediate" in TASKS["default"]["BACKEND
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "shop.headers.SecurityHeadersMiddleware",
+    # Refuses charsets that are no ASCII-compatible text encoding (shop/charset.py), so the
+    # card guard and every view read ASCII digits as ASCII digits.
+    "shop.charset.RequestCharsetMiddleware",
     # Before static files and sessions: a request carrying card data is refused, whatever
     # its path, and nothing from it is saved. Its refusal still gets the headers above.
     "shop.cardguard.CardGuardMiddleware",

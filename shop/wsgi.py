@@ -6,3 +6,7 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings")
 application = get_wsgi_application()
+# An unreadable Content-Type header becomes a 400 from shop.charset, not the server's bare 500.
+from shop.charset import ShopWSGIRequest  # noqa: E402 - needs the settings configured above
+
+application.request_class = ShopWSGIRequest
