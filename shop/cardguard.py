@@ -602,7 +602,8 @@ class CardGuardMiddleware:
     """Refuse requests carrying card data before sessions, CSRF, auth, static files or any
     view run.
 
-    It sits right after the security-header middlewares in MIDDLEWARE (so its refusal still
+    It sits right after the security-header middlewares and the charset check in MIDDLEWARE
+    (so it reads only ASCII-compatible bodies, and its refusal still
     gets HSTS, nosniff, Referrer-Policy and Permissions-Policy) and before WhiteNoise, so even
     a static file's URL is checked: a refused request never reaches the session middleware,
     nothing from it is saved, and the event records at most the last 4 digits.

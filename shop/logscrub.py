@@ -14,7 +14,10 @@ query string in an access log line or a secret key in a traceback leaks through 
   error reports (the DEBUG page and the 500 e-mails): card fields and keys are hidden, card
   numbers masked in settings, POST data, query strings, local variables and the error message.
 * `ScrubbingAdminEmailHandler` e-mails the full report (built from the original exception) and
-  scrubs the mail's subject and bodies before sending.
+  scrubs the mail's subject and bodies before sending. It sends one e-mail per distinct error
+  per ADMIN_ERROR_EMAIL_THROTTLE_SECONDS (threat: a stranger repeating one failing request
+  floods the admins' inbox, buries other errors and gets the relay throttled); the next e-mail
+  about it says how many were not sent.
 
 In gunicorn's `logconfig_dict`, add `"filters": {"scrub": {"()": "shop.logscrub.ScrubFilter"}}`
 and `"filters": ["scrub"]` on every handler, as deploy/gunicorn.conf.py does.
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import logging
 import os
 import re
@@ -31,9 +35,12 @@ from bisect import bisect_right
 from functools import lru_cache
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.http import QueryDict
 from django.template.defaultfilters import pprint
+from django.utils.datastructures import MultiValueDict
 from django.utils.log import AdminEmailHandler
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
@@ -195,22 +202,99 @@ class ScrubFilter(logging.Filter):
         return True
 
 
+def admin_mail_key(record: logging.LogRecord) -> str:
+    """What makes an error distinct, hashed into a cache key of fixed length.
+
+    With an exception: its type and the file and line where it was raised (the innermost frame
+    of its traceback). Without one: the logger, the level, the log call's file and line (which
+    stand for its message template, and unlike the formatted message hold nothing a request
+    put there) and the response status. Never the request path or the message's arguments: a
+    stranger choosing those could make every request "distinct" and defeat the throttle.
+    """
+    exc_info = getattr(record, "unscrubbed_exc_info", None) or record.exc_info
+    if exc_info and exc_info[0] is not None:
+        kind, _value, tb = exc_info
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        where = (tb.tb_frame.f_code.co_filename, tb.tb_lineno) if tb else (
+            record.pathname, record.lineno)
+        parts = ("exception", f"{kind.__module__}.{kind.__qualname__}", *where)
+    else:
+        parts = ("log", record.name, record.levelno, record.pathname, record.lineno,
+                 getattr(record, "status_code", None))
+    digest = hashlib.sha256("\0".join(str(part)[:500] for part in parts).encode()).hexdigest()
+    return f"shop:admin-mail:{digest[:32]}"
+
+
+# How long the count of e-mails not sent is kept while no new e-mail about the error goes out.
+_SUPPRESSED_COUNT_SECONDS = 24 * 60 * 60
+
+
 class ScrubbingAdminEmailHandler(AdminEmailHandler):
-    """Django's 500 e-mail with the full traceback report, scrubbed before it is sent."""
+    """Django's 500 e-mail with the full traceback report, scrubbed before it is sent; one per
+    distinct error (`admin_mail_key`) per ADMIN_ERROR_EMAIL_THROTTLE_SECONDS.
+
+    The throttle lives in Django's default cache (Redis in production), taken with `cache.add`,
+    so all workers share it and exactly one of them sends. The errors not e-mailed are counted
+    there too, and the next e-mail about the same error says how many. If the cache fails, the
+    e-mail is sent: an error report is never lost to the throttle.
+    """
 
     def emit(self, record: logging.LogRecord) -> None:
+        if not settings.ADMINS:
+            return  # nobody to tell: no report built, nothing counted
+        suppressed = self._admit(record)
+        if suppressed is None:
+            return
         original = getattr(record, "unscrubbed_exc_info", None)
         if original:
             # The report (frames, variables) is built from the real exception by the scrubbing
             # reporter below; every text it produces is scrubbed again in send_mail.
             record = copy.copy(record)
             record.exc_info, record.exc_text = original, None
-        super().emit(record)
+        self._suppressed = suppressed  # read by send_mail; emit runs under the handler's lock
+        try:
+            super().emit(record)
+        finally:
+            self._suppressed = 0
 
     def send_mail(self, subject, message, *args, **kwargs):
+        suppressed = getattr(self, "_suppressed", 0)
+        if suppressed:
+            message = (f"{suppressed} more report(s) of this error were not e-mailed since "
+                       f"the last one (one e-mail per error every "
+                       f"{_throttle_seconds()} seconds).\n\n{message}")
         if kwargs.get("html_message"):
             kwargs["html_message"] = scrub(kwargs["html_message"])
         super().send_mail(scrub(subject), scrub(message), *args, **kwargs)
+
+    @staticmethod
+    def _admit(record: logging.LogRecord) -> int | None:
+        """None if this error was e-mailed within the window; otherwise how many were not."""
+        seconds = _throttle_seconds()
+        if seconds <= 0:
+            return 0
+        key = admin_mail_key(record)
+        counter = f"{key}:suppressed"
+        try:
+            first = cache.add(key, 1, timeout=seconds)
+        except Exception:  # a cache outage must not swallow error reports
+            return 0
+        try:
+            if not first:
+                cache.add(counter, 0, timeout=_SUPPRESSED_COUNT_SECONDS)
+                cache.incr(counter)
+                return None
+            suppressed = cache.get(counter) or 0
+            if suppressed:
+                cache.decr(counter, suppressed)  # not delete: a worker may be counting one
+            return suppressed
+        except Exception:  # the count is a courtesy: losing it changes nothing else
+            return None if not first else 0
+
+
+def _throttle_seconds() -> int:
+    return int(getattr(settings, "ADMIN_ERROR_EMAIL_THROTTLE_SECONDS", 300) or 0)
 
 
 class _Masked:
@@ -259,11 +343,37 @@ class ScrubbingExceptionReporterFilter(SafeExceptionReporterFilter):
         return cleansed
 
 
+def _settle_unreadable_data(request) -> None:
+    """Make a request whose query string or body cannot be parsed reportable.
+
+    Threat: a 500 (and a lost error report) for the asking. Django answers a query string or
+    form of more than DATA_UPLOAD_MAX_NUMBER_FIELDS fields (TooManyFieldsSent), an oversized
+    body (RequestDataTooBig) or a form Django refuses to decode with a 400; but the error
+    report of that 400 (the DEBUG page, the e-mail for django.security's ERROR line) reads
+    request.GET and request.POST again, which raise again: in DEBUG the exception escaped the
+    handler (the server's 500), in production the e-mail was never sent. As Django itself does
+    after a multipart parse error, each unreadable one is replaced by a QueryDict naming why.
+    """
+    if request is None:
+        return
+    for name in ("GET", "POST"):
+        try:
+            getattr(request, name)
+        except Exception as error:
+            note = QueryDict(mutable=True)
+            note["(unreadable)"] = type(error).__name__
+            if name == "GET":
+                request.GET = note
+            else:
+                request._post, request._files = note, MultiValueDict()
+
+
 class ScrubbingExceptionReporter(ExceptionReporter):
     """Scrubs what Django's reporter shows unfiltered: the error message, the URL, GET and the
-    source lines around each frame."""
+    source lines around each frame; survives a request whose data cannot be parsed."""
 
     def get_traceback_data(self):
+        _settle_unreadable_data(self.request)
         data = super().get_traceback_data()
         for frame in data.get("frames", []):
             # Source lines too: a test card pasted into code would otherwise be shown.

@@ -362,6 +362,9 @@ X_FRAME_OPTIONS = "DENY"
 # relay in production (Django 6.1's MAILERS).
 ADMINS = env.list("ADMINS", default=[])
 SERVER_EMAIL = env.str("SERVER_EMAIL", default="shop@localhost")
+# One e-mail per distinct error per this many seconds; the next one counts those not sent
+# (shop/logscrub.py ScrubbingAdminEmailHandler, shared by all workers through CACHES). 0: off.
+ADMIN_ERROR_EMAIL_THROTTLE_SECONDS = env.int("ADMIN_ERROR_EMAIL_THROTTLE_SECONDS", default=300)
 MAILERS = {
     "default": {
         "BACKEND": "django.core.mail.backends.console.EmailBackend"

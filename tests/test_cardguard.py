@@ -417,7 +417,11 @@ def test_production_configuration_has_no_exemption():
     assert config["paths"] == [] and config["active"] == []
     middleware = config["middleware"]
     guard = middleware.index("shop.cardguard.CardGuardMiddleware")
-    assert middleware[guard - 1] == "shop.headers.SecurityHeadersMiddleware"
+    # Right after the charset check, itself after the security headers: the guard reads only
+    # ASCII-compatible bodies, and its refusal carries every header.
+    assert middleware[guard - 2:guard] == [
+        "shop.headers.SecurityHeadersMiddleware", "shop.charset.RequestCharsetMiddleware"
+    ]
     assert middleware[guard + 1] == "whitenoise.middleware.WhiteNoiseMiddleware"
     assert guard < middleware.index("django.contrib.sessions.middleware.SessionMiddleware")
 

@@ -5,17 +5,24 @@ import io
 import logging
 import runpy
 import sys
+import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.cache.backends import locmem
+from django.core.exceptions import TooManyFieldsSent
 from django.test import RequestFactory
+from django.urls import path
 from django.views.debug import technical_500_response
 
+from shop import logscrub
 from shop.logscrub import (
     ScrubbingAdminEmailHandler,
     ScrubbingExceptionReporterFilter,
     ScrubFilter,
+    admin_mail_key,
     scrub,
 )
 
@@ -281,3 +288,173 @@ def test_admin_error_mail_keeps_the_traceback_and_leaks_nothing(rf: RequestFacto
 def test_djangos_secret_key_is_masked_too():
     """SECRET_KEY signs sessions and derives the sandbox keys: it never appears in a log."""
     assert django_settings.SECRET_KEY not in scrub(f"config: {django_settings.SECRET_KEY}")
+
+
+# --- Error e-mails: one per distinct error per window -----------------------------------------
+
+
+def _raise_here(kind=RuntimeError, text="boom"):
+    raise kind(text)
+
+
+def _error_record(request, exc_info=None, msg="Internal Server Error: %s", status_code=500):
+    rec = logging.LogRecord("django.request", logging.ERROR, __file__, 7, msg,
+                            (request.path,), exc_info)
+    rec.request, rec.status_code = request, status_code
+    return rec
+
+
+def _failed(kind=RuntimeError, text="boom"):
+    try:
+        _raise_here(kind, text)
+    except kind:
+        return sys.exc_info()
+
+
+@pytest.fixture
+def admins(settings):
+    settings.ADMINS = ["ops@example.com"]
+    settings.ADMIN_ERROR_EMAIL_THROTTLE_SECONDS = 300
+
+
+def mail_handler():
+    handler = ScrubbingAdminEmailHandler()
+    handler.addFilter(ScrubFilter())
+    return handler
+
+
+def test_one_error_repeated_on_many_paths_sends_one_mail(rf, mailoutbox, admins):
+    """The same exception raised at the same line is one error, whatever path a stranger
+    chose for it: one e-mail in the window, not one per request."""
+    handler = mail_handler()
+    for n in range(20):
+        handler.handle(_error_record(rf.get(f"/page-{n}/"), _failed(text=f"boom {n}")))
+    assert len(mailoutbox) == 1
+
+
+def test_distinct_errors_each_get_their_mail(rf, mailoutbox, admins):
+    """Another exception type, another line, or (without exception) another logger or
+    status: each is a distinct error with its own e-mail."""
+    handler = mail_handler()
+    request = rf.get("/")
+    handler.handle(_error_record(request, _failed(RuntimeError)))
+    handler.handle(_error_record(request, _failed(ValueError)))
+    try:
+        raise RuntimeError("another line")
+    except RuntimeError:
+        handler.handle(_error_record(request, sys.exc_info()))
+    handler.handle(_error_record(request, status_code=500))
+    handler.handle(_error_record(request, status_code=503))
+    other = _error_record(request)
+    other.name = "shop.payments"
+    handler.handle(other)
+    assert len(mailoutbox) == 6
+
+
+def test_records_without_exception_are_keyed_by_their_log_call_not_their_text(rf, admins):
+    """Two messages of one log call (different paths, different formatted text) are one
+    error; the key has a fixed size whatever the message."""
+    first = _error_record(rf.get("/a/"), msg="Service Unavailable: %s")
+    second = _error_record(rf.get("/" + "b" * 5000 + "/"), msg="Service Unavailable: %s")
+    second.msg = "x" * 10_000  # even once a filter has formatted it
+    assert admin_mail_key(first) == admin_mail_key(second)
+    assert len(admin_mail_key(first)) == len("shop:admin-mail:") + 32
+    assert "/a/" not in admin_mail_key(first)
+
+
+def test_the_next_mail_after_the_window_counts_those_not_sent(rf, mailoutbox, admins):
+    """After the window the error is e-mailed again, saying how many were held back."""
+    handler = mail_handler()
+    for _ in range(4):
+        handler.handle(_error_record(rf.get("/"), _failed()))
+    assert len(mailoutbox) == 1
+    later = time.time() + 301
+    with mock.patch.object(locmem, "time", mock.Mock(time=lambda: later)):
+        handler.handle(_error_record(rf.get("/"), _failed()))
+    assert len(mailoutbox) == 2
+    assert mailoutbox[1].body.startswith("3 more report(s) of this error were not e-mailed")
+    assert "more report" not in mailoutbox[0].body
+
+
+def test_workers_share_the_window_through_the_cache(rf, mailoutbox, admins):
+    """Two handlers (two workers) with one cache: the second does not send it again."""
+    mail_handler().handle(_error_record(rf.get("/"), _failed()))
+    mail_handler().handle(_error_record(rf.get("/"), _failed()))
+    assert len(mailoutbox) == 1
+
+
+def test_throttle_zero_sends_every_mail(rf, mailoutbox, admins, settings):
+    settings.ADMIN_ERROR_EMAIL_THROTTLE_SECONDS = 0
+    handler = mail_handler()
+    for _ in range(3):
+        handler.handle(_error_record(rf.get("/"), _failed()))
+    assert len(mailoutbox) == 3
+
+
+def test_a_cache_outage_never_swallows_the_report(rf, mailoutbox, admins):
+    """If the cache cannot be reached, the e-mail goes out anyway."""
+    with mock.patch.object(logscrub.cache, "add", side_effect=ConnectionError("redis down")):
+        mail_handler().handle(_error_record(rf.get("/"), _failed()))
+    assert len(mailoutbox) == 1
+
+
+def test_the_throttle_setting_comes_from_the_environment():
+    assert django_settings.ADMIN_ERROR_EMAIL_THROTTLE_SECONDS == 300
+    example = (ROOT / ".env.example").read_text()
+    assert "# ADMIN_ERROR_EMAIL_THROTTLE_SECONDS=300" in example
+
+
+def boom(request, anything):
+    raise RuntimeError(f"failed for {request.path}")
+
+
+urlpatterns = [path("boom/<str:anything>/", boom)]
+
+
+@pytest.mark.urls("tests.test_logscrub")
+def test_through_the_configured_logging_a_500_flood_is_one_mail(client, mailoutbox, admins,
+                                                               settings):
+    """End to end (settings.LOGGING, DEBUG off as in production): a stranger requesting a
+    failing view on 30 different paths causes one e-mail."""
+    settings.DEBUG = False
+    client.raise_request_exception = False
+    for n in range(30):
+        assert client.get(f"/boom/{n}/").status_code == 500
+    [mail] = mailoutbox
+    assert "RuntimeError" in mail.body
+
+
+# --- Error reports of requests whose data cannot be parsed ------------------------------------
+
+MANY = "&".join(f"f{i}=1" for i in range(1_200))  # over DATA_UPLOAD_MAX_NUMBER_FIELDS
+
+
+@pytest.mark.parametrize("where", ["query", "form"])
+def test_the_debug_page_of_an_unparseable_request_renders(rf, where):
+    """The DEBUG page of Django's 400 for too many fields used to read GET/POST again and
+    raise again: the exception escaped the handler, a 500. The data is shown as unreadable."""
+    if where == "query":
+        request = rf.get(f"/?{MANY}")
+    else:
+        request = rf.post("/", MANY, content_type="application/x-www-form-urlencoded")
+    try:
+        request.GET if where == "query" else request.POST  # noqa: B018 - what the view did
+    except TooManyFieldsSent:
+        response = technical_500_response(request, *sys.exc_info(), status_code=400)
+    assert response.status_code == 400
+    assert "TooManyFieldsSent" in response.content.decode()
+
+
+def test_the_error_mail_of_an_unparseable_request_is_sent(rf, mailoutbox, admins):
+    """django.security's ERROR line for too many fields is e-mailed like any other (the
+    report used to raise inside the handler: no e-mail, and a 500 from the logging call)."""
+    request = rf.get(f"/?{MANY}")
+    try:
+        request.GET  # noqa: B018
+    except TooManyFieldsSent:
+        rec = logging.LogRecord("django.security.TooManyFieldsSent", logging.ERROR, __file__, 1,
+                                "too many", (), sys.exc_info())
+    rec.request = request
+    mail_handler().handle(rec)
+    [mail] = mailoutbox
+    assert "(unreadable)" in mail.body and "TooManyFieldsSent" in mail.body

@@ -22,7 +22,9 @@ def test_collector_observes_every_logger_for_this_run():
     before = log_capture.collector.seen
     logging.getLogger("some.module.nobody.configured").debug("a debug line")
     logging.getLogger("django.server").info("a non-propagating logger")
-    assert log_capture.collector.seen == before + 2
+    # At least: a server thread left by an earlier test (a live server, a webhook sender) may
+    # log in between; without the collector the count would not move at all.
+    assert log_capture.collector.seen >= before + 2
 
 
 def test_a_logged_test_card_is_caught_in_any_spacing():
