@@ -376,3 +376,12 @@ def test_rejections_are_recorded_a_few_a_minute_per_address(client, settings, sa
     assert rejected.count() == EVENTS_PER_MINUTE
     assert post(client, SIGNED_EVENT, {}, REMOTE_ADDR="203.0.113.9").status_code == 401
     assert rejected.count() == EVENTS_PER_MINUTE + 1  # another address has its own budget
+
+
+@pytest.mark.parametrize("timestamp", ["9" * 400, "-" + "9" * 400, "\u0661" * 10, "1e9", " 1",
+                                       "0x10", ""])
+def test_a_hostile_timestamp_is_refused_not_a_500(client, sandbox, timestamp):
+    """Huge, signed, other-script or non-decimal timestamps: 401, nothing stored."""
+    headers = {"Omise-Signature": "x", "Omise-Signature-Timestamp": timestamp}
+    assert post(client, SIGNED_EVENT, headers).status_code == 401
+    assert not WebhookDelivery.objects.exists()
