@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from urllib.parse import unquote_plus
 
 # Omise's test cards (omise-api.md): the numbers the whole suite sends around.
@@ -70,12 +71,14 @@ class CardLogCollector:
 
     def __init__(self):
         self.seen = 0
+        self._count_lock = threading.Lock()  # live-server threads log too: no lost counts
         self.offenders: list[tuple[str, str, str]] = []  # (test id, logger, last 4 digits)
         self.current_test = "(outside a test)"
         self._original = None
 
     def check(self, record: logging.LogRecord) -> None:
-        self.seen += 1
+        with self._count_lock:
+            self.seen += 1
         if getattr(record, "expected_card_data", False):
             return
         for card in cards_in(record_text(record)):

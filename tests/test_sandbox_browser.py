@@ -42,7 +42,8 @@ def test_vault_errors_show_in_the_frame(sandbox, page):
     frame = open_card_form(sandbox, page)
     fill_card(frame, number="4242 4242 4242 4241")
     frame.get_by_role("button", name="Pay ฿1,290.00").click()
-    assert "number is invalid" in frame.get_by_role("alert").inner_text()
+    # Waits for the vault's answer to be written (an inner_text right away can read it empty).
+    frame.get_by_role("alert").filter(has_text="number is invalid").wait_for()
     assert page.locator("#result").inner_text() == ""
 
 
