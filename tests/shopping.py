@@ -116,3 +116,15 @@ def event_body(sandbox, key: str) -> bytes:
 
 
 PAY_BUTTON = re.compile(r"^Pay ")
+CARD_FRAME = 'iframe[title="Omise card form"]'
+
+
+def pay_in_card_form(page, number: str = "4242 4242 4242 4242"):
+    """In a browser at the checkout: press Pay, type a card into Omise's frame, submit."""
+    page.get_by_role("button", name=PAY_BUTTON).click()
+    frame = page.frame_locator(CARD_FRAME)
+    frame.get_by_label("Card number").fill(number)
+    frame.get_by_label("Name on card").fill("MALEE SUKJAI")
+    frame.get_by_label("Expiry date").fill("12/39")
+    frame.get_by_label("Security code").fill("123")
+    frame.locator("#submit").click()

@@ -7,6 +7,7 @@ import pytest
 
 from checkout.models import Order, PaymentAttempt
 from tests.factories import make_product
+from tests.shopping import pay_in_card_form
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 FRAME = 'iframe[title="Omise card form"]'
@@ -17,18 +18,9 @@ def open_card_form(page):
     return page.frame_locator(FRAME)
 
 
-def pay_with(page, number: str):
-    frame = open_card_form(page)
-    frame.get_by_label("Card number").fill(number)
-    frame.get_by_label("Name on card").fill("MALEE SUKJAI")
-    frame.get_by_label("Expiry date").fill("12/39")
-    frame.get_by_label("Security code").fill("123")
-    frame.locator("#submit").click()
-
-
 def test_successful_card_payment(shopper, sandbox):
     """Paying with a good card ends on the paid order page, talking only to shop and Omise."""
-    pay_with(shopper, "4242 4242 4242 4242")
+    pay_in_card_form(shopper, "4242 4242 4242 4242")
     shopper.get_by_text("your order is paid").wait_for()
     assert Order.objects.get().status == Order.Status.PAID
     assert shopper.csp_errors == []
@@ -49,7 +41,7 @@ def test_successful_card_payment(shopper, sandbox):
 )
 def test_declines_show_their_message(shopper, number, message):
     """Each decline brings the shopper back to checkout with its own message, cart intact."""
-    pay_with(shopper, number)
+    pay_in_card_form(shopper, number)
     shopper.get_by_text(message).wait_for()
     assert urlsplit(shopper.url).path == "/checkout/"
     assert shopper.get_by_label(re.compile("items in cart")).inner_text() == "1"
@@ -57,7 +49,7 @@ def test_declines_show_their_message(shopper, number, message):
 
 def test_three_d_secure_pass(shopper):
     """A 3-D Secure card goes to the bank's page; authorising returns to a paid order."""
-    pay_with(shopper, "4000000000000002")
+    pay_in_card_form(shopper, "4000000000000002")
     shopper.get_by_role("button", name="Authorize").click()
     shopper.get_by_text("your order is paid").wait_for()
     assert Order.objects.get().status == Order.Status.PAID
@@ -65,7 +57,7 @@ def test_three_d_secure_pass(shopper):
 
 def test_three_d_secure_fail(shopper):
     """Failing 3-D Secure returns to checkout with a message; nothing is charged."""
-    pay_with(shopper, "4000000000000002")
+    pay_in_card_form(shopper, "4000000000000002")
     shopper.get_by_role("button", name="Fail").click()
     shopper.get_by_text("not charged").wait_for()
     assert urlsplit(shopper.url).path == "/checkout/"
@@ -76,7 +68,7 @@ def test_reloading_the_return_url_changes_nothing(shopper, sandbox):
     """Opening the 3-D Secure return URL again shows the same paid order; one charge only."""
     returns = []
     shopper.on("request", lambda r: "/return/" in r.url and returns.append(r.url))
-    pay_with(shopper, "4000000000000002")
+    pay_in_card_form(shopper, "4000000000000002")
     shopper.get_by_role("button", name="Authorize").click()
     shopper.get_by_text("your order is paid").wait_for()
     shopper.goto(returns[0])
@@ -93,7 +85,7 @@ def test_webhook_arriving_before_the_shopper_returns(shopper, sandbox):
         route.continue_()
 
     shopper.route(re.compile(r".*/orders/[^/]+/return/.*"), deliver_first)
-    pay_with(shopper, "4000000000000002")
+    pay_in_card_form(shopper, "4000000000000002")
     shopper.get_by_role("button", name="Authorize").click()
     shopper.get_by_text("your order is paid").wait_for()
     assert PaymentAttempt.objects.get().status == PaymentAttempt.Status.SUCCESSFUL

@@ -8,19 +8,9 @@ import pytest
 from checkout import services
 from checkout.models import Order, PaymentAttempt
 from sandbox.models import Charge
+from tests.shopping import CARD_FRAME, pay_in_card_form
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-FRAME = 'iframe[title="Omise card form"]'
-
-
-def pay_by_card(page, number: str = "4242 4242 4242 4242") -> None:
-    page.get_by_role("button", name=re.compile(r"^Pay ")).click()
-    frame = page.frame_locator(FRAME)
-    frame.get_by_label("Card number").fill(number)
-    frame.get_by_label("Name on card").fill("MALEE SUKJAI")
-    frame.get_by_label("Expiry date").fill("12/39")
-    frame.get_by_label("Security code").fill("123")
-    frame.locator("#submit").click()
 
 
 def second_tab(first, sandbox):
@@ -36,12 +26,12 @@ def second_tab(first, sandbox):
 def test_3ds_left_pending_then_card_in_another_tab_pays_once(shopper, sandbox):
     """Tab one waits on the bank's 3-D Secure page; tab two sees that payment linked, pays by
     card; back in tab one, authorizing no longer pays: one paid order."""
-    pay_by_card(shopper, "4000 0000 0000 0002")
+    pay_in_card_form(shopper, "4000 0000 0000 0002")
     shopper.get_by_role("button", name="Authorize").wait_for()
     first = PaymentAttempt.objects.get()
     tab = second_tab(shopper, sandbox)
     assert tab.get_by_role("link", name=f"order {first.order.reference}").is_visible()
-    pay_by_card(tab)
+    pay_in_card_form(tab)
     tab.get_by_text("your order is paid").wait_for()
     assert Charge.objects.get(id=first.charge_id).status == "expired"
     shopper.get_by_role("button", name="Authorize").click()  # the bank page, still open
@@ -56,13 +46,13 @@ def test_promptpay_left_pending_then_card_in_another_tab_pays_once(shopper, sand
     """Tab one shows a PromptPay QR code; tab two pays by card; the QR code's page turns to
     expired by itself, and the banking app can no longer pay it."""
     shopper.get_by_role("button", name=re.compile(r"^Pay ")).click()
-    frame = shopper.frame_locator(FRAME)
+    frame = shopper.frame_locator(CARD_FRAME)
     frame.get_by_label("PromptPay").check()
     frame.locator("#submit").click()
     shopper.get_by_role("heading", name="Scan to pay with PromptPay").wait_for()
     first = PaymentAttempt.objects.get()
     tab = second_tab(shopper, sandbox)
-    pay_by_card(tab)
+    pay_in_card_form(tab)
     tab.get_by_text("your order is paid").wait_for()
     shopper.get_by_role("heading", name="This payment has expired").wait_for(timeout=15_000)
     with pytest.raises(AssertionError):  # the sandbox refuses to pay an expired QR code
@@ -73,11 +63,11 @@ def test_promptpay_left_pending_then_card_in_another_tab_pays_once(shopper, sand
 def test_a_cart_paid_twice_by_a_bank_race_is_refunded_and_the_shopper_told(shopper, sandbox):
     """The bank completes the first payment after all: that later payment is refunded in
     full, and its order page says so and links the order that stands."""
-    pay_by_card(shopper, "4000 0000 0000 0002")
+    pay_in_card_form(shopper, "4000 0000 0000 0002")
     shopper.get_by_role("button", name="Authorize").wait_for()
     first = PaymentAttempt.objects.get()
     tab = second_tab(shopper, sandbox)
-    pay_by_card(tab)
+    pay_in_card_form(tab)
     tab.get_by_text("your order is paid").wait_for()
     kept = Order.objects.get(status=Order.Status.PAID)
     # The race the shop cannot prevent: the bank's approval lands after the expiry.
