@@ -287,6 +287,16 @@ class OmiseClient:
             "POST", f"/charges/{_check_id('chrg', charge_id)}/refunds", json=params
         )
 
+    def list_refunds(self, charge_id: str, *, offset: int = 0, limit: int = 100) -> dict:
+        """`GET /charges/{id}/refunds`, oldest first: how a refund whose answer was lost (a
+        timeout) is found again, by the request token in its metadata."""
+        if not (int(offset) >= 0) or not (1 <= int(limit) <= 100):
+            raise ValueError("offset must be >= 0 and limit between 1 and 100")
+        return self._request(
+            "GET", f"/charges/{_check_id('chrg', charge_id)}/refunds",
+            params={"offset": offset, "limit": limit, "order": "chronological"},
+        )
+
     # --- events, account ---------------------------------------------------------------------
     def retrieve_event(self, event_id: str) -> dict:
         return self._request("GET", f"/events/{_check_id('evnt', event_id)}")

@@ -8,15 +8,22 @@ Rules a refund must keep:
   charge's attempt and the order are locked (in `charge_apply`'s order: attempt, then order)
   while we decide and ask Omise, and each refund form carries a one-time `request_token`
   stored on the `Refund` row (unique), so a second submission finds the first one's row.
+- A refund whose answer never came (a timeout) keeps its row without a refund id, so it counts
+  and cannot be asked for twice. Once it is older than any request still in flight,
+  `refunds_unknown_resolve` finds it at Omise by its token, or clears the row when Omise has no
+  such refund, so that it can be asked for again (a duplicate payment's refund is, by
+  reconcile_payments).
 - The order's state and `refunded_amount` are never added up here: after Omise answers we
   retrieve the charge and let `charge_apply` follow its `refunded_amount`. The `refund.create`
   webhook does the same and records the refund by its unique id, so nothing counts twice.
 """
 
 import logging
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
+from django.utils import timezone
 
 from checkout.models import Order, PaymentAttempt, Refund
 from checkout.omise import OmiseAPIError, OmiseError, OmiseNetworkError, get_client
@@ -26,6 +33,8 @@ from shop.money import format_money
 logger = logging.getLogger(__name__)
 
 REFUNDABLE_STATUSES = {Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED}
+# A refund request older than this has had its answer, even if we never read it.
+UNKNOWN_REFUND_SETTLES_AFTER = timedelta(minutes=2)
 
 
 class RefundError(Exception):
@@ -146,8 +155,16 @@ def duplicate_refund(*, order_id: int) -> Refund | None:
     the refund's request token is the order's. Returns None when there is nothing left to
     refund or Omise could not do it now (reconcile_payments tries again)."""
     order = Order.objects.get(pk=order_id)
+    if order.duplicate_of_id is None:
+        return None
+    try:
+        refunds_unknown_resolve(order=order)  # an earlier try whose answer was lost
+    except OmiseError as error:
+        logger.error("Duplicate payment %s not refunded yet: %s", order.reference, error)
+        return None
+    order.refresh_from_db()
     amount = refundable_amount(order)
-    if order.duplicate_of_id is None or amount <= 0:
+    if amount <= 0:
         return None
     try:
         return refund_create(order=order, amount=amount,
@@ -155,6 +172,65 @@ def duplicate_refund(*, order_id: int) -> Refund | None:
     except RefundError as error:
         logger.error("Duplicate payment %s not refunded yet: %s", order.reference, error)
         return None
+
+
+def refunds_unknown_resolve(
+    *, order: Order, settles_after: timedelta = UNKNOWN_REFUND_SETTLES_AFTER
+) -> int:
+    """Settle `order`'s refund rows whose Omise answer never arrived (no refund id yet) and that
+    are older than `settles_after`: each takes the id of the charge's refund carrying its token,
+    or, when Omise has no such refund, is deleted, so that what it held can be refunded again.
+    Returns how many rows were settled; raises OmiseError when Omise cannot be asked now."""
+    cutoff = timezone.now() - settles_after
+    if not order.refunds.filter(refund_id=None, created_at__lte=cutoff).exists():
+        return 0
+    attempt = order.attempts.filter(status=PaymentAttempt.Status.SUCCESSFUL).exclude(
+        charge_id=None
+    ).first()
+    if attempt is None:
+        return 0
+    client = get_client()
+    made, offset = {}, 0
+    while True:  # every refund of the charge: a handful at most
+        page = client.list_refunds(attempt.charge_id, offset=offset)
+        for refund in page.get("data") or []:
+            if token := (refund.get("metadata") or {}).get("refund_request"):
+                made[token] = refund
+        offset += len(page.get("data") or [])
+        if not page.get("data") or offset >= int(page.get("total") or 0):
+            break
+    settled = 0
+    with transaction.atomic():
+        PaymentAttempt.objects.select_for_update().filter(pk=attempt.pk).first()
+        Order.objects.select_for_update().filter(pk=order.pk).first()
+        rows = Refund.objects.select_for_update().filter(
+            order=order, refund_id=None, created_at__lte=cutoff
+        )
+        for row in rows:
+            refund = made.get(row.request_token) if row.request_token else None
+            if refund is not None and not Refund.objects.filter(refund_id=refund["id"]).exists():
+                row.refund_id = refund["id"]
+                row.save(update_fields=["refund_id"])
+            elif refund is None:
+                logger.warning(
+                    "Refund of %s for %s never reached Omise: cleared, so it can be asked again",
+                    format_money(row.amount, row.currency), order.reference,
+                )
+                row.delete()
+            else:  # the refund.create webhook recorded it on a row of its own meanwhile
+                row.delete()
+            settled += 1
+    if settled:
+        charge_apply(charge=client.retrieve_charge(attempt.charge_id))
+    return settled
+
+
+def orders_with_unknown_refunds(*, settles_after: timedelta = UNKNOWN_REFUND_SETTLES_AFTER):
+    """Orders holding a refund whose answer never came, old enough to settle: reconcile's."""
+    cutoff = timezone.now() - settles_after
+    return Order.objects.filter(
+        pk__in=Refund.objects.filter(refund_id=None, created_at__lte=cutoff).values("order_id")
+    ).order_by("pk")
 
 
 def duplicates_to_refund():

@@ -57,7 +57,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
     if not cart.lines:
         messages.info(request, "Your cart is empty: add something before checking out.")
         return redirect("shop:cart")
-    cart_id = cart.checkout_id(create=False)
+    cart_id = cart.checkout_id()
     if paid := services.cart_paid_order(cart_id=cart_id):
         # Paid (a webhook, another tab) while the shopper was away from its order page.
         return _cart_already_paid(request, cart, paid)

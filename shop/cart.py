@@ -93,6 +93,9 @@ class Cart:
             raise CartError(f"A cart holds at most {MAX_LINES} different products.")
         self._quantities[key] = quantity
         self._save()
+        # Made with the first line and saved with it, before any checkout page: two tabs (or
+        # two racing requests) of this session then share it, so their orders are one cart's.
+        self.checkout_id()
 
     def remove(self, product: Product) -> None:
         self._quantities.pop(str(product.pk), None)
@@ -107,7 +110,8 @@ class Cart:
 
     def checkout_id(self, *, create: bool = True) -> str:
         """The id every order made from this cart carries (`Order.cart_id`), so that one cart
-        is paid at most once however many times its checkout is tried; made on first use."""
+        is paid at most once however many times its checkout is tried. Made when the cart gets
+        its first line (a cart kept from before then gets one on its first checkout page)."""
         value = self.session.get(CHECKOUT_ID_KEY)
         if isinstance(value, str) and 16 <= len(value) <= 64 and value.isascii():
             return value

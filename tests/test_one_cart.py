@@ -233,6 +233,27 @@ def test_a_duplicate_refund_that_fails_is_retried_by_reconcile(shop, sandbox):
     assert Order.objects.get(pk=kept.pk).status == Order.Status.PAID
 
 
+def test_a_duplicate_refund_lost_on_the_way_is_made_by_reconcile(shop, sandbox, settings):
+    """The refund's request never reached Omise (connection refused): its row, without a
+    refund id, no longer keeps reconcile from refunding the duplicate payment."""
+    from datetime import timedelta
+
+    from django.core.management import call_command
+
+    sandbox.fault("refunds.create", status=503)
+    late, kept = race_both_paid(shop, sandbox)
+    sandbox.clear_faults()
+    api_url, settings.OMISE_API_URL = settings.OMISE_API_URL, "http://127.0.0.1:9/api"
+    assert duplicate_refund(order_id=late.pk) is None
+    settings.OMISE_API_URL = api_url
+    assert Refund.objects.get().refund_id is None
+    Refund.objects.update(created_at=Refund.objects.get().created_at - timedelta(hours=1))
+    call_command("reconcile_payments", "--quiet")
+    late.refresh_from_db()
+    assert late.status == Order.Status.REFUNDED and Refund.objects.get().refund_id
+    assert Order.objects.get(pk=kept.pk).status == Order.Status.PAID
+
+
 def test_the_shopper_of_a_paid_order_keeps_a_new_cart(shop, sandbox):
     """An old paid order's page no longer empties a cart started since."""
     pay(shop, sandbox)
@@ -245,6 +266,35 @@ def test_the_shopper_of_a_paid_order_keeps_a_new_cart(shop, sandbox):
     shop.post("/cart/add/", {"product": "rice-soap", "quantity": "1"})
     shop.get(order.get_absolute_url())
     assert shop.get("/cart/").context["cart"].lines != []
+
+
+def test_two_tabs_racing_to_a_carts_first_payment_share_its_id(shop, sandbox):
+    """Pay clicked in two tabs of one session before either response saved it: both requests
+    load the same session, so they must find the cart's id in it rather than each make one
+    (which gave two carts, each paid once). The second then finds the first's payment."""
+    from importlib import import_module
+
+    from django.conf import settings
+
+    from shop.cart import Cart
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    tabs = [Cart(store(session_key=shop.session.session_key)) for _ in range(2)]
+    assert tabs[0].checkout_id(create=False)  # made with the cart's first line
+    assert tabs[0].checkout_id() == tabs[1].checkout_id()
+
+    def submit_in(tab, key):
+        return services.checkout_submit(
+            cart=tab, buyer=services.Buyer(email=BUYER["email"], name=BUYER["name"], country="TH"),
+            shown=services.ShownCart(tab.total, tab.currency, tab.fingerprint),
+            token=sandbox.token("4242424242424242"), attempt_key=key, client_ip="203.0.113.9",
+            return_url=lambda attempt: "https://shop.example/return",
+        )
+
+    submit_in(tabs[0], "tab-one-attempt-key-000000000000")
+    with pytest.raises(services.CartAlreadyPaid):
+        submit_in(tabs[1], "tab-two-attempt-key-000000000000")
+    assert paid_orders().count() == 1 and len(sandbox.requests("charges.create")) == 1
 
 
 def test_other_shoppers_carts_are_their_own(shop, sandbox):

@@ -4,11 +4,19 @@ The order's state and refunded amount follow the charge at Omise (via charge_app
 refund.create webhook that follows reconciles and records the refund once, by its id.
 """
 
+from datetime import timedelta
+
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 
 from checkout.models import Order, PaymentAttempt, Refund
-from checkout.refunds import RefundError, refund_create, refundable_amount
+from checkout.refunds import (
+    RefundError,
+    refund_create,
+    refundable_amount,
+    refunds_unknown_resolve,
+)
 from tests.shopping import pay
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -142,6 +150,50 @@ def test_unknown_outcome_keeps_the_token_so_a_retry_cannot_refund_twice(paid, sa
     row = Refund.objects.get()
     assert row.request_token == "slow-form" and row.refund_id.startswith("rfnd_test_")
     assert fresh(paid).refunded_amount == 20000
+
+
+UNREACHABLE = "http://127.0.0.1:9/api"  # nothing listens: the request never reaches Omise
+
+
+def make_old(refund: Refund) -> None:
+    """Age a refund row past any request still in flight."""
+    Refund.objects.filter(pk=refund.pk).update(created_at=refund.created_at - timedelta(hours=1))
+
+
+def test_a_refund_that_never_reached_omise_is_cleared_by_reconcile_and_can_be_made(
+    paid, sandbox, settings
+):
+    """Connection refused: the row (no refund id) first blocks a second refund, and once old
+    enough reconcile finds no such refund at Omise and clears it, so the money is refundable."""
+    api_url, settings.OMISE_API_URL = settings.OMISE_API_URL, UNREACHABLE
+    with pytest.raises(RefundError, match="Do not refund again"):
+        refund_create(order=paid, amount=TOTAL, request_token="lost-form")
+    settings.OMISE_API_URL = api_url
+    row = Refund.objects.get()
+    assert row.refund_id is None and refundable_amount(fresh(paid)) == 0
+    assert refunds_unknown_resolve(order=paid) == 0  # too young: may still be in flight
+    make_old(row)
+    call_command("reconcile_payments", "--quiet")
+    assert not Refund.objects.exists() and refundable_amount(fresh(paid)) == TOTAL
+    refund_create(order=fresh(paid), amount=TOTAL, request_token="second-form")
+    assert refunds_sent(sandbox) == [TOTAL] and fresh(paid).status == Order.Status.REFUNDED
+
+
+def test_a_refund_whose_answer_was_lost_is_found_by_its_token(paid, sandbox, settings):
+    """Made at Omise, answer lost, webhook lost too: reconcile finds it by the token in its
+    metadata, records its id and follows the charge; nothing is refunded twice."""
+    settings.OMISE_TIMEOUT_READ = 0.5
+    sandbox.fault("refunds.create", "stall_after", seconds=2)
+    with pytest.raises(RefundError, match="Do not refund again"):
+        refund_create(order=paid, amount=20000, request_token="slow-form")
+    settings.OMISE_TIMEOUT_READ = 30
+    make_old(Refund.objects.get())
+    assert refunds_unknown_resolve(order=paid) == 1
+    row = Refund.objects.get()
+    made = sandbox.client.list_refunds(paid.attempts.get().charge_id)["data"]
+    assert [r["id"] for r in made] == [row.refund_id]
+    assert fresh(paid).refunded_amount == 20000 and refundable_amount(fresh(paid)) == TOTAL - 20000
+    assert refunds_unknown_resolve(order=paid) == 0 and refunds_sent(sandbox) == [20000]
 
 
 # --- the admin page --------------------------------------------------------------------------

@@ -12,8 +12,14 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from checkout.omise import OmiseError
 from checkout.reconcile import attempts_to_reconcile, describe, reconcile_attempts
-from checkout.refunds import duplicate_refund, duplicates_to_refund
+from checkout.refunds import (
+    duplicate_refund,
+    duplicates_to_refund,
+    orders_with_unknown_refunds,
+    refunds_unknown_resolve,
+)
 
 
 class Command(BaseCommand):
@@ -44,6 +50,16 @@ class Command(BaseCommand):
         outcome = reconcile_attempts(attempts)
         if outcome or not quiet:
             self.stdout.write(f"reconcile_payments: {describe(outcome)}")
+        # Refunds whose answer never came: found at Omise by their token, or cleared when Omise
+        # has none, so that they can be asked for again.
+        settled = 0
+        for order in orders_with_unknown_refunds()[:limit]:
+            try:
+                settled += refunds_unknown_resolve(order=order)
+            except OmiseError as error:
+                self.stderr.write(f"reconcile_payments: refunds of {order.reference}: {error}")
+        if settled:
+            self.stdout.write(f"reconcile_payments: settled {settled} refund(s) of unknown outcome")
         # A cart paid twice whose refund of the later payment failed (Omise unreachable):
         # each is refunded once, whoever asks first (the refund's token is the order's).
         refunded = [order for order in duplicates_to_refund()[:limit]
