@@ -175,7 +175,7 @@ class PaymentAttempt(models.Model):
 
 
 class WebhookDelivery(models.Model):
-    """A webhook POST exactly as it arrived, stored before it is trusted or processed."""
+    """A webhook delivery whose signature held, stored (body masked) before it is processed."""
 
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     remote_ip = models.GenericIPAddressField(null=True, blank=True)
@@ -183,6 +183,8 @@ class WebhookDelivery(models.Model):
     body = models.TextField(blank=True)
     event_id = models.CharField(max_length=64, blank=True, db_index=True)
     signature_valid = models.BooleanField(null=True)
+    # SHA-256 of the Omise-Signature header: the same signed delivery is stored once.
+    signature_digest = models.CharField(max_length=64, blank=True, db_index=True)
     response_status = models.PositiveSmallIntegerField(null=True)
     outcome = models.CharField(max_length=255, blank=True)
 

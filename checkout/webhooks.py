@@ -51,6 +51,7 @@ STORED_HEADERS = {
     "Content-Type", "Content-Length", "User-Agent", SIGNATURE_HEADER, TIMESTAMP_HEADER,
     "X-Forwarded-For", "X-Forwarded-Proto",
 }
+MAX_HEADER_CHARS = 300
 CHARGE_EVENTS = {
     "charge.create", "charge.complete", "charge.capture", "charge.reverse", "charge.update",
     "charge.expire",
@@ -79,13 +80,18 @@ def webhook_receive(*, request: HttpRequest) -> Outcome:
             status=refusal.status,
         )
         return refusal
+    # One row per signed delivery: the same signature again (a replay within the five minutes
+    # the timestamp allows) is answered as usual, idempotent by event id, but not stored twice.
+    digest = hashlib.sha256(request.headers.get(SIGNATURE_HEADER, "").encode()).hexdigest()
+    stored = WebhookDelivery.objects.filter(signature_digest=digest).exists()
     delivery = WebhookDelivery(
-        remote_ip=client_ip(request) or None,
-        headers={k: v for k, v in request.headers.items() if k in STORED_HEADERS},
-        signature_valid=True,
+        remote_ip=client_ip(request) or None, headers=_stored_headers(request),
+        signature_valid=True, signature_digest=digest,
     )
     verdict = _event_id(request.body, delivery)
     outcome = verdict if isinstance(verdict, Outcome) else _accept(verdict)
+    if stored:
+        return outcome or _apply_now(verdict)
     delivery.response_status = outcome.status if outcome else None
     delivery.outcome = outcome.message[:255] if outcome else "received"
     delivery.save()
@@ -94,6 +100,15 @@ def webhook_receive(*, request: HttpRequest) -> Outcome:
         delivery.response_status, delivery.outcome = outcome.status, outcome.message[:255]
         delivery.save(update_fields=["response_status", "outcome"])
     return outcome
+
+
+def _stored_headers(request: HttpRequest) -> dict[str, str]:
+    """The headers kept with a delivery, masked and cut short: a signature covers the body,
+    not the User-Agent or X-Forwarded-For a proxy passed on, which may carry anything."""
+    return {
+        name: scrub(value)[:MAX_HEADER_CHARS]
+        for name, value in request.headers.items() if name in STORED_HEADERS
+    }
 
 
 def _refuse_unverified(request: HttpRequest) -> Outcome | None:

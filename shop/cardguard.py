@@ -625,13 +625,15 @@ class CardGuardMiddleware:
     def _record(request: HttpRequest, finding: Finding) -> None:
         from shop.logscrub import scrub  # a card number used as a field *name* is masked too
         from shop.models import SecurityEvent
-        from shop.security_events import record_security_event
+        from shop.security_events import record_security_event_limited
 
         detail = {"carrier": finding.carrier, "reason": finding.reason,
                   "method": request.method}
         if finding.last4:
             detail["last4"] = finding.last4
-        record_security_event(
+        # Limited per client address: anyone can send card-like digits at will, and every
+        # refusal still answers 400, but only the first few a minute leave a row.
+        record_security_event_limited(
             SecurityEvent.Kind.CARD_DATA_REFUSED, request,
             field_name=scrub(finding.field_name), **detail,
         )

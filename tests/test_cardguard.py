@@ -323,6 +323,21 @@ def test_event_records_who_and_where_with_last4_only(client):
     assert "5555555555554444" not in stored and "5555 5555" not in stored
 
 
+def test_a_flood_of_card_data_is_refused_every_time_but_recorded_a_few_times(client):
+    """Anyone can send card-like digits at will: each request is refused, but one client
+    address leaves at most EVENTS_PER_MINUTE rows a minute (an IPv6 /64 counts as one), so a
+    flood cannot fill the events table; another address is still recorded."""
+    from shop.security_events import EVENTS_PER_MINUTE
+
+    for n in range(EVENTS_PER_MINUTE + 15):
+        response = client.post("/cart/add/", {"card_number": CARD},
+                               REMOTE_ADDR=f"2001:db8:1:2::{n + 1:x}")
+        assert response.status_code == 400
+    assert len(events()) == EVENTS_PER_MINUTE
+    client.post("/cart/add/", {"card_number": CARD}, REMOTE_ADDR="203.0.113.9")
+    assert len(events()) == EVENTS_PER_MINUTE + 1
+
+
 def test_card_number_as_a_field_name_is_masked_in_the_event(client):
     """A card number used as a field *name* is refused and not stored as the name."""
     client.post("/cart/add/", {CARD: "1"})

@@ -385,3 +385,37 @@ def test_a_hostile_timestamp_is_refused_not_a_500(client, sandbox, timestamp):
     headers = {"Omise-Signature": "x", "Omise-Signature-Timestamp": timestamp}
     assert post(client, SIGNED_EVENT, headers).status_code == 401
     assert not WebhookDelivery.objects.exists()
+
+
+def test_a_replayed_delivery_is_answered_but_stored_once(client, settings, sandbox, pending_3ds):
+    """The same signed delivery sent again within the five minutes its timestamp allows (a
+    captured request replayed): answered like a duplicate, applied once, one row kept."""
+    _, charge = pending_3ds
+    sandbox.complete_3ds(charge)
+    body = event_body(sandbox, "charge.complete")
+    headers = sign(body, settings.OMISE_WEBHOOK_SECRET)
+    answers = [post(client, body, headers).status_code for _ in range(20)]
+    assert answers == [200] * 20
+    assert WebhookDelivery.objects.count() == 1
+    assert WebhookDelivery.objects.get().outcome == "applied"
+    assert Order.objects.get().status == Order.Status.PAID
+    # Omise's own retry is signed anew (another timestamp): a row of its own.
+    post(client, body, sign(body, settings.OMISE_WEBHOOK_SECRET, int(time.time()) - 1))
+    assert WebhookDelivery.objects.count() == 2
+
+
+def test_stored_headers_are_masked_and_cut_short(client, settings, sandbox):
+    """The signature covers the body, not the User-Agent or X-Forwarded-For a proxy passes on:
+    a card number there is masked and a long value is cut before it is stored."""
+    body = b'{"id": "evnt_test_doesnotexist2"}'
+    headers = {
+        **sign(body, settings.OMISE_WEBHOOK_SECRET),
+        "User-Agent": "Omise/2019 4242 4242 4242 4242 " + "x" * 5000,
+        "X-Forwarded-For": ", ".join(["203.0.113.9"] * 1000),
+    }
+    post(client, body, headers)
+    stored = WebhookDelivery.objects.get().headers
+    assert "4242 4242 4242" not in stored["User-Agent"] and "4242" in stored["User-Agent"]
+    assert max(len(value) for value in stored.values()) <= 300
+    assert set(stored) <= {"Content-Type", "Content-Length", "User-Agent", "Omise-Signature",
+                           "Omise-Signature-Timestamp", "X-Forwarded-For", "X-Forwarded-Proto"}
