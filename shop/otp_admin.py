@@ -19,7 +19,9 @@ device. Every such failure counts in the same per-username and per-IP lockout
 password is checked, whatever the password. The response time is the same too, because the
 work is: the password is hashed once on every path (Django's ModelBackend hashes it even for
 an unknown user), the device table is read and written once, and a failed password is followed
-by a real verification of the code against a stand-in device that is never saved.
+by a real verification of the code against a stand-in device that is never saved. A password
+stored under an outdated hasher or fewer rounds is upgraded only once both factors pass: an
+upgrade before the code is checked would cost one more hash and one UPDATE on a right password.
 
 Second factors accepted: the 6-digit code of a TOTP app (each code works once: django-otp
 refuses a time step at or before the last one used), or a single-use static backup code; the
@@ -31,7 +33,8 @@ merchant's eyes only.
 """
 
 from django import forms
-from django.contrib.auth import authenticate
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import check_password
 from django.db import transaction
 from django.db.models import F
 from django.views.decorators.debug import sensitive_variables
@@ -64,6 +67,34 @@ def _stand_in(model):
     device = model(pk=_STAND_IN_PK, name="stand-in", confirmed=True)
     device.save = lambda *args, **kwargs: _write_nothing(model)
     return device
+
+
+# The backend `login()` records for the session, as authenticate() would have set it.
+_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+@sensitive_variables("password")
+def check_first_factor(username: str, password: str):
+    """The user `username` names if `password` is theirs (active or not), else None, at the
+    cost of one hash either way (an unknown user hashes the password too, as ModelBackend
+    does). Unlike `authenticate()`, an outdated hash is left as it is: see `upgrade_hash`."""
+    model = get_user_model()
+    try:
+        user = model._default_manager.get_by_natural_key(username)
+    except model.DoesNotExist:
+        model().set_password(password)  # the hash a real user's check costs
+        return None
+    if not check_password(password, user.password):  # no setter: nothing rehashed or saved
+        return None
+    user.backend = _BACKEND
+    return user
+
+
+@sensitive_variables("password")
+def upgrade_hash(user, password: str) -> None:
+    """After a full login: rehash a password stored under an outdated hasher or fewer rounds
+    (Django's check does it, and saves, when the hash must be updated)."""
+    user.check_password(password)
 
 
 def verify_second_factor(user, token: str) -> tuple[object | None, str]:
@@ -118,9 +149,8 @@ class ShopAdminLoginForm(OTPAdminAuthenticationForm):
             # Same words for real and unknown usernames.
             raise forms.ValidationError(LOCKED_MESSAGE, code="locked")
         token = (self.cleaned_data.get("otp_token") or "").strip()
-        # One password hash whoever it is: ModelBackend hashes it for an unknown user too, and
-        # refuses an inactive one only after checking its password.
-        user = authenticate(self.request, username=username, password=password)
+        # One password hash whoever it is (an unknown user's too), and nothing written yet.
+        user = check_first_factor(username, password)
         may_log_in = user is not None and user.is_active and user.is_staff
         device, reason = verify_second_factor(user if may_log_in else None, token)
         if not may_log_in:
@@ -129,6 +159,7 @@ class ShopAdminLoginForm(OTPAdminAuthenticationForm):
             guard.otp_failed(user.get_username(), reason)
         else:
             user.otp_device = device  # django-otp marks the session verified at login
+            upgrade_hash(user, password)
             self.user_cache = user
             guard.succeeded()
             return self.cleaned_data

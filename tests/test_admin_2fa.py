@@ -601,3 +601,34 @@ def test_a_wrong_password_costs_what_a_wrong_code_costs(client, password):
         assert work_of(client, "alice", password, code) == work_of(
             client, "alice", "not-the-password", code) == work_of(
             client, "nobody", "not-the-password", code), code
+
+
+class LegacyHasher(MD5PasswordHasher):
+    """A hasher the shop no longer prefers: a password stored with it must be upgraded."""
+
+    algorithm = "legacy_md5"
+
+
+@override_settings(PASSWORD_HASHERS=["tests.test_admin_2fa.CountingHasher",
+                                     "tests.test_admin_2fa.LegacyHasher"])
+def test_an_outdated_hash_is_upgraded_only_after_both_factors(client, password):
+    """Django upgrades an outdated hash when it checks the right password, which costs one more
+    hash and an UPDATE: done before the code is checked, it would confirm the password. Here a
+    right password with a wrong code costs what a wrong one does and changes nothing; the
+    upgrade waits for the full login."""
+    from django.contrib.auth.hashers import make_password
+
+    staff = get_user_model().objects.create_user("alice", "a@example.com", is_staff=True)
+    staff.password = make_password(password, hasher="legacy_md5")
+    staff.save()
+    device = TOTPDevice.objects.create(user=staff, name="phone", confirmed=True)
+    wrong = wrong_code_for(device)
+    assert work_of(client, "alice", password, wrong) == work_of(
+        client, "alice", "not-the-password", wrong)
+    staff.refresh_from_db()
+    assert staff.password.startswith("legacy_md5$")
+    cache.clear()
+    TOTPDevice.objects.get(pk=device.pk).throttle_reset()  # the two wrong codes' back-off
+    assert log_in(client, "alice", password, code_for(device)).status_code == 302
+    staff.refresh_from_db()
+    assert staff.password.startswith("md5$") and staff.check_password(password)
