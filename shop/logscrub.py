@@ -4,6 +4,11 @@ Threat: sensitive data "captured in server logs" (Omise's guide). Logs are copie
 terminals, log shippers, CI output and support tickets; a card number in a debug print, a
 query string in an access log line or a secret key in a traceback leaks through all of them.
 
+* `install_record_scrubbing` (run when the shop app loads) makes every log record scrubbed
+  as it is made, whichever logger makes it: Django's own records carry raw URL paths ("Not
+  Found: <path>") and Host headers ("Invalid HTTP_HOST header"), which no card guard reads,
+  and a handler filter alone would leave them unmasked on the record for any other handler, a
+  test's capture or an error tracker to see.
 * `ScrubFilter` is a logging filter that settings install on every handler (Django's, the
   shop's, gunicorn's: see `deploy/gunicorn.conf.py`). It masks card numbers (the card guard's
   own detector, keeping the last four digits: `************4242`), Omise secret keys
@@ -200,6 +205,29 @@ class ScrubFilter(logging.Filter):
             record.stack_info = scrub(record.stack_info)
         record.scrubbed = True
         return True
+
+
+_scrub_record = ScrubFilter().filter
+
+
+def install_record_scrubbing() -> None:
+    """Scrub every log record when it is made (see the module docstring); once per process.
+
+    A record a logger's level drops is never made, so only records that will be handled pay.
+    The `extra` a caller passes is set on the record after this runs: extras are not message
+    text, and handlers and formatters here print only the message, exception and stack.
+    """
+    current = logging.getLogRecordFactory()
+    if getattr(current, "scrubs", False):
+        return
+
+    def scrubbed_record(*args, **kwargs) -> logging.LogRecord:
+        record = current(*args, **kwargs)
+        _scrub_record(record)
+        return record
+
+    scrubbed_record.scrubs = True
+    logging.setLogRecordFactory(scrubbed_record)
 
 
 def admin_mail_key(record: logging.LogRecord) -> str:
