@@ -36,7 +36,7 @@ max_requests_jitter = 200
 # Heartbeat files in memory, not on a possibly slow container disk.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
 # Only the local proxy may set X-Forwarded-* for gunicorn (Django has its own settings:
-# SECURE_PROXY_SSL_HEADER and TRUSTED_PROXY_COUNT).
+# SECURE_PROXY_SSL_HEADER, TRUSTED_PROXY_COUNT and TRUSTED_PROXY_NETWORKS).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
 # --- Logs ----------------------------------------------------------------------------------

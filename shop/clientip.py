@@ -2,7 +2,9 @@
 
 Threat 1, spoofing: a fraudster who sends `X-Forwarded-For: 1.2.3.4` to look like someone else,
 to dodge velocity limits or poison the `ip` sent to Omise's fraud scoring. Only the entries
-appended by our own `TRUSTED_PROXY_COUNT` proxies (nginx, a PaaS router) are believed.
+appended by our own `TRUSTED_PROXY_COUNT` proxies (nginx, a PaaS router) are believed, and only
+when the request comes from one of them: a peer outside `TRUSTED_PROXY_NETWORKS` (someone
+reaching gunicorn's port directly) is the client, whatever X-Forwarded-For it sends.
 
 Threat 2, rotation: one IPv6 address is nothing to give up. Any VPS or home line gets a /64
 (2^64 addresses), so counting each IPv6 address on its own lets one attacker send unlimited
@@ -28,6 +30,7 @@ What is recorded and sent to Omise stays `client_ip`: the real address, not its 
 """
 
 import ipaddress
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -42,7 +45,7 @@ def client_ip(request: HttpRequest) -> str:
     """The address of the hop just before our trusted proxies; "" if none is valid."""
     remote = request.META.get("REMOTE_ADDR", "")
     trusted = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
-    if trusted > 0:
+    if trusted > 0 and _is_our_proxy(remote):
         forwarded = [
             part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
             if part.strip()
@@ -56,6 +59,31 @@ def client_ip(request: HttpRequest) -> str:
         return str(ipaddress.ip_address(remote))
     except ValueError:
         return ""
+
+
+def _is_our_proxy(address: str) -> bool:
+    """Whether the peer is in TRUSTED_PROXY_NETWORKS ("*": any peer)."""
+    networks = _networks(tuple(getattr(settings, "TRUSTED_PROXY_NETWORKS", ("*",))))
+    if networks is None:
+        return True
+    try:
+        peer = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if peer.version == 6 and peer.ipv4_mapped:
+        peer = peer.ipv4_mapped  # a dual-stack socket's view of an IPv4 proxy
+    return any(peer in network for network in networks)
+
+
+@lru_cache(maxsize=8)
+def _networks(spec: tuple[str, ...]):
+    """The parsed networks, or None for "*"; a typo fails loudly rather than trust nobody."""
+    if "*" in spec:
+        return None
+    try:
+        return tuple(ipaddress.ip_network(item.strip(), strict=False) for item in spec)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"TRUSTED_PROXY_NETWORKS: {error}") from None
 
 
 def ipv6_prefix() -> int:

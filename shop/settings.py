@@ -264,6 +264,12 @@ STORAGES = {
 # How many reverse proxies we run in front of Django (nginx: 1). X-Forwarded-For entries beyond
 # those are the client's own claims and are not believed (see shop/clientip.py).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# ...believed only from a peer in these networks (our proxy: loopback or a private network by
+# default), so a client reaching gunicorn directly cannot name its own address. "*": any peer
+# (a PaaS whose router addresses are public and vary, and whose app port is not reachable).
+TRUSTED_PROXY_NETWORKS = env.list("TRUSTED_PROXY_NETWORKS", default=[
+    "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7",
+])
 # Per-IP rate limits count an IPv6 client by its network of this many bits (a VPS gets a /64),
 # never by its address alone (shop/clientip.py rate_limit_bucket).
 RATE_LIMIT_IPV6_PREFIX = env.int("RATE_LIMIT_IPV6_PREFIX", default=64)

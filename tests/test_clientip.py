@@ -1,6 +1,8 @@
 """The client IP: believed only as far as our own proxies vouch for it; and the bucket it is
 rate-limited in, so that rotating addresses inside one IPv6 /64 (or sending none) is no escape."""
 
+import ipaddress
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
@@ -33,6 +35,36 @@ def test_spoofed_entries_before_ours_are_ignored(settings):
     settings.TRUSTED_PROXY_COUNT = 1
     spoofed = request_from("127.0.0.1", "6.6.6.6, 198.51.100.7")
     assert client_ip(spoofed) == "198.51.100.7"
+
+
+@pytest.mark.parametrize("peer", ["203.0.113.9", "2001:db8::5", "::ffff:203.0.113.9", ""])
+def test_forwarded_for_from_a_peer_that_is_not_our_proxy_is_ignored(settings, peer):
+    """Someone reaching gunicorn's port directly (not through nginx) names no address: a peer
+    outside TRUSTED_PROXY_NETWORKS is the client itself, whatever X-Forwarded-For says."""
+    settings.TRUSTED_PROXY_COUNT = 1
+    assert client_ip(request_from(peer, "198.51.100.7")) == (
+        str(ipaddress.ip_address(peer)) if peer else ""
+    )
+
+
+@pytest.mark.parametrize("peer", ["127.0.0.1", "::1", "10.1.2.3", "172.20.0.4", "192.168.1.1",
+                                  "fd00::4", "::ffff:10.1.2.3"])
+def test_our_proxies_on_loopback_or_a_private_network_are_believed(settings, peer):
+    settings.TRUSTED_PROXY_COUNT = 1
+    assert client_ip(request_from(peer, "198.51.100.7")) == "198.51.100.7"
+
+
+def test_trusted_proxy_networks_can_name_a_public_router_or_any(settings):
+    """A PaaS router at a public address: name its network, or "*" for any peer."""
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXY_NETWORKS = ["203.0.113.0/24"]
+    assert client_ip(request_from("203.0.113.9", "198.51.100.7")) == "198.51.100.7"
+    assert client_ip(request_from("127.0.0.1", "198.51.100.7")) == "127.0.0.1"
+    settings.TRUSTED_PROXY_NETWORKS = ["*"]
+    assert client_ip(request_from("198.18.0.1", "198.51.100.7")) == "198.51.100.7"
+    settings.TRUSTED_PROXY_NETWORKS = ["10.0.0.0/33"]
+    with pytest.raises(ImproperlyConfigured, match="TRUSTED_PROXY_NETWORKS"):
+        client_ip(request_from("10.0.0.1", "198.51.100.7"))
 
 
 def test_two_trusted_proxies(settings):
