@@ -15,7 +15,7 @@ BENCH_APT_PACKAGES := valgrind
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml shop/_cardscan.c
+$(VENV)/.installed: pyproject.toml security/_cardscan.c
 	@interpreter=$$(scripts/find-python $(PYTHON)) || exit 1; \
 	  echo "Creating $(VENV) with $$interpreter"; \
 	  [ -x $(PY) ] || "$$interpreter" -m venv $(VENV)
@@ -66,7 +66,7 @@ run-prod: install ## Production stack on http://127.0.0.1:8001 (DEBUG off, gunic
 	  ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost}" SECURE_SSL_REDIRECT=false \
 	  HOST=127.0.0.1 PORT=$${PROD_PORT:-8001}; \
 	  $(PY) manage.py collectstatic --noinput -v0 && $(PY) manage.py migrate --noinput && \
-	  exec $(VENV)/bin/gunicorn shop.wsgi -c deploy/gunicorn.conf.py
+	  exec $(VENV)/bin/gunicorn config.wsgi -c deploy/gunicorn.conf.py
 
 bench: install ## Run the benchmarks and write bench/results.md
 	@$(MAKE) --no-print-directory system-deps APT_PACKAGES="$(BENCH_APT_PACKAGES)"

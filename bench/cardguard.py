@@ -44,10 +44,10 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 
-from shop.cardguard import find_card_numbers  # noqa: E402
-from shop.logscrub import ScrubFilter  # noqa: E402
+from security.cards import find_card_numbers  # noqa: E402
+from security.logscrub import ScrubFilter  # noqa: E402
 
-GUARD = "shop.cardguard.CardGuardMiddleware"
+GUARD = "security.cardguard.CardGuardMiddleware"
 TARGETS = {"2 KB form POST": 1.05, "1 MiB form POST": 1.25}
 RESULTS = Path(__file__).resolve().parent / "results.md"
 

@@ -6,7 +6,7 @@ loopback with no nginx in front: cookies lose Secure and their __Host- names (a 
 Secure cookies only over HTTPS), and the URLconf adds /bench/bare/, the baseline view.
 """
 
-from shop.settings import *  # noqa: F403
+from config.settings import *  # noqa: F403
 
 ROOT_URLCONF = "bench.stack_urls"
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False

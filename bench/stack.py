@@ -87,7 +87,7 @@ def environments(
               "CONN_MAX_AGE": "60",
               "LOG_LEVEL": "WARNING", **keys}
     omise = f"http://127.0.0.1:{sandbox_port}/sandbox"
-    sandbox = {**common, "DJANGO_SETTINGS_MODULE": "shop.settings", "DEBUG": "true",
+    sandbox = {**common, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "true",
                "OMISE_SANDBOX": "true", "PORT": str(sandbox_port),
                "SANDBOX_ORIGIN": f"http://127.0.0.1:{sandbox_port}",
                "SANDBOX_WEBHOOK_DELIVERY": "manual"}
@@ -114,7 +114,7 @@ def manage(env: dict, *args: str) -> None:
 def gunicorn(env: dict):
     """gunicorn with the project's config; stopped (and waited for) when the block ends."""
     process = subprocess.Popen(  # noqa: S603 - our own command line
-        [str(BIN / "gunicorn"), "shop.wsgi", "-c", "deploy/gunicorn.conf.py"], cwd=ROOT, env=env,
+        [str(BIN / "gunicorn"), "config.wsgi", "-c", "deploy/gunicorn.conf.py"], cwd=ROOT, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{env['PORT']}"

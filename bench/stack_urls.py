@@ -17,5 +17,5 @@ def bare(request):
 
 urlpatterns = [
     path("bench/bare/", bare),
-    path("", include("shop.urls")),
+    path("", include("config.urls")),
 ]

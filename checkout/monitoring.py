@@ -26,7 +26,7 @@ from django.utils import timezone
 from checkout.failures import NOT_A_DECLINE
 from checkout.models import PaymentAttempt, WebhookDelivery
 from checkout.payment_methods import CARD
-from shop.models import SecurityEvent
+from security.models import SecurityEvent
 
 ABANDONED_AFTER = timedelta(minutes=15)
 

@@ -29,10 +29,10 @@ from django.utils import timezone
 from checkout import payment_methods
 from checkout.models import Order, OrderItem, PaymentAttempt
 from checkout.omise import OmiseAPIError, OmiseError, OmiseNetworkError, get_client
+from security.events import record_security_event
+from security.models import SecurityEvent
 from shop.cart import Cart, lines_fingerprint
-from shop.models import SecurityEvent
 from shop.money import format_money
-from shop.security_events import record_security_event
 
 logger = logging.getLogger(__name__)
 

@@ -39,9 +39,9 @@ from django.shortcuts import render
 
 from checkout.failures import NOT_A_DECLINE
 from checkout.models import PaymentAttempt
-from shop.clientip import client_bucket
-from shop.models import SecurityEvent
-from shop.security_events import record_security_event
+from security.clientip import client_bucket
+from security.events import record_security_event
+from security.models import SecurityEvent
 
 # The order dimensions are checked in (the first blocked one is reported).
 DIMENSIONS = ("ip", "session", "email", "card")
@@ -72,7 +72,7 @@ class Block:
 class Identity:
     """What identifies who is paying, as far as the shop can tell. Empty values are not counted.
 
-    `ip` is the client's rate-limit bucket (`shop.clientip.rate_limit_bucket`), not its
+    `ip` is the client's rate-limit bucket (`security.clientip.rate_limit_bucket`), not its
     address: an IPv6 client counts by its /64, and a request whose address cannot be read
     counts in the one shared "unknown" bucket, so for a request it is never empty.
     """
@@ -272,7 +272,7 @@ def _add_points(key: str, points: int, window: int) -> int:
 
 def _add_points_many(changes: list[tuple[str, int, int]]) -> list[int]:
     """`_add_points` for each (counter key, points, window): in one atomic round trip where the
-    cache offers it (shop.cache.RedisCache, production's), else one call each."""
+    cache offers it (config.cache.RedisCache, production's), else one call each."""
     add_to_windows = getattr(cache, "add_to_windows", None)
     if add_to_windows is None or not changes:
         return [_add_points(*change) for change in changes]

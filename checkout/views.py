@@ -20,8 +20,8 @@ from checkout.failures import shopper_message
 from checkout.forms import CheckoutForm
 from checkout.models import Order, PaymentAttempt
 from checkout.webhooks import webhook_receive
+from security.clientip import client_ip
 from shop.cart import Cart
-from shop.clientip import client_ip
 
 ATTEMPT_SESSION_KEY = "checkout_attempt_key"
 ORDERS_SESSION_KEY = "checkout_orders"

@@ -33,10 +33,10 @@ from checkout.models import WebhookDelivery, WebhookEvent
 from checkout.omise import OmiseAPIError, OmiseError, get_client
 from checkout.refunds import refund_record
 from checkout.services import charge_apply
-from shop.clientip import client_ip
-from shop.logscrub import scrub
-from shop.models import SecurityEvent
-from shop.security_events import record_security_event_limited
+from security.clientip import client_ip
+from security.events import record_security_event_limited
+from security.logscrub import scrub
+from security.models import SecurityEvent
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
-"""Gunicorn settings for production: `gunicorn -c deploy/gunicorn.conf.py shop.wsgi`.
+"""Gunicorn settings for production: `gunicorn -c deploy/gunicorn.conf.py config.wsgi`.
 
 Logging is the point of this file. Gunicorn's access log writes each request line, query
 string included, and its error log writes worker tracebacks; neither goes through Django's
-LOGGING. Every handler below carries shop.logscrub.ScrubFilter, so a card number typed into a
+LOGGING. Every handler below carries security.logscrub.ScrubFilter, so a card number typed into a
 GET form or a secret key in a traceback is masked before it is written (Omise's guide: card
 details must not be "captured in server logs").
 
@@ -43,7 +43,7 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 accesslog = "-"  # stdout, through the scrubbing handler configured below
 errorlog = "-"
 
-# LOG_FORMAT=json (as for Django, shop/settings.py): gunicorn's lines as JSON objects too, so a
+# LOG_FORMAT=json (as for Django, config/settings.py): gunicorn's lines as JSON objects too, so a
 # log aggregator gets one format from the whole process.
 _format = "json" if os.environ.get("LOG_FORMAT", "plain") == "json" else "generic"
 _scrubbed_stream = {"class": "logging.StreamHandler", "formatter": _format, "filters": ["scrub"]}
@@ -51,13 +51,13 @@ _scrubbed_stream = {"class": "logging.StreamHandler", "formatter": _format, "fil
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"scrub": {"()": "shop.logscrub.ScrubFilter"}},
+    "filters": {"scrub": {"()": "security.logscrub.ScrubFilter"}},
     "formatters": {
         "generic": {
             "format": "%(asctime)s [%(process)d] [%(levelname)s] %(message)s",
             "datefmt": "[%Y-%m-%d %H:%M:%S %z]",
         },
-        "json": {"()": "shop.logformat.JsonFormatter"},
+        "json": {"()": "config.logformat.JsonFormatter"},
     },
     "handlers": {
         "console": {**_scrubbed_stream, "stream": "ext://sys.stdout"},

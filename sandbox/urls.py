@@ -1,4 +1,4 @@
-"""Sandbox URLs, mounted at /sandbox/ by shop/urls.py only when OMISE_SANDBOX is on.
+"""Sandbox URLs, mounted at /sandbox/ by config/urls.py only when OMISE_SANDBOX is on.
 
 Omise's hosts map to prefixes: api.omise.co → /sandbox/api, vault.omise.co → /sandbox/vault
 (the only prefix that may receive card numbers), cdn.omise.co/omise.js → /sandbox/omise.js.

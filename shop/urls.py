@@ -1,19 +1,15 @@
-"""Root URLconf. The sandbox is mounted only when settings.OMISE_SANDBOX is on (never in
-production: settings refuse that combination), and is included by name, never imported."""
+"""The storefront's URLs, namespaced "shop"."""
 
-from django.conf import settings
-from django.contrib import admin
-from django.urls import include, path
+from django.urls import path
 
-from shop.csp_reports import csp_report
+from shop import views
 
+app_name = "shop"
 urlpatterns = [
-    path("", include("shop.store_urls")),
-    path("", include("checkout.urls")),
-    path("admin/", admin.site.urls),
-    # Browsers POST Content-Security-Policy violations here (settings.SECURE_CSP report-uri).
-    path("csp-report/", csp_report, name="csp_report"),
+    path("", views.product_list, name="product_list"),
+    path("products/<slug:slug>/", views.product_detail, name="product_detail"),
+    path("cart/", views.cart_detail, name="cart"),
+    path("cart/add/", views.cart_add, name="cart_add"),
+    path("cart/update/", views.cart_update, name="cart_update"),
+    path("cart/remove/", views.cart_remove, name="cart_remove"),
 ]
-
-if settings.OMISE_SANDBOX:
-    urlpatterns.append(path("sandbox/", include("sandbox.urls")))

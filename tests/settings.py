@@ -23,7 +23,7 @@ for name in ("OMISE_API_URL", "OMISE_VAULT_URL", "OMISE_JS_URL", "OMISE_PROXY_UR
              "ALLOWED_HOSTS"):
     os.environ.pop(name, None)
 
-from shop.settings import *  # noqa: E402,F403
+from config.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]

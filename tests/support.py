@@ -43,6 +43,6 @@ def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         "OMISE_SECRET_KEY": fake_live_key("skey_"),
         "OMISE_WEBHOOK_SECRET": secrets.token_bytes(32).hex(),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "DJANGO_SETTINGS_MODULE": "shop.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         **extra,
     }

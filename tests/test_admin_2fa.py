@@ -23,9 +23,9 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from shop import admin_auth
-from shop.admin_auth import LOCKED_MESSAGE
-from shop.models import SecurityEvent
+from security import login_throttle
+from security.login_throttle import LOCKED_MESSAGE
+from security.models import SecurityEvent
 from tests.staff import INDEX, LOGIN, code_for, log_in
 
 pytestmark = pytest.mark.django_db
@@ -86,7 +86,7 @@ def test_staff_without_device_cannot_log_in(client, staff, password):
     generic answer: "no device" would confirm the password)."""
     response = log_in(client, "alice", password, "123456")
     assert response.status_code == 200  # the login page again
-    assert error_notes(response.content.decode()) == [admin_auth.FAILED_MESSAGE]
+    assert error_notes(response.content.decode()) == [login_throttle.FAILED_MESSAGE]
     assert client.get(INDEX).status_code == 302
     assert events(SecurityEvent.Kind.OTP_FAILURE).get().detail["reason"] == "device_required"
 
@@ -114,8 +114,8 @@ def test_missing_code_is_refused(client, staff, password, device):
     """Username and password without a code: the login page again, asking for all three."""
     response = log_in(client, "alice", password, "")
     assert response.status_code == 200
-    assert error_notes(response.content.decode()) == [admin_auth.FAILED_MESSAGE]
-    assert "current code" in admin_auth.FAILED_MESSAGE
+    assert error_notes(response.content.decode()) == [login_throttle.FAILED_MESSAGE]
+    assert "current code" in login_throttle.FAILED_MESSAGE
     assert client.get(INDEX).status_code == 302
 
 
@@ -144,7 +144,7 @@ def test_wrong_codes_throttle_the_device(client, staff, password, device):
     log_in(client, "alice", password, wrong_code_for(device))
     response = log_in(client, "alice", password, code_for(device))
     assert response.status_code == 200
-    assert error_notes(response.content.decode()) == [admin_auth.FAILED_MESSAGE]
+    assert error_notes(response.content.decode()) == [login_throttle.FAILED_MESSAGE]
     assert client.get(INDEX).status_code == 302
     device.refresh_from_db()
     assert device.throttling_failure_count == 1
@@ -226,10 +226,10 @@ def test_lockout_ends_after_the_cool_off(client, staff, password, device, monkey
     """After ADMIN_LOGIN_COOL_OFF_SECONDS the username may try again."""
     for _ in range(5):
         log_in(client, "alice", "not-the-password")
-    later = admin_auth._now() + settings.ADMIN_LOGIN_COOL_OFF_SECONDS - 5
-    monkeypatch.setattr(admin_auth, "_now", lambda: later)
+    later = login_throttle._now() + settings.ADMIN_LOGIN_COOL_OFF_SECONDS - 5
+    monkeypatch.setattr(login_throttle, "_now", lambda: later)
     assert LOCKED_MESSAGE in log_in(client, "alice", password, code_for(device)).content.decode()
-    monkeypatch.setattr(admin_auth, "_now", lambda: later + 10)
+    monkeypatch.setattr(login_throttle, "_now", lambda: later + 10)
     assert log_in(client, "alice", password, code_for(device)).status_code == 302
 
 
@@ -486,7 +486,7 @@ def test_every_failure_answers_like_a_wrong_password(client, password, case):
     tried, wrong = answers
     assert tried.status_code == wrong.status_code == 200
     assert page_of(tried) == page_of(wrong)
-    assert error_notes(tried.content.decode()) == [admin_auth.FAILED_MESSAGE]
+    assert error_notes(tried.content.decode()) == [login_throttle.FAILED_MESSAGE]
     assert 'name="otp_device"' not in tried.content.decode()
     assert 'name="otp_challenge"' not in tried.content.decode()
     assert client.get(INDEX).status_code == 302

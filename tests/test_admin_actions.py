@@ -91,7 +91,7 @@ def test_admin_lists_filter_and_search(otp_admin_client, model):
 
 def test_security_event_list_filters_by_kind(otp_admin_client):
     """Security events can be filtered by kind."""
-    url = reverse("admin:shop_securityevent_changelist")
+    url = reverse("admin:security_securityevent_changelist")
     assert otp_admin_client.get(url, {"kind__exact": "velocity_block"}).status_code == 200
 
 

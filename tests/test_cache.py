@@ -9,7 +9,7 @@ import pytest
 import redis
 from django.core.cache.backends.redis import RedisCacheClient
 
-from shop.cache import RedisCache
+from config.cache import RedisCache
 from tests.support import skip_or_fail
 
 URL = "redis://127.0.0.1:6379/12"
@@ -31,13 +31,13 @@ def test_settings_choose_it_for_redis_urls(tmp_path):
             "print(settings.CACHES['default']['BACKEND'])")
     env = {"PATH": os.environ["PATH"], "ENV_FILE": "", "DEBUG": "true",
            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-           "DJANGO_SETTINGS_MODULE": "shop.settings", "SECRET_KEY": "x" * 50}
+           "DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "x" * 50}
     backends = [
         subprocess.run([sys.executable, "-c", code], env={**env, "CACHE_URL": url}, cwd=ROOT,  # noqa: S603
                        capture_output=True, text=True, timeout=60).stdout.strip()
         for url in (URL, "locmemcache://")
     ]
-    assert backends == ["shop.cache.RedisCache",
+    assert backends == ["config.cache.RedisCache",
                         "django.core.cache.backends.locmem.LocMemCache"]
 
 

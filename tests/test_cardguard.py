@@ -14,16 +14,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpResponse, QueryDict
 from django.test import RequestFactory, override_settings
 
-from shop import cardguard
-from shop.cardguard import (
-    CardGuardMiddleware,
-    card_brand,
-    find_card_numbers,
-    is_card_field,
-    is_card_number,
-    luhn_ok,
-)
-from shop.models import Product, SecurityEvent
+from security import cardguard, cards
+from security.cardguard import CardGuardMiddleware
+from security.cards import card_brand, find_card_numbers, is_card_field, is_card_number, luhn_ok
+from security.models import SecurityEvent
+from shop.models import Product
 
 # Omise's test cards (docs: omise-api.md), as a shopper would type them.
 OMISE_TEST_CARDS = [
@@ -109,7 +104,7 @@ def test_scanner_work_is_linear_in_adversarial_input():
     a bounded number of candidate checks per group: counted, not timed."""
     rnd = random.Random(5)
     text = "".join(f"{rnd.randint(0, 9999):04d}{rnd.choice(' -')}" for _ in range(20_000))
-    with mock.patch.object(cardguard, "card_brand", wraps=cardguard.card_brand) as checks:
+    with mock.patch.object(cards, "card_brand", wraps=cards.card_brand) as checks:
         list(find_card_numbers(text))
     # A window holds at most 19 digits: at most 7 window lengths (13..19) per starting group.
     assert 0 < checks.call_count <= 7 * 20_000
@@ -200,7 +195,7 @@ def test_long_made_up_field_names_are_judged_but_not_remembered(client):
     attacker would send, a megabyte each, to fill the memory) is judged afresh. A long card
     field name is still refused, in a form and in JSON."""
     def remembered():
-        return cardguard._is_card_field_cached.cache_info().currsize, len(
+        return cards._is_card_field_cached.cache_info().currsize, len(
             cardguard._card_fields_of_forms)
 
     before = remembered()
@@ -327,7 +322,7 @@ def test_a_flood_of_card_data_is_refused_every_time_but_recorded_a_few_times(cli
     """Anyone can send card-like digits at will: each request is refused, but one client
     address leaves at most EVENTS_PER_MINUTE rows a minute (an IPv6 /64 counts as one), so a
     flood cannot fill the events table; another address is still recorded."""
-    from shop.security_events import EVENTS_PER_MINUTE
+    from security.events import EVENTS_PER_MINUTE
 
     for n in range(EVENTS_PER_MINUTE + 15):
         response = client.post("/cart/add/", {"card_number": CARD},
@@ -411,14 +406,14 @@ def test_production_configuration_has_no_exemption():
     script = (
         "import json, django; django.setup()\n"
         "from django.conf import settings\n"
-        "from shop.cardguard import exempt_paths\n"
+        "from security.cardguard import exempt_paths\n"
         "print(json.dumps({'paths': settings.CARD_GUARD_EXEMPT_PATHS,"
         " 'active': list(exempt_paths()), 'sandbox': settings.OMISE_SANDBOX,"
         " 'middleware': settings.MIDDLEWARE}))\n"
     )
     env = {
         "PATH": os.environ.get("PATH", ""), "ENV_FILE": "", "DEBUG": "false",
-        "DJANGO_SETTINGS_MODULE": "shop.settings", "SECRET_KEY": "prod-" + "k" * 50,
+        "DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "prod-" + "k" * 50,
         "ALLOWED_HOSTS": "shop.example", "OMISE_PUBLIC_KEY": "pkey_test_5xprod",
         "OMISE_SECRET_KEY": "skey_test_5xprod", "OMISE_WEBHOOK_SECRET": "d2hzZWNfcHJvZA==",
         "DATABASE_URL": "sqlite://:memory:",
@@ -431,11 +426,11 @@ def test_production_configuration_has_no_exemption():
     assert config["sandbox"] is False
     assert config["paths"] == [] and config["active"] == []
     middleware = config["middleware"]
-    guard = middleware.index("shop.cardguard.CardGuardMiddleware")
+    guard = middleware.index("security.cardguard.CardGuardMiddleware")
     # Right after the charset check, itself after the security headers: the guard reads only
     # ASCII-compatible bodies, and its refusal carries every header.
     assert middleware[guard - 2:guard] == [
-        "shop.headers.SecurityHeadersMiddleware", "shop.charset.RequestCharsetMiddleware"
+        "security.headers.SecurityHeadersMiddleware", "security.charset.RequestCharsetMiddleware"
     ]
     assert middleware[guard + 1] == "whitenoise.middleware.WhiteNoiseMiddleware"
     assert guard < middleware.index("django.contrib.sessions.middleware.SessionMiddleware")

@@ -1,4 +1,4 @@
-"""The compiled first pass (shop/_cardscan.c) leads to the same card numbers as the Python one.
+"""The compiled first pass (security/_cardscan.c) leads to the same card numbers as the Python one.
 
 Either way the card guard's rules are judged in Python; a first pass only names the stretches
 worth judging, and the C one fewer of them, faster. Both are held to a reference that hands the
@@ -16,7 +16,7 @@ from django.http import QueryDict
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shop import cardguard
+from security import cardguard, cards
 from tests.support import skip_or_fail
 from tests.test_cardguard_properties import card_number, card_value, legitimate_value, typed
 
@@ -29,15 +29,15 @@ WIDE = {"latin-1": "", "two bytes": "ก", "four bytes": "😀"}
 
 @pytest.fixture(scope="module")
 def compiled():
-    if cardguard._compiled_candidates is None:
-        skip_or_fail("shop/_cardscan.c is not built (`pip install -e .` needs a C compiler); "
+    if cards._compiled_candidates is None:
+        skip_or_fail("security/_cardscan.c is not built (`pip install -e .` needs a C compiler); "
                      "the card guard runs its Python search")
-    return cardguard._compiled_candidates
+    return cards._compiled_candidates
 
 
-def found(text: str, candidates) -> list[cardguard.CardMatch]:
-    with mock.patch.object(cardguard, "_candidates", candidates):
-        return list(cardguard.find_card_numbers(text))
+def found(text: str, candidates) -> list[cards.CardMatch]:
+    with mock.patch.object(cards, "_candidates", candidates):
+        return list(cards.find_card_numbers(text))
 
 
 def every_stretch(text: str) -> list[int]:
@@ -48,7 +48,7 @@ def every_stretch(text: str) -> list[int]:
 def assert_same_findings(text: str, compiled) -> None:
     expected = found(text, every_stretch)
     assert found(text, compiled) == expected, text
-    assert found(text, cardguard._python_candidates) == expected, text
+    assert found(text, cards._python_candidates) == expected, text
 
 
 def mixed_text(rnd: random.Random) -> str:
@@ -64,10 +64,10 @@ def mixed_text(rnd: random.Random) -> str:
 
 
 def test_the_guard_uses_the_compiled_search_when_it_is_built(compiled):
-    """With shop/_cardscan.c built, the guard's first pass is the compiled one, forms'
+    """With security/_cardscan.c built, the guard's first pass is the compiled one, forms'
     screen included."""
-    assert cardguard._candidates is compiled
-    assert cardguard._compiled_any_candidate is not None
+    assert cards._candidates is compiled
+    assert cards._compiled_any_candidate is not None
 
 
 @pytest.mark.parametrize("kind", WIDE)
@@ -137,7 +137,7 @@ def test_the_passes_find_a_card_wherever_the_probes_fall(compiled, kind):
 
 @pytest.fixture(scope="module")
 def any_candidate(compiled):
-    return cardguard._compiled_any_candidate
+    return cards._compiled_any_candidate
 
 
 def random_form(rnd: random.Random) -> list[tuple[str, list[str]]]:
@@ -168,8 +168,8 @@ def test_scanning_a_form_finds_the_same_with_or_without_the_compiled_pass(compil
     fields = QueryDict(mutable=True)
     for name, values in random_form(rnd):
         fields.setlistdefault(name).extend(values)
-    with mock.patch.object(cardguard, "_compiled_any_candidate", None), \
-            mock.patch.object(cardguard, "_candidates", cardguard._python_candidates):
+    with mock.patch.object(cards, "_compiled_any_candidate", None), \
+            mock.patch.object(cards, "_candidates", cards._python_candidates):
         expected = cardguard.scan_fields(fields, "form")
     assert cardguard.scan_fields(fields, "form") == expected
 

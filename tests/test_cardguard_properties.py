@@ -17,7 +17,8 @@ from django.test import RequestFactory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shop.cardguard import BRANDS, CardGuardMiddleware, find_card_numbers, is_card_number
+from security.cardguard import CardGuardMiddleware
+from security.cards import BRANDS, find_card_numbers, is_card_number
 
 pytestmark = pytest.mark.django_db
 PROPERTY = settings(max_examples=150, deadline=None,

@@ -1,4 +1,4 @@
-"""Request charsets (shop/charset.py): ASCII-compatible text encodings are read, every other
+"""Request charsets (security/charset.py): ASCII-compatible text encodings are read, every other
 name is a 400, and no Content-Type makes the server answer 500."""
 
 import codecs
@@ -13,10 +13,10 @@ from django.http import JsonResponse
 from django.test import Client, RequestFactory
 from django.urls import include, path
 
-from shop import charset
-from shop.cardguard import CardGuardMiddleware
-from shop.charset import RequestCharsetMiddleware, ShopASGIRequest, ShopWSGIRequest, codec_name
-from shop.models import SecurityEvent
+from security import charset
+from security.cardguard import CardGuardMiddleware
+from security.charset import RequestCharsetMiddleware, ShopASGIRequest, ShopWSGIRequest, codec_name
+from security.models import SecurityEvent
 from tests.factories import make_product
 
 pytestmark = pytest.mark.django_db
@@ -52,12 +52,12 @@ def echo(request):
     })
 
 
-urlpatterns = [path("echo/", echo), path("", include("shop.urls"))]
+urlpatterns = [path("echo/", echo), path("", include("config.urls"))]
 
 
 @pytest.fixture(autouse=True)
 def production_requests():
-    """Requests built as shop.wsgi builds them: the test client would build Django's own
+    """Requests built as config.wsgi builds them: the test client would build Django's own
     WSGIRequest, which fails on some of these headers before any middleware runs."""
     with mock.patch("django.test.client.WSGIRequest", ShopWSGIRequest):
         yield
@@ -243,20 +243,20 @@ def test_the_refusal_logs_the_path_masked_and_django_logs_nothing(client, caplog
     """The charset is judged before the guard: a card number in the path is masked in the
     refusal's line, and Django's raw "Bad Request: <path>" is not written."""
     with mock.patch("django.utils.log.request_logger.warning") as bad_request, \
-            caplog.at_level(logging.WARNING, logger="shop.charset"):
+            caplog.at_level(logging.WARNING, logger="security.charset"):
         response = client.generic("POST", f"/cart/{CARD}/", data=b"a=b",
                                   content_type=f"{FORM}; charset=utf-16")
     assert response.status_code == 400
     bad_request.assert_not_called()
-    [record] = [r for r in caplog.records if r.name == "shop.charset"]
+    [record] = [r for r in caplog.records if r.name == "security.charset"]
     assert "/cart/************4242/" in record.getMessage() and CARD not in record.getMessage()
 
 
 def test_the_middleware_sits_right_before_the_card_guard(settings):
     middleware = settings.MIDDLEWARE
-    guard = middleware.index("shop.cardguard.CardGuardMiddleware")
-    assert middleware[guard - 1] == "shop.charset.RequestCharsetMiddleware"
-    assert middleware.index("shop.headers.SecurityHeadersMiddleware") < guard - 1
+    guard = middleware.index("security.cardguard.CardGuardMiddleware")
+    assert middleware[guard - 1] == "security.charset.RequestCharsetMiddleware"
+    assert middleware.index("security.headers.SecurityHeadersMiddleware") < guard - 1
 
 
 def test_the_guard_sees_the_encoding_the_middleware_set(rf: RequestFactory):
@@ -276,8 +276,8 @@ def test_the_guard_sees_the_encoding_the_middleware_set(rf: RequestFactory):
 
 
 def test_wsgi_and_asgi_build_requests_that_defer_content_type_errors():
-    from shop.asgi import application as asgi_application
-    from shop.wsgi import application as wsgi_application
+    from config.asgi import application as asgi_application
+    from config.wsgi import application as wsgi_application
 
     assert wsgi_application.request_class is ShopWSGIRequest
     assert asgi_application.request_class is ShopASGIRequest
@@ -289,11 +289,11 @@ def test_wsgi_and_asgi_build_requests_that_defer_content_type_errors():
     ("text/plain; charset=utf-8", "&".join(f"f{i}=1" for i in range(1_200)), TooManyFieldsSent),
 ])
 def test_the_wsgi_application_answers_400_where_django_raised(content_type, query, raised):
-    """Straight through shop.wsgi, as gunicorn calls it: Django's own request class raises
+    """Straight through config.wsgi, as gunicorn calls it: Django's own request class raises
     for these while the request is built, so the server would have answered 500."""
     from django.core.handlers.wsgi import WSGIRequest
 
-    from shop.wsgi import application
+    from config.wsgi import application
 
     environ = RequestFactory()._base_environ(
         PATH_INFO="/cart/add/", QUERY_STRING=query, REQUEST_METHOD="POST",

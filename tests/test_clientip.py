@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
 
-from shop.clientip import UNKNOWN_BUCKET, client_bucket, client_ip, rate_limit_bucket
+from security.clientip import UNKNOWN_BUCKET, client_bucket, client_ip, rate_limit_bucket
 from tests.test_settings import load_settings
 
 

@@ -14,9 +14,9 @@ from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from checkout.models import Order
-from shop import csp_reports
-from shop.headers import SecurityHeadersMiddleware
-from shop.models import SecurityEvent
+from security import csp_reports
+from security.headers import SecurityHeadersMiddleware
+from security.models import SecurityEvent
 from tests.factories import make_product
 from tests.staff import code_for
 
@@ -398,7 +398,7 @@ def test_the_admin_works_under_its_policy_after_a_2fa_login(live_server, page):
     for path in ("/admin/", reverse("admin:checkout_monitoring"),
                  reverse("admin:checkout_order_changelist"),
                  reverse("admin:checkout_order_change", args=[order.pk]),
-                 reverse("admin:shop_securityevent_changelist")):
+                 reverse("admin:security_securityevent_changelist")):
         response = page.goto(f"{live_server.url}{path}")
         page.wait_for_load_state("networkidle")
         assert response.status == 200 and "/admin/login/" not in page.url, path

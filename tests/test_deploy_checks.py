@@ -18,7 +18,7 @@ from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
 from checkout.webhooks import verify_signature
-from shop.checks import (
+from security.checks import (
     check_omise_urls,
     check_shared_cache,
     check_trusted_proxy_count,
@@ -29,7 +29,7 @@ from tests.support import production_env
 
 ROOT = Path(__file__).resolve().parent.parent
 NEW_IDS = {"shop.E006", "shop.W003", "shop.E007", "shop.E008"}
-REDIS = {"BACKEND": "shop.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6379/0"}
+REDIS = {"BACKEND": "config.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6379/0"}
 CATALOG = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "catalog"}
 
 
@@ -94,7 +94,7 @@ def test_a_cache_without_one_atomic_count_is_an_error_in_production(backend):
 
 
 @pytest.mark.parametrize("backend", [
-    "shop.cache.RedisCache",  # what settings swap in for Django's
+    "config.cache.RedisCache",  # what settings swap in for Django's
     "django.core.cache.backends.redis.RedisCache",
     "django.core.cache.backends.memcached.PyMemcacheCache",
     "django.core.cache.backends.memcached.PyLibMCCache",
@@ -275,7 +275,7 @@ def test_a_secret_that_decodes_to_nothing_is_an_error():
     """An empty HMAC key would let anyone sign. Strict base64 gives zero bytes only for "",
     so the refusal is proven with the decoder answering b"" for a set secret."""
     with production(OMISE_WEBHOOK_SECRET="AAAA"), \
-            mock.patch("shop.checks.base64.b64decode", return_value=b""):
+            mock.patch("security.checks.base64.b64decode", return_value=b""):
         assert ids(check_webhook_secret()) == ["shop.E008"]
 
 

@@ -13,9 +13,9 @@ odd values, forged signatures, cookies, ranges, hosts.
 Each request is sent twice, through Django's test Client (no live server): by a client with
 `raise_request_exception=False`, which sees what a browser would see (the status), and by a
 default client, which raises the view's exception with its traceback when there is one. The
-requests are built by shop.wsgi's request class (`ShopWSGIRequest`), as in production: the
+requests are built by config.wsgi's request class (`ShopWSGIRequest`), as in production: the
 test client would otherwise build Django's own, which fails on some headers before any
-middleware runs (shop/charset.py explains). The whole run's log capture (tests/log_capture.py)
+middleware runs (security/charset.py explains). The whole run's log capture (tests/log_capture.py)
 must see no new card number after any request.
 """
 
@@ -38,7 +38,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from checkout.models import Order
-from shop.charset import ShopWSGIRequest
+from security.charset import ShopWSGIRequest
 from tests import log_capture
 from tests.factories import make_product
 
@@ -366,7 +366,7 @@ def describe(request: dict) -> str:
 
 @pytest.fixture
 def production_requests():
-    """Requests built as shop.wsgi builds them (see the module docstring)."""
+    """Requests built as config.wsgi builds them (see the module docstring)."""
     with mock.patch("django.test.client.WSGIRequest", ShopWSGIRequest):
         yield
 
@@ -440,7 +440,7 @@ def test_no_stranger_gets_a_5xx_or_has_a_card_number_logged(
 def test_a_card_number_in_the_url_path_or_host_reaches_no_log_record(path, host):
     """Django logs the raw path (every 4xx) and Host (DisallowedHost, an e-mailed ERROR); the
     card guard reads neither, so the records are scrubbed as they are made
-    (shop.logscrub.install_record_scrubbing), before any handler or capture sees them."""
+    (security.logscrub.install_record_scrubbing), before any handler or capture sees them."""
     records = []
     # Every record is taken here, before the whole run's capture sees it (or a handler).
     with mock.patch.object(logging.Logger, "callHandlers",

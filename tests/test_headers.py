@@ -1,6 +1,6 @@
 """Every response carries the page's security headers: static files, error pages and the
 refusals of middlewares that answer before Django's CSP and clickjacking middlewares too
-(shop/headers.py)."""
+(security/headers.py)."""
 
 import json
 import subprocess
@@ -14,7 +14,7 @@ from django.test import Client, RequestFactory, override_settings
 from django.urls import include, path
 from django.utils.csp import LazyNonce, build_policy
 
-from shop.headers import SecurityHeadersMiddleware
+from security.headers import SecurityHeadersMiddleware
 from tests.support import production_env
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +36,7 @@ def nonce_page(request):
     return HttpResponse(template.render({}, request))
 
 
-urlpatterns = [path("boom/", boom), path("nonce/", nonce_page), path("", include("shop.urls"))]
+urlpatterns = [path("boom/", boom), path("nonce/", nonce_page), path("", include("config.urls"))]
 
 
 def security_headers(response) -> set[str]:
@@ -177,9 +177,9 @@ for name in ("css/shop.css", "img/favicon.svg"):
 def boom(request):
     raise RuntimeError("a view that fails")
 
-import shop.urls
+import config.urls
 urls = types.ModuleType("probe_urls")
-urls.urlpatterns = [path("boom/", boom), *shop.urls.urlpatterns]
+urls.urlpatterns = [path("boom/", boom), *config.urls.urlpatterns]
 sys.modules["probe_urls"] = urls
 
 call_command("migrate", verbosity=0)

@@ -1,7 +1,7 @@
 """Production settings force HTTPS: redirect, HSTS, secure cookies, and a clean check --deploy.
 
 Each test starts a fresh interpreter with a production environment (DEBUG unset), because
-these settings are decided when shop.settings is imported and the test suite itself runs in
+these settings are decided when config.settings is imported and the test suite itself runs in
 development mode.
 """
 

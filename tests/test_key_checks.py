@@ -9,8 +9,8 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
-from shop import cardguard
-from shop.checks import (
+from security import cards
+from security.checks import (
     check_card_guard_compiled,
     check_omise_keys,
     check_otp_throttling,
@@ -140,25 +140,25 @@ def test_key_mode_and_mask():
 
 
 def test_production_without_the_compiled_card_guard_is_warned():
-    """A production host where shop/_cardscan.c was not built gets shop.W002 with how to fix
+    """A production host where security/_cardscan.c was not built gets shop.W002 with how to fix
     it; with the module, or on a developer's machine (DEBUG on), nothing is said."""
-    with mock.patch.object(cardguard, "_compiled_candidates", None):
+    with mock.patch.object(cards, "_compiled_candidates", None):
         with production():
             [warning] = check_card_guard_compiled()
         with override_settings(DEBUG=True):
             assert check_card_guard_compiled() == []
     assert warning.id == "shop.W002" and "C compiler" in warning.hint
-    with mock.patch.object(cardguard, "_compiled_candidates", lambda text: []), \
-            mock.patch.object(cardguard, "_compiled_any_candidate", lambda fields: False), \
+    with mock.patch.object(cards, "_compiled_candidates", lambda text: []), \
+            mock.patch.object(cards, "_compiled_any_candidate", lambda fields: False), \
             production():
         assert check_card_guard_compiled() == []
 
 
 def test_production_with_an_out_of_date_compiled_card_guard_is_warned():
-    """A module built before shop/_cardscan.c gained `any_candidate` (source pulled, not
+    """A module built before security/_cardscan.c gained `any_candidate` (source pulled, not
     rebuilt) gets shop.W002 saying to rebuild."""
-    with mock.patch.object(cardguard, "_compiled_candidates", lambda text: []), \
-            mock.patch.object(cardguard, "_compiled_any_candidate", None), production():
+    with mock.patch.object(cards, "_compiled_candidates", lambda text: []), \
+            mock.patch.object(cards, "_compiled_any_candidate", None), production():
         [warning] = check_card_guard_compiled()
     assert warning.id == "shop.W002" and "out of date" in warning.msg
     assert "pip install -e" in warning.hint

@@ -53,10 +53,10 @@ def test_this_repository_has_no_keys():
 def test_live_looking_key_fails_with_masked_output(repo):
     """A live-looking secret key in settings fails; the output shows file:line and last 4 only."""
     secret = key("skey")
-    repo("shop/settings.py", f'DEBUG = False\nOMISE_SECRET_KEY = "{secret}"\n')
+    repo("config/settings.py", f'DEBUG = False\nOMISE_SECRET_KEY = "{secret}"\n')
     result = run_scan(repo.root)
     assert result.returncode == 1
-    assert f"shop/settings.py:2: skey_…{secret[-4:]} (live-looking key)" in result.stderr
+    assert f"config/settings.py:2: skey_…{secret[-4:]} (live-looking key)" in result.stderr
     assert secret not in result.stdout + result.stderr
     assert secret[5:-4] not in result.stdout + result.stderr
 
@@ -84,7 +84,7 @@ def test_a_real_looking_test_key_in_tests_fails(repo):
 def test_a_key_body_without_digits_is_still_a_key(repo):
     """A real key's random body may hold no digit: it is found all the same."""
     body = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(19))
-    repo("shop/settings.py", f'OMISE_SECRET_KEY = "skey_{body}"\n')
+    repo("config/settings.py", f'OMISE_SECRET_KEY = "skey_{body}"\n')
     assert run_scan(repo.root).returncode == 1
 
 

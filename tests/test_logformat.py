@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from shop.logformat import JsonFormatter
-from shop.logscrub import ScrubFilter
+from config.logformat import JsonFormatter
+from security.logscrub import ScrubFilter
 
 CARD = "4242424242424242"
 MASKED = "************4242"

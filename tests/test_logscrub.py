@@ -17,8 +17,8 @@ from django.test import RequestFactory
 from django.urls import path
 from django.views.debug import technical_500_response
 
-from shop import logscrub
-from shop.logscrub import (
+from security import logscrub
+from security.logscrub import (
     ScrubbingAdminEmailHandler,
     ScrubbingExceptionReporterFilter,
     ScrubFilter,
@@ -187,7 +187,7 @@ def test_every_configured_handler_carries_the_filter():
     """Each handler in settings.LOGGING lists "scrub", and each handler Django configured on
     the root, django and django.server loggers really has a ScrubFilter."""
     config = django_settings.LOGGING
-    assert config["filters"]["scrub"]["()"] == "shop.logscrub.ScrubFilter"
+    assert config["filters"]["scrub"]["()"] == "security.logscrub.ScrubFilter"
     for name, handler in config["handlers"].items():
         assert "scrub" in handler.get("filters", []), name
     for logger_name in ("", "django", "django.server"):
@@ -216,7 +216,7 @@ def test_gunicorn_logconfig_installs_the_filter_on_every_handler():
     """deploy/gunicorn.conf.py's logconfig_dict puts the filter on all of gunicorn's handlers,
     including the access log's."""
     config = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))["logconfig_dict"]
-    assert config["filters"]["scrub"]["()"] == "shop.logscrub.ScrubFilter"
+    assert config["filters"]["scrub"]["()"] == "security.logscrub.ScrubFilter"
     assert config["handlers"]
     for name, handler in config["handlers"].items():
         assert "scrub" in handler.get("filters", []), name

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from checkout import monitoring, svgchart
 from checkout.models import Order, PaymentAttempt, WebhookDelivery
-from shop.models import SecurityEvent
+from security.models import SecurityEvent
 
 pytestmark = pytest.mark.django_db
 

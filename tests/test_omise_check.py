@@ -6,8 +6,8 @@ import secrets
 import pytest
 from django.core.management import CommandError, call_command
 
+from checkout.management.commands.omise_check import proxy_for_display
 from checkout.omise import OmiseClient
-from shop.management.commands.omise_check import proxy_for_display
 
 
 @pytest.fixture(autouse=True)
@@ -40,7 +40,7 @@ def test_refused_secret_key_fails_clearly(sandbox, settings, monkeypatch):
         secret_key=unknown, public_key=settings.OMISE_PUBLIC_KEY,
         api_url=sandbox.api_url, vault_url=sandbox.vault_url,
     )
-    monkeypatch.setattr("shop.management.commands.omise_check.get_client", lambda: client)
+    monkeypatch.setattr("checkout.management.commands.omise_check.get_client", lambda: client)
     with pytest.raises(CommandError, match="authentication_failure") as refused:
         run_check()
     assert unknown not in str(refused.value)
@@ -54,7 +54,7 @@ def test_refused_public_key_fails_clearly(sandbox, settings, monkeypatch):
         secret_key=settings.OMISE_SECRET_KEY, public_key=unknown,
         api_url=sandbox.api_url, vault_url=sandbox.vault_url,
     )
-    monkeypatch.setattr("shop.management.commands.omise_check.get_client", lambda: client)
+    monkeypatch.setattr("checkout.management.commands.omise_check.get_client", lambda: client)
     with pytest.raises(CommandError, match="vault refused the public key") as refused:
         run_check()
     assert unknown not in str(refused.value)

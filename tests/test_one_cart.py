@@ -16,8 +16,9 @@ from checkout.refunds import duplicate_refund
 from sandbox import services as sandbox_services
 from sandbox.models import Charge
 from sandbox.services import SandboxError
+from security.models import SecurityEvent
 from shop.cart import CHECKOUT_ID_KEY
-from shop.models import Product, SecurityEvent
+from shop.models import Product
 from tests.shopping import BUYER, checkout_form, messages_of, pay
 
 pytestmark = pytest.mark.django_db(transaction=True)

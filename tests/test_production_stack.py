@@ -50,7 +50,7 @@ def test_procfile_declares_gunicorn_with_the_project_config_and_a_migrate_releas
     """The Procfile's web process is gunicorn with deploy/gunicorn.conf.py; its release step
     applies migrations before the new version takes traffic."""
     processes = procfile()
-    assert processes["web"][:2] == ["gunicorn", "shop.wsgi"]
+    assert processes["web"][:2] == ["gunicorn", "config.wsgi"]
     assert processes["web"][2:] == ["-c", "deploy/gunicorn.conf.py"]
     assert processes["release"] == ["python", "manage.py", "migrate", "--noinput"]
 

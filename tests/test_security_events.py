@@ -3,8 +3,8 @@
 import pytest
 from django.test import RequestFactory
 
-from shop.models import SecurityEvent
-from shop.security_events import record_security_event
+from security.events import record_security_event
+from security.models import SecurityEvent
 
 pytestmark = pytest.mark.django_db
 

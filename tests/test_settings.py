@@ -18,12 +18,12 @@ PRODUCTION = {
 
 
 def load_settings(env: dict[str, str], tmp_path: Path, expr: str = "settings.DEBUG"):
-    """Import shop.settings in a clean interpreter with exactly `env`, print `expr`."""
+    """Import config.settings in a clean interpreter with exactly `env`, print `expr`."""
     clean = {
         "PATH": os.environ["PATH"],
         "ENV_FILE": "",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "DJANGO_SETTINGS_MODULE": "shop.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         **env,
     }
     code = f"import django; from django.conf import settings; django.setup(); print({expr})"
@@ -116,14 +116,14 @@ def test_production_mounts_no_sandbox(tmp_path):
     loading the whole URLconf imports no sandbox module: production code never imports it."""
     code = (
         "import sys, django; from django.conf import settings; django.setup()\n"
-        "import shop.urls\n"
+        "import config.urls\n"
         "from django.urls import Resolver404, resolve\n"
         "try:\n    resolve('/sandbox/omise.js'); routed = True\n"
         "except Resolver404:\n    routed = False\n"
         "print('sandbox' in settings.INSTALLED_APPS, routed,"
         " any(m == 'sandbox' or m.startswith('sandbox.') for m in sys.modules))"
     )
-    env = {"PATH": os.environ["PATH"], "ENV_FILE": "", "DJANGO_SETTINGS_MODULE": "shop.settings",
+    env = {"PATH": os.environ["PATH"], "ENV_FILE": "", "DJANGO_SETTINGS_MODULE": "config.settings",
            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", **PRODUCTION}
     result = subprocess.run(  # noqa: S603 - our own interpreter and code
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,

@@ -5,7 +5,7 @@ import json
 import pytest
 from whitenoise.storage import CompressedManifestStaticFilesStorage
 
-from shop.storage import StaticFilesStorage
+from config.storage import StaticFilesStorage
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from checkout import velocity
 from checkout.models import Order
-from shop.models import SecurityEvent
+from security.models import SecurityEvent
 from tests.factories import make_product
 from tests.shopping import checkout_form
 
@@ -29,7 +29,7 @@ PAYS = "4242424242424242"
 THREE_D_SECURE = "4000000000000002"
 BUYER = {"name": "Malee Sukjai", "country": "TH", "email": "malee@example.com"}
 ATTACK_SIZE = 200
-# The defaults (shop/settings.py): five declines per IP, session or email; three per card.
+# The defaults (config/settings.py): five declines per IP, session or email; three per card.
 DECLINES_PER_IP = DECLINES_PER_SESSION = DECLINES_PER_EMAIL = 5
 DECLINES_PER_CARD = 3
 

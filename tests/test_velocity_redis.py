@@ -1,5 +1,5 @@
 """Velocity limits on Redis, the production cache: the batched path (one MGET, one script
-call per step: shop.cache.RedisCache.add_to_windows) counts exactly as the one-call-per-
+call per step: config.cache.RedisCache.add_to_windows) counts exactly as the one-call-per-
 operation path does on local memory. The checkout's own tests run on local memory; these run
 the same rules on Redis."""
 
@@ -29,7 +29,7 @@ def backend(request, monkeypatch):
             redis.Redis.from_url(URL, socket_connect_timeout=3).flushdb()
         except redis.ConnectionError as error:
             skip_or_fail(f"Redis is not reachable at 127.0.0.1:6379 ({error})")
-        config = {"BACKEND": "shop.cache.RedisCache", "LOCATION": URL}
+        config = {"BACKEND": "config.cache.RedisCache", "LOCATION": URL}
     else:
         config = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                   "LOCATION": "velocity-redis-test"}

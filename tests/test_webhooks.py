@@ -10,7 +10,7 @@ import pytest
 from checkout import services
 from checkout.models import Order, PaymentAttempt, WebhookDelivery, WebhookEvent
 from sandbox.services import record_event
-from shop.models import SecurityEvent
+from security.models import SecurityEvent
 from tests.shopping import event_body, pay, sign
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -368,7 +368,7 @@ def test_a_signed_body_is_stored_with_card_numbers_masked(rf, settings, sandbox)
 def test_rejections_are_recorded_a_few_a_minute_per_address(client, settings, sandbox):
     """A flood of forged deliveries is answered every time but leaves a bounded number of
     security events per client address."""
-    from shop.security_events import EVENTS_PER_MINUTE
+    from security.events import EVENTS_PER_MINUTE
 
     for _ in range(EVENTS_PER_MINUTE + 15):
         assert post(client, SIGNED_EVENT, {}).status_code == 401

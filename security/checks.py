@@ -116,25 +116,25 @@ def check_otp_throttling(app_configs=None, **kwargs):
 
 @register(Tags.security)
 def check_card_guard_compiled(app_configs=None, **kwargs):
-    """Production should run the card guard's compiled first pass (shop/_cardscan.c).
+    """Production should run the card guard's compiled first pass (security/_cardscan.c).
 
     Without it the guard is just as strict, only slower on large bodies, which an attacker can
     send to tie up workers. The build skips the module quietly where no C compiler is at hand,
     so this says so, once, where the merchant looks.
     """
-    from shop import cardguard
+    from security import cards
 
-    if settings.DEBUG or (cardguard._compiled_candidates and cardguard._compiled_any_candidate):
+    if settings.DEBUG or (cards._compiled_candidates and cards._compiled_any_candidate):
         return []
-    if cardguard._compiled_candidates is not None:
+    if cards._compiled_candidates is not None:
         return [Warning(
-            "The card guard's compiled first pass is out of date: shop/_cardscan.c changed "
+            "The card guard's compiled first pass is out of date: security/_cardscan.c changed "
             "since it was built, and forms are checked the slower way.",
             hint="Run `pip install -e '.[prod]'` again where the shop is installed.",
             id="shop.W002",
         )]
     return [Warning(
-        "The card guard runs its pure-Python first pass: shop/_cardscan.c was not built.",
+        "The card guard runs its pure-Python first pass: security/_cardscan.c was not built.",
         hint="Install a C compiler and Python's headers where the shop is installed (Debian: "
         "build-essential python3-dev), then `pip install -e '.[prod]'` again "
         "(docs/card-guard.md). A 1 MiB form costs about twice as much to check without it.",
@@ -148,7 +148,7 @@ def check_card_guard_compiled(app_configs=None, **kwargs):
 # the webhook secret, not a URL (it may carry a password), not a cache's LOCATION.
 
 # Cache backends whose add() and incr() are one atomic operation on a server every worker (and
-# every host) talks to, and their subclasses (shop.cache.RedisCache is Django's RedisCache).
+# every host) talks to, and their subclasses (config.cache.RedisCache is Django's RedisCache).
 # Anything else is refused, for three different reasons:
 # - LocMemCache counts in each worker's memory: N workers give N times the tries;
 #   DummyCache counts nothing at all: the limits never trigger.
@@ -205,7 +205,7 @@ def check_shared_cache(app_configs=None, **kwargs):
 def check_trusted_proxy_count(app_configs=None, **kwargs):
     """A TLS proxy in front (SECURE_PROXY_SSL_HEADER) but TRUSTED_PROXY_COUNT left at 0.
 
-    Then REMOTE_ADDR is the proxy's address for every shopper (shop/clientip.py), so all of
+    Then REMOTE_ADDR is the proxy's address for every shopper (security/clientip.py), so all of
     them share one per-IP bucket: 5 declines by anyone block the checkout for everyone, 20
     wrong admin passwords lock every admin out, and Omise's fraud scoring gets the proxy's IP.
     A warning, not an error: the check cannot see the application server, and some (uvicorn

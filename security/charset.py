@@ -6,7 +6,7 @@ Threats:
   zlib, bz2, hex, uu, quopri) is a Python codec but not a text encoding, and decoding with it
   raises LookupError; so does `charset*=utf-8''rot13`. Every such request, on any URL, was a
   500 and an e-mail to the admins.
-- Card numbers hidden from the card guard. The guard (shop/cardguard.py) and the log
+- Card numbers hidden from the card guard. The guard (security/cardguard.py) and the log
   scrubber look for ASCII digits. A body in UTF-16/32, in EBCDIC (cp500, cp037: the known WAF
   bypass), in UTF-7 (`+ADQ-` is "4") or in a stateful encoding (ISO-2022, HZ: an escape switches
   what the next bytes mean) does not show its digits as ASCII digits, while a view reading it in
@@ -15,7 +15,7 @@ Threats:
   or any charset at all on a URL whose query string Django cannot decode with it (rot13) or
   that has too many fields (`?f0=1&…&f1200=1`): Django raises while *building* the request,
   before any middleware runs, so the WSGI/ASGI server answered a bare 500 (no security
-  headers, no clean 400). shop.wsgi and shop.asgi build requests with the classes below,
+  headers, no clean 400). config.wsgi and config.asgi build requests with the classes below,
   which leave the refusal to this middleware (or to Django's own 400 for too many fields).
 
 `RequestCharsetMiddleware` sits right before the card guard in settings.MIDDLEWARE (after the
@@ -53,7 +53,7 @@ from django.template import engines
 from django.utils.datastructures import MultiValueDict
 from django.utils.http import parse_header_parameters
 
-logger = logging.getLogger("shop.charset")
+logger = logging.getLogger("security.charset")
 
 # RFC 2978: a registered charset name is at most 40 characters.
 MAX_NAME_LENGTH = 40
@@ -144,11 +144,11 @@ def _set_encoding(request: HttpRequest, codec: str) -> None:
 
 
 class ShopWSGIRequest(_DeferContentTypeError, WSGIRequest):
-    """shop.wsgi's request class."""
+    """config.wsgi's request class."""
 
 
 class ShopASGIRequest(_DeferContentTypeError, ASGIRequest):
-    """shop.asgi's request class."""
+    """config.asgi's request class."""
 
 
 _REFUSAL_PAGE = """{% extends "base.html" %}
@@ -163,8 +163,8 @@ def _refusal_template():
 
 def refusal_response(request: HttpRequest, error: str, message: str) -> HttpResponse:
     """400 with a short page (or JSON), never echoing what was sent. The security headers come
-    from the middlewares before this one (shop.headers adds the CSP)."""
-    from shop.cardguard import _wants_json  # the guard's rule: JSON for JSON clients
+    from the middlewares before this one (security.headers adds the CSP)."""
+    from security.cardguard import _wants_json  # the guard's rule: JSON for JSON clients
 
     if _wants_json(request):
         response = JsonResponse({"error": error, "message": message}, status=400)
@@ -208,7 +208,7 @@ class RequestCharsetMiddleware:
 
     @staticmethod
     def _refuse(request: HttpRequest, error: str, message: str, charset: str) -> HttpResponse:
-        from shop.logscrub import scrub
+        from security.logscrub import scrub
 
         logger.warning(
             "Refused %s %s: %s %r", request.method, scrub(request.path)[:500], error,

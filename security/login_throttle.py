@@ -10,7 +10,7 @@ window the username, or the IP, is locked for `ADMIN_LOGIN_COOL_OFF_SECONDS`; wh
 the password is not even checked, so guessing makes no progress. Counters are keyed on the
 *submitted* username, whether or not it exists, so a lockout tells an attacker nothing about
 which accounts are real. The IP counter counts the client's rate-limit bucket
-(`shop.clientip.client_bucket`): an IPv6 /64 is one IP, and unreadable addresses share one.
+(`security.clientip.client_bucket`): an IPv6 /64 is one IP, and unreadable addresses share one.
 
 Counters live in Django's cache (Redis in production, so every worker shares them). A cache
 flush forgets them: acceptable, because the second factor still stands behind the password.
@@ -24,9 +24,9 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.http import HttpRequest
 
-from shop.clientip import UNKNOWN_BUCKET, client_bucket
-from shop.models import SecurityEvent
-from shop.security_events import record_security_event
+from security.clientip import UNKNOWN_BUCKET, client_bucket
+from security.events import record_security_event
+from security.models import SecurityEvent
 
 DEFAULT_USERNAME_LIMIT = 5  # one person mistyping a password rarely fails 5 times in a row
 DEFAULT_IP_LIMIT = 20  # higher: several staff may share an office NAT address
@@ -35,7 +35,7 @@ DEFAULT_COOL_OFF_SECONDS = 15 * 60
 LOCKED_MESSAGE = (
     "Too many failed login attempts. Try again later, or ask another administrator."
 )
-# The one answer to every login that did not pass both factors (shop.otp_admin), whichever
+# The one answer to every login that did not pass both factors (security.otp_admin), whichever
 # failed: telling "wrong code" from "wrong password" would confirm a leaked password.
 FAILED_MESSAGE = (
     "Please enter the correct username and password for a staff account, and the current code "

@@ -8,7 +8,7 @@ here (`report-uri` and `report-to` in settings.SECURE_CSP); the admin lists them
 The endpoint is public and unauthenticated by nature (browsers send reports without cookies
 or CSRF tokens), so it is also a target. It therefore answers:
 - 405 to anything but POST,
-- 429 to a client IP (an IPv6 /64 counts as one: shop/clientip.py) that sends more than
+- 429 to a client IP (an IPv6 /64 counts as one: security/clientip.py) that sends more than
   REPORTS_PER_MINUTE requests in a minute,
 - 415 to a body that is not a CSP report content type,
 - 413 to a body larger than MAX_BODY_BYTES (read no further than that),
@@ -29,10 +29,10 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from shop.clientip import client_bucket
-from shop.logscrub import scrub
-from shop.models import SecurityEvent
-from shop.security_events import record_security_event
+from security.clientip import client_bucket
+from security.events import record_security_event
+from security.logscrub import scrub
+from security.models import SecurityEvent
 
 logger = logging.getLogger(__name__)
 

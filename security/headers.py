@@ -6,11 +6,11 @@ Threats:
   `Permissions-Policy` switches those browser features off for every page and every frame.
 - Such a script going unnoticed: `Reporting-Endpoints` names where browsers send the
   Content-Security-Policy violation reports (the `report-to` directive in settings.SECURE_CSP),
-  which `shop.csp_reports` stores as SecurityEvents for the merchant to see in the admin.
+  which `security.csp_reports` stores as SecurityEvents for the merchant to see in the admin.
 - A static file, an error page or an early refusal served without the page policies: an SVG
   or HTML file opened directly could run script or be framed (clickjacking) with no
   Content-Security-Policy or X-Frame-Options. Django's CSP and clickjacking middlewares sit
-  after WhiteNoise and the card guard, so WhiteNoise's files, the guard's and shop.charset's
+  after WhiteNoise and the card guard, so WhiteNoise's files, the guard's and security.charset's
   refusals and Django's 400 for an oversized body never passed through them. This middleware,
   near the top of MIDDLEWARE, gives every response that lacks them the site's strict
   `SECURE_CSP` and `X_FRAME_OPTIONS`.
@@ -34,7 +34,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.utils.csp import CSP, build_policy
 
-# The path of shop.csp_reports.csp_report, also used by SECURE_CSP's report-uri.
+# The path of security.csp_reports.csp_report, also used by SECURE_CSP's report-uri.
 CSP_REPORT_PATH = "/csp-report/"
 CSP_REPORT_GROUP = "csp-endpoint"
 

@@ -3,7 +3,7 @@
 Threat: default or shared admin credentials, and admins without a second factor. There is no
 built-in account: this command is the one way to make an admin, it refuses to invent a password
 (it prompts, or reads a variable named with --password-from-env), and it always gives the user a
-TOTP device, because the admin (shop/otp_admin.py) serves nothing to a user without one.
+TOTP device, because the admin (security/otp_admin.py) serves nothing to a user without one.
 
     .venv/bin/python manage.py enroll_admin alice --backup-codes 5
 

@@ -18,7 +18,7 @@ from django.core.checks import ERROR
 from django.core.management.base import BaseCommand, CommandError
 
 from checkout.omise import OmiseAPIError, OmiseNetworkError, get_client
-from shop.checks import check_omise_keys, key_mode, mask_key
+from security.checks import check_omise_keys, key_mode, mask_key
 
 
 def proxy_for_display(url: str) -> str:

@@ -1,6 +1,6 @@
 /* The card guard's first pass, compiled: where in a text could a card number be?
  *
- * shop/cardguard.py judges card numbers with precise rules written in Python. Running them
+ * security/cardguard.py judges card numbers with precise rules written in Python. Running them
  * over every stretch of digits in a large body is too slow (a 1 MiB form of prose full of
  * phone numbers and references holds thousands of such stretches), so this module looks
  * through the text at C speed, reading most of it not at all (see the search below), and
@@ -255,8 +255,8 @@ static PyModuleDef_Slot slots[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "shop._cardscan",
-    .m_doc = "The card guard's first pass, compiled (see shop/cardguard.py).",
+    .m_name = "security._cardscan",
+    .m_doc = "The card guard's first pass, compiled (see security/cardguard.py).",
     .m_size = 0,
     .m_methods = methods,
     .m_slots = slots,

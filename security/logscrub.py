@@ -24,7 +24,7 @@ query string in an access log line or a secret key in a traceback leaks through 
   floods the admins' inbox, buries other errors and gets the relay throttled); the next e-mail
   about it says how many were not sent.
 
-In gunicorn's `logconfig_dict`, add `"filters": {"scrub": {"()": "shop.logscrub.ScrubFilter"}}`
+In gunicorn's `logconfig_dict`, add `"filters": {"scrub": {"()": "security.logscrub.ScrubFilter"}}`
 and `"filters": ["scrub"]` on every handler, as deploy/gunicorn.conf.py does.
 """
 
@@ -49,7 +49,7 @@ from django.utils.datastructures import MultiValueDict
 from django.utils.log import AdminEmailHandler
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
-from shop.cardguard import find_card_numbers, is_card_field
+from security.cards import find_card_numbers, is_card_field
 
 REDACTED = "[redacted]"
 _SECRET_KEY = re.compile(r"(skey_(?:test_)?)[A-Za-z0-9]+")

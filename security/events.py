@@ -6,9 +6,9 @@ import time
 from django.core.cache import cache
 from django.http import HttpRequest
 
-from shop.clientip import client_bucket, client_ip
-from shop.logscrub import scrub
-from shop.models import SecurityEvent
+from security.clientip import client_bucket, client_ip
+from security.logscrub import scrub
+from security.models import SecurityEvent
 
 # What a stranger can make us record per client address (an IPv6 /64 counts as one) and
 # minute; refusals beyond it are answered as usual but leave no row.

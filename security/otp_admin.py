@@ -2,7 +2,7 @@
 
 Threat: a stolen, guessed or reused staff password opening the admin, where orders, customers
 and security events live. Omise's guide asks for 2FA on "any e-commerce administrative
-backend". With `ShopAdminSite` as Django's default admin site (see `shop.admin_auth_apps`), no
+backend". With `ShopAdminSite` as Django's default admin site (see `security.apps`), no
 admin page is served to a session that was not verified by one of the user's *confirmed* OTP
 devices; a staff user without a device cannot get past the login page.
 
@@ -12,10 +12,10 @@ password with a wrong or missing code differently from a wrong password (its own
 a device choice and a challenge button), so a leaked or guessed password could be confirmed
 without ever knowing a code, and wrong codes cost nothing. `ShopAdminLoginForm` therefore
 checks both factors on every post and gives one answer until both pass: the same status, page
-and message (`shop.admin_auth.FAILED_MESSAGE`) for a wrong password, an unknown, inactive or
+and message (`security.login_throttle.FAILED_MESSAGE`) for a wrong password, an unknown, inactive or
 non-staff account, and a right password with a wrong, missing or throttled code or no confirmed
 device. Every such failure counts in the same per-username and per-IP lockout
-(`shop.admin_auth.LoginGuard`); the lockout message is distinct, but it is shown before the
+(`security.login_throttle.LoginGuard`); the lockout message is distinct, but it is shown before the
 password is checked, whatever the password. The response time is the same too, because the
 work is: the password is hashed once on every path (Django's ModelBackend hashes it even for
 an unknown user), the device table is read and written once, and a failed password is followed
@@ -27,7 +27,7 @@ Second factors accepted: the 6-digit code of a TOTP app (each code works once: d
 refuses a time step at or before the last one used), or a single-use static backup code; the
 code's shape picks the device (there is no device choice and no challenge: our devices are not
 interactive). Both device kinds throttle wrong codes with exponential back-off
-(OTP_*_THROTTLE_FACTOR, checked by `shop.checks`). Every refusal is recorded as a
+(OTP_*_THROTTLE_FACTOR, checked by `security.checks`). Every refusal is recorded as a
 `SecurityEvent` saying which factor failed (LOGIN_FAILURE, OTP_FAILURE with a reason), for the
 merchant's eyes only.
 """
@@ -42,7 +42,7 @@ from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from shop.admin_auth import FAILED_MESSAGE, LOCKED_MESSAGE, LoginGuard
+from security.login_throttle import FAILED_MESSAGE, LOCKED_MESSAGE, LoginGuard
 
 # The primary key of the stand-in device: no row has it (ids start at 1).
 _STAND_IN_PK = -1

@@ -113,7 +113,7 @@ OMISE_TIMEOUT_READ = env.float("OMISE_TIMEOUT_READ", default=30.0)
 SANDBOX_WEBHOOK_URL = env.str("SANDBOX_WEBHOOK_URL", default=f"{SHOP_ORIGIN}/webhooks/omise/")
 SANDBOX_WEBHOOK_DELIVERY = env.str("SANDBOX_WEBHOOK_DELIVERY", default="async")
 SANDBOX_3DS = env.str("SANDBOX_3DS", default="cards")  # "all": 3-D Secure on every card
-# The card guard (shop/cardguard.py) skips only the sandbox's vault, which plays Omise and so
+# The card guard (security/cardguard.py) skips only the sandbox's vault, which plays Omise and so
 # receives card numbers by design; production mounts no sandbox and has no exemption at all.
 CARD_GUARD_EXEMPT_PATHS = ["/sandbox/vault/"] if OMISE_SANDBOX else []
 # Omise only delivers webhooks over HTTPS; refusing plain HTTP here also stops a proxy
@@ -133,7 +133,7 @@ if missing:
 
 # --- Django ----------------------------------------------------------------------------------
 INSTALLED_APPS = [
-    "shop.admin_auth_apps.OTPAdminConfig",  # django.contrib.admin behind 2FA (shop/otp_admin.py)
+    "security.apps.OTPAdminConfig",  # django.contrib.admin behind 2FA (security/otp_admin.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -144,6 +144,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "security",
     "shop",
     "checkout",
 ]
@@ -176,13 +177,13 @@ if WEBHOOK_PROCESSING == "deferred" and "Immediate" in TASKS["default"]["BACKEND
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "shop.headers.SecurityHeadersMiddleware",
-    # Refuses charsets that are no ASCII-compatible text encoding (shop/charset.py), so the
+    "security.headers.SecurityHeadersMiddleware",
+    # Refuses charsets that are no ASCII-compatible text encoding (security/charset.py), so the
     # card guard and every view read ASCII digits as ASCII digits.
-    "shop.charset.RequestCharsetMiddleware",
+    "security.charset.RequestCharsetMiddleware",
     # Before static files and sessions: a request carrying card data is refused, whatever
     # its path, and nothing from it is saved. Its refusal still gets the headers above.
-    "shop.cardguard.CardGuardMiddleware",
+    "security.cardguard.CardGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -194,8 +195,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "shop.urls"
-WSGI_APPLICATION = "shop.wsgi.application"
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
     {
@@ -224,7 +225,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://shop")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
-    CACHES["default"]["BACKEND"] = "shop.cache.RedisCache"  # same, without a client per call
+    CACHES["default"]["BACKEND"] = "config.cache.RedisCache"  # same, without a client per call
 # Each worker's own memory for catalog pages, keyed by a shared version (shop/catalog.py).
 CACHES["catalog"] = {
     "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
@@ -256,13 +257,13 @@ STORAGES = {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
             if DEBUG
-            else "shop.storage.StaticFilesStorage"  # WhiteNoise's, URLs remembered
+            else "config.storage.StaticFilesStorage"  # WhiteNoise's, URLs remembered
         )
     },
 }
 
 # How many reverse proxies we run in front of Django (nginx: 1). X-Forwarded-For entries beyond
-# those are the client's own claims and are not believed (see shop/clientip.py).
+# those are the client's own claims and are not believed (see security/clientip.py).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # ...believed only from a peer in these networks (our proxy: loopback or a private network by
 # default), so a client reaching gunicorn directly cannot name its own address. "*": any peer
@@ -271,7 +272,7 @@ TRUSTED_PROXY_NETWORKS = env.list("TRUSTED_PROXY_NETWORKS", default=[
     "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7",
 ])
 # Per-IP rate limits count an IPv6 client by its network of this many bits (a VPS gets a /64),
-# never by its address alone (shop/clientip.py rate_limit_bucket).
+# never by its address alone (security/clientip.py rate_limit_bucket).
 RATE_LIMIT_IPV6_PREFIX = env.int("RATE_LIMIT_IPV6_PREFIX", default=64)
 if not 1 <= RATE_LIMIT_IPV6_PREFIX <= 128:
     raise ImproperlyConfigured("RATE_LIMIT_IPV6_PREFIX must be from 1 to 128 (default 64)")
@@ -329,9 +330,9 @@ if not DEBUG:
     SESSION_COOKIE_NAME = "__Host-sessionid"
     CSRF_COOKIE_NAME = "__Host-csrftoken"
 
-# --- Admin two-factor login (shop/otp_admin.py, shop/admin_auth.py) ---------------------------
+# --- Admin two-factor login (security/otp_admin.py, security/login_throttle.py) -------------
 OTP_TOTP_ISSUER = "Omise storefront"
-# Wrong codes wait 1, 2, 4, 8… seconds per device (0 would switch throttling off: shop.checks).
+# Wrong codes wait 1, 2, 4, 8… seconds per device (0 would switch throttling off: security.checks).
 OTP_TOTP_THROTTLE_FACTOR = 1
 OTP_STATIC_THROTTLE_FACTOR = 1
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin never displays TOTP keys or backup codes
@@ -352,9 +353,9 @@ SECURE_CSP = {
     "form-action": [CSP.SELF],
     "base-uri": [CSP.NONE],
     "object-src": [CSP.NONE],
-    # Violations are reported to shop.csp_reports and shown in the admin (SecurityEvent):
+    # Violations are reported to security.csp_reports and shown in the admin (SecurityEvent):
     # report-uri for browsers of today, report-to (+ the Reporting-Endpoints header that
-    # shop.headers adds) for the Reporting API that replaces it.
+    # security.headers adds) for the Reporting API that replaces it.
     "report-uri": ["/csp-report/"],
     "report-to": "csp-endpoint",
 }
@@ -369,7 +370,7 @@ X_FRAME_OPTIONS = "DENY"
 ADMINS = env.list("ADMINS", default=[])
 SERVER_EMAIL = env.str("SERVER_EMAIL", default="shop@localhost")
 # One e-mail per distinct error per this many seconds; the next one counts those not sent
-# (shop/logscrub.py ScrubbingAdminEmailHandler, shared by all workers through CACHES). 0: off.
+# (security/logscrub.py ScrubbingAdminEmailHandler, shared by all workers through CACHES). 0: off.
 ADMIN_ERROR_EMAIL_THROTTLE_SECONDS = env.int("ADMIN_ERROR_EMAIL_THROTTLE_SECONDS", default=300)
 MAILERS = {
     "default": {
@@ -389,10 +390,10 @@ MAILERS = {
 }
 
 # --- Logging ---------------------------------------------------------------------------------
-# Every handler carries the "scrub" filter (shop/logscrub.py): card numbers, secret keys and
+# Every handler carries the "scrub" filter (security/logscrub.py): card numbers, secret keys and
 # credentials are masked before anything is written. Django's own handlers (runserver's access
 # log "django.server", the 500 e-mails) are redefined here so that none escapes the filter.
-# LOG_FORMAT=json: one JSON object per line for log aggregators (shop/logformat.py), scrubbed.
+# LOG_FORMAT=json: one JSON object per line for log aggregators (config/logformat.py), scrubbed.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 if LOG_FORMAT not in {"plain", "json"}:
     raise ImproperlyConfigured("LOG_FORMAT must be 'plain' or 'json'")
@@ -400,12 +401,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "scrub": {"()": "shop.logscrub.ScrubFilter"},
+        "scrub": {"()": "security.logscrub.ScrubFilter"},
         "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {"()": "shop.logformat.JsonFormatter"},
+        "json": {"()": "config.logformat.JsonFormatter"},
         "django.server": {
             "()": "django.utils.log.ServerFormatter",
             "format": "[{server_time}] {message}",
@@ -422,7 +423,7 @@ LOGGING = {
         },
         "mail_admins": {
             "level": "ERROR",
-            "class": "shop.logscrub.ScrubbingAdminEmailHandler",
+            "class": "security.logscrub.ScrubbingAdminEmailHandler",
             "filters": ["require_debug_false", "scrub"],
         },
     },
@@ -435,5 +436,5 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 # Error reports (DEBUG page, 500 e-mails) hide card fields and mask card numbers and keys.
-DEFAULT_EXCEPTION_REPORTER_FILTER = "shop.logscrub.ScrubbingExceptionReporterFilter"
-DEFAULT_EXCEPTION_REPORTER = "shop.logscrub.ScrubbingExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "security.logscrub.ScrubbingExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "security.logscrub.ScrubbingExceptionReporter"

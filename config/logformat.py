@@ -17,7 +17,7 @@ import json
 import logging
 from datetime import UTC, datetime
 
-from shop.logscrub import scrub
+from security.logscrub import scrub
 
 
 class JsonFormatter(logging.Formatter):
