@@ -183,8 +183,9 @@ class WebhookDelivery(models.Model):
     body = models.TextField(blank=True)
     event_id = models.CharField(max_length=64, blank=True, db_index=True)
     signature_valid = models.BooleanField(null=True)
-    # SHA-256 of the Omise-Signature header: the same signed delivery is stored once.
-    signature_digest = models.CharField(max_length=64, blank=True, db_index=True)
+    # SHA-256 of what the signature covers (timestamp and body): the same delivery, however
+    # often it is replayed, is stored once.
+    signature_digest = models.CharField(max_length=64, unique=True, null=True, blank=True)
     response_status = models.PositiveSmallIntegerField(null=True)
     outcome = models.CharField(max_length=255, blank=True)
 

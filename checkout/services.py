@@ -140,6 +140,10 @@ def checkout_submit(
             f"{format_money(amount, currency)}. Please check it and pay again; you were not "
             "charged."
         )
+    # The same key again (a double click, a race past the view): its attempt, before the
+    # cart's other orders are looked at, since that attempt may be what paid the cart.
+    if existing := attempt_by_key(key=attempt_key):
+        return existing
     cart_id = cart.checkout_id()
     cart_settle_earlier(cart_id=cart_id)
 

@@ -52,6 +52,8 @@ STORED_HEADERS = {
     "X-Forwarded-For", "X-Forwarded-Proto",
 }
 MAX_HEADER_CHARS = 300
+# Two hex signatures (during a secret rotation), a comma and some spaces.
+MAX_SIGNATURE_CHARS = 2 * 64 + 8
 CHARGE_EVENTS = {
     "charge.create", "charge.complete", "charge.capture", "charge.reverse", "charge.update",
     "charge.expire",
@@ -82,7 +84,10 @@ def webhook_receive(*, request: HttpRequest) -> Outcome:
         return refusal
     # One row per signed delivery: the same signature again (a replay within the five minutes
     # the timestamp allows) is answered as usual, idempotent by event id, but not stored twice.
-    digest = hashlib.sha256(request.headers.get(SIGNATURE_HEADER, "").encode()).hexdigest()
+    # What the signature covers is the delivery: however its header is written (case, spaces,
+    # a second signature), the same timestamp and body are the same delivery.
+    signed = f"{request.headers.get(TIMESTAMP_HEADER, '')}.".encode() + request.body
+    digest = hashlib.sha256(signed).hexdigest()
     stored = WebhookDelivery.objects.filter(signature_digest=digest).exists()
     delivery = WebhookDelivery(
         remote_ip=client_ip(request) or None, headers=_stored_headers(request),
@@ -94,7 +99,11 @@ def webhook_receive(*, request: HttpRequest) -> Outcome:
         return outcome or _apply_now(verdict)
     delivery.response_status = outcome.status if outcome else None
     delivery.outcome = outcome.message[:255] if outcome else "received"
-    delivery.save()
+    try:
+        with transaction.atomic():
+            delivery.save()
+    except IntegrityError:  # the same delivery, replayed at the same moment, stored first
+        return outcome or _apply_now(verdict)
     if outcome is None:  # inline: fetch the event from Omise and apply it now
         outcome = _apply_now(verdict)
         delivery.response_status, delivery.outcome = outcome.status, outcome.message[:255]
@@ -308,6 +317,8 @@ def verify_signature(
     """
     if not signature or not timestamp:
         return False, "missing signature headers"
+    if len(signature) > MAX_SIGNATURE_CHARS:
+        return False, "malformed signature"
     # Unix seconds in ASCII digits, bounded: int() would read other scripts' digits, and a
     # 400-digit number overflows the float arithmetic below.
     if not TIMESTAMP_RE.fullmatch(timestamp):

@@ -13,7 +13,9 @@ or CSRF tokens), so it is also a target. It therefore answers:
 - 415 to a body that is not a CSP report content type,
 - 413 to a body larger than MAX_BODY_BYTES (read no further than that),
 - 400 to bad JSON or JSON that is not a CSP report,
-and 204 once stored. What is stored is trimmed: URLs lose their query string and fragment and
+and 204 once stored; of the reports a client address sends, a few a minute are kept
+(`record_security_event_limited`), so reports, ten to a request, cannot flood the table or
+the log. What is stored is trimmed: URLs lose their query string and fragment and
 long digit runs are masked, so a report about an exfiltration attempt never becomes a copy of
 the data it tried to exfiltrate.
 """
@@ -30,7 +32,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from security.clientip import client_bucket
-from security.events import record_security_event
+from security.events import record_security_event_limited
 from security.logscrub import scrub
 from security.models import SecurityEvent
 
@@ -158,7 +160,10 @@ def csp_report(request: HttpRequest) -> HttpResponse:
         return HttpResponse(status=400)
 
     for report in reports:
-        event = record_security_event(SecurityEvent.Kind.CSP_VIOLATION, request, **report)
+        # A few rows (and log lines) per client address a minute: reports are anyone's to send.
+        event = record_security_event_limited(SecurityEvent.Kind.CSP_VIOLATION, request, **report)
+        if event is None:
+            break
         # The event's path is where the violation happened, not this endpoint.
         event.path = urlsplit(report["document_uri"]).path[:500]
         event.save(update_fields=["path"])

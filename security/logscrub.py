@@ -8,7 +8,10 @@ query string in an access log line or a secret key in a traceback leaks through 
   as it is made, whichever logger makes it: Django's own records carry raw URL paths ("Not
   Found: <path>") and Host headers ("Invalid HTTP_HOST header"), which no card guard reads,
   and a handler filter alone would leave them unmasked on the record for any other handler, a
-  test's capture or an error tracker to see.
+  test's capture or an error tracker to see. (What a caller passes as `extra`, such as the
+  request Django attaches to its records, is set after: only handlers and formatters that
+  print the message, exception and stack, as ours do, are covered; an error tracker's logging
+  integration that reads `record.request` must scrub it itself.)
 * `ScrubFilter` is a logging filter that settings install on every handler (Django's, the
   shop's, gunicorn's: see `deploy/gunicorn.conf.py`). It masks card numbers (the card guard's
   own detector, keeping the last four digits: `************4242`), Omise secret keys

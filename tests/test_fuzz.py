@@ -70,8 +70,8 @@ HOSTILE = ["", ".", "..", "%2e%2e", "..%2f..%2fsettings.py", "%00", "%ff", "%c0%
            "\\", "//evil.example", "tokn_test_5xp", "chrg_test_", "LG-XXXXXXXX", "null",
            "-1", "0", "1e308", "NaN", "%", "%zz", "~", "LPT1", "con", "[]", "{}"]
 STATIC = ["/static/css/shop.css", "/static/img/favicon.svg", "/static/js/checkout.js",
-          "/static/admin/css/base.css", "/static/", "/static/../shop/settings.py",
-          "/static/%2e%2e/%2e%2e/shop/settings.py", "/static/css/shop.css.gz",
+          "/static/admin/css/base.css", "/static/", "/static/../config/settings.py",
+          "/static/%2e%2e/%2e%2e/config/settings.py", "/static/css/shop.css.gz",
           "/static/css/missing.css", "/static/css//shop.css", "/static/css/shop.css/"]
 # Card numbers in paths and hosts too (Django's own records carry both raw), and a card-shaped
 # run that fails the Luhn check: hostile to parsers, not a card number.

@@ -121,5 +121,5 @@ def test_3ds_page_has_authorize_and_fail_buttons(sandbox):
 def test_live_server_serves_no_repository_file(sandbox):
     """The test live server does not hand out the working tree (Django serves MEDIA_ROOT at
     MEDIA_URL, which default to the current directory and "/")."""
-    for path in ("/shop/settings.py", "/sandbox/models.py", "/pyproject.toml"):
+    for path in ("/config/settings.py", "/sandbox/models.py", "/pyproject.toml"):
         assert get(f"{sandbox.url}{path}").status_code == 404

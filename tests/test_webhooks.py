@@ -393,14 +393,22 @@ def test_a_replayed_delivery_is_answered_but_stored_once(client, settings, sandb
     _, charge = pending_3ds
     sandbox.complete_3ds(charge)
     body = event_body(sandbox, "charge.complete")
-    headers = sign(body, settings.OMISE_WEBHOOK_SECRET)
+    now = int(time.time())
+    headers = sign(body, settings.OMISE_WEBHOOK_SECRET, now)
     answers = [post(client, body, headers).status_code for _ in range(20)]
     assert answers == [200] * 20
     assert WebhookDelivery.objects.count() == 1
     assert WebhookDelivery.objects.get().outcome == "applied"
     assert Order.objects.get().status == Order.Status.PAID
+    # The same signature written another way (case, spaces, a second signature) is the same
+    # delivery: the stored-once rule follows what the signature covers, not the header's text.
+    signature = headers["Omise-Signature"]
+    for variant in [signature.upper(), f" {signature} ", f"{signature},", f",{signature}",
+                    f"{signature}, {'0' * 64}", f"{'f' * 64},{signature}"]:
+        assert post(client, body, {**headers, "Omise-Signature": variant}).status_code == 200
+    assert WebhookDelivery.objects.count() == 1
     # Omise's own retry is signed anew (another timestamp): a row of its own.
-    post(client, body, sign(body, settings.OMISE_WEBHOOK_SECRET, int(time.time()) - 1))
+    post(client, body, sign(body, settings.OMISE_WEBHOOK_SECRET, now - 30))
     assert WebhookDelivery.objects.count() == 2
 
 
@@ -419,3 +427,12 @@ def test_stored_headers_are_masked_and_cut_short(client, settings, sandbox):
     assert max(len(value) for value in stored.values()) <= 300
     assert set(stored) <= {"Content-Type", "Content-Length", "User-Agent", "Omise-Signature",
                            "Omise-Signature-Timestamp", "X-Forwarded-For", "X-Forwarded-Proto"}
+
+
+def test_an_oversized_signature_header_is_refused(client, settings, sandbox):
+    """Two signatures at most (a secret rotation): a longer header is no Omise delivery."""
+    body = b'{"id": "evnt_test_doesnotexist3"}'
+    headers = sign(body, settings.OMISE_WEBHOOK_SECRET)
+    headers["Omise-Signature"] = ",".join([headers["Omise-Signature"]] + ["0" * 64] * 50)
+    response = post(client, body, headers)
+    assert response.status_code == 401 and not WebhookDelivery.objects.exists()

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='webhookdelivery',
             name='signature_digest',
-            field=models.CharField(blank=True, db_index=True, max_length=64),
+            field=models.CharField(blank=True, max_length=64, null=True, unique=True),
         ),
     ]
