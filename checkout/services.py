@@ -145,7 +145,7 @@ def checkout_submit(
     if existing := attempt_by_key(key=attempt_key):
         return existing
     cart_id = cart.checkout_id()
-    cart_settle_earlier(cart_id=cart_id)
+    cart_settle_earlier(cart_id=cart_id, attempt_key=attempt_key)
 
     try:
         with transaction.atomic():
@@ -272,8 +272,11 @@ def charge_apply(*, charge: dict, attempt_id: int | None = None) -> PaymentAttem
         return attempt
 
 
-def cart_settle_earlier(*, cart_id: str) -> None:
+def cart_settle_earlier(*, cart_id: str, attempt_key: str = "") -> None:
     """Make sure no other order of this cart can still be paid before a new attempt starts.
+
+    The attempt of `attempt_key` itself is left alone: a submission racing its own double
+    click finds it by the unique key when it inserts, and answers with it.
 
     A paid order of the cart raises CartAlreadyPaid. Each attempt still pending (the shopper
     left 3-D Secure or a QR code, or opened the checkout again in another tab) is ended at
@@ -284,7 +287,7 @@ def cart_settle_earlier(*, cart_id: str) -> None:
         raise CartAlreadyPaid(paid)
     unsettled = (
         PaymentAttempt.objects.filter(order__cart_id=cart_id).exclude(status__in=SETTLED)
-        .select_related("order")
+        .exclude(key=attempt_key).select_related("order")
     )
     for attempt in unsettled:
         attempt = attempt_end(attempt=attempt)
