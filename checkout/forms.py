@@ -3,8 +3,8 @@ Omise's frame, and only the one-time token it returns reaches this form."""
 
 from django import forms
 
-from checkout.payment_methods import SOURCE_RE
-from checkout.services import TOKEN_RE, Buyer, ShownCart
+from checkout.ids import is_omise_id
+from checkout.services import Buyer, ShownCart
 
 # Omise's fraud guidance: billing addresses matter most for shoppers in the US and Canada.
 ADDRESS_REQUIRED_COUNTRIES = {"US", "CA"}
@@ -62,7 +62,7 @@ class CheckoutForm(forms.Form):
 
     def clean_omise_token(self) -> str:
         token = self.cleaned_data["omise_token"]
-        if not TOKEN_RE.match(token) and not self.data.get("omise_source"):
+        if not is_omise_id("tokn", token) and not self.data.get("omise_source"):
             raise forms.ValidationError(
                 "Your card details were not received. Press Pay and complete the card form."
             )
@@ -70,7 +70,7 @@ class CheckoutForm(forms.Form):
 
     def clean_omise_source(self) -> str:
         source = self.cleaned_data["omise_source"]
-        if source and (not SOURCE_RE.match(source) or self.data.get("omise_token")):
+        if source and (not is_omise_id("src", source) or self.data.get("omise_token")):
             raise forms.ValidationError(
                 "Your payment method was not received. Press Pay and choose how to pay again."
             )

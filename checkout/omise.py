@@ -31,6 +31,8 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 import requests.auth
 
+from checkout.ids import is_omise_id
+
 logger = logging.getLogger(__name__)
 
 OMISE_API_VERSION = "2019-05-29"
@@ -38,10 +40,6 @@ DEFAULT_API_URL = "https://api.omise.co"
 DEFAULT_VAULT_URL = "https://vault.omise.co"
 
 # Object ids go into URL paths: anything but a plain Omise id (e.g. "../account") is refused.
-_ID_PATTERNS = {
-    prefix: re.compile(rf"^{prefix}_(test_)?[0-9a-z]{{1,64}}$")
-    for prefix in ("chrg", "evnt", "rfnd", "tokn")
-}
 
 
 def _project_version() -> str:
@@ -149,7 +147,7 @@ def _iso8601(moment: datetime) -> str:
 
 
 def _check_id(prefix: str, object_id: str) -> str:
-    if not isinstance(object_id, str) or not _ID_PATTERNS[prefix].match(object_id):
+    if not is_omise_id(prefix, object_id):
         raise OmiseInvalidId(f"not a valid {prefix}_ id: {object_id!r:.80}")
     return object_id
 

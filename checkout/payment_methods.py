@@ -14,13 +14,11 @@ the same way (`checkout.services.checkout_submit`); only what the shopper sees n
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from urllib.parse import urlsplit
 
 from checkout.models import PaymentAttempt
 
-SOURCE_RE = re.compile(r"^src_(test_)?[0-9a-z]{6,64}$")
 CARD = "card"
 SOURCE = "source"  # a source whose type its charge has not told us yet
 PROMPTPAY = "promptpay"

@@ -12,10 +12,10 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from checkout.events import event_apply
 from checkout.models import PaymentAttempt, WebhookEvent
 from checkout.omise import get_client
 from checkout.services import SETTLED, attempt_needs_reconcile, attempt_reconcile
-from checkout.webhooks import event_apply
 
 
 def attempts_to_reconcile(*, older_than: timedelta, limit: int):

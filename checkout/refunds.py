@@ -23,11 +23,13 @@ from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
+from django.dispatch import receiver
 from django.utils import timezone
 
 from checkout.models import Order, PaymentAttempt, Refund
 from checkout.omise import OmiseAPIError, OmiseError, OmiseNetworkError, get_client
 from checkout.services import charge_apply
+from checkout.signals import duplicate_payment
 from shop.money import format_money
 
 logger = logging.getLogger(__name__)
@@ -231,6 +233,11 @@ def orders_with_unknown_refunds(*, settles_after: timedelta = UNKNOWN_REFUND_SET
     return Order.objects.filter(
         pk__in=Refund.objects.filter(refund_id=None, created_at__lte=cutoff).values("order_id")
     ).order_by("pk")
+
+
+@receiver(duplicate_payment, dispatch_uid="checkout.refunds.duplicate_refund")
+def _refund_when_told(sender, *, order_id: int, **kwargs) -> None:
+    duplicate_refund(order_id=order_id)
 
 
 def duplicates_to_refund():

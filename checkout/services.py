@@ -14,11 +14,11 @@ changes an order's payment state.
 One cart, one payment: every order made from a cart shares its `cart_id`. A new attempt ends
 the cart's pending ones at Omise first, and if a bank still completes one of them anyway, the
 payment that arrives second is marked `duplicate_of` the first and refunded in full
-(`checkout.refunds.duplicate_refund`), for the merchant to see and the shopper to be told.
+(`checkout.refunds.duplicate_refund`, told by the `duplicate_payment` signal), for the
+merchant to see and the shopper to be told.
 """
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -26,7 +26,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from checkout import payment_methods
+from checkout import payment_methods, signals
+from checkout.ids import is_omise_id
 from checkout.models import Order, OrderItem, PaymentAttempt
 from checkout.omise import OmiseAPIError, OmiseError, OmiseNetworkError, get_client
 from security.events import record_security_event
@@ -36,7 +37,6 @@ from shop.money import format_money
 
 logger = logging.getLogger(__name__)
 
-TOKEN_RE = re.compile(r"^tokn_(test_)?[0-9a-z]{6,64}$")
 # Omise's charge limits per currency, in minor units (THB: ฿20.00 to ฿150,000.00).
 AMOUNT_LIMITS = {"THB": (2000, 15_000_000)}
 # Attempt states Omise will not move out of on its own (refunds aside).
@@ -120,11 +120,11 @@ def checkout_submit(
     CartPaymentPending when another order of the cart holds or may still take its payment.
     """
     if source and not token:
-        if not payment_methods.SOURCE_RE.match(source):
+        if not is_omise_id("src", source):
             raise CheckoutError(
                 "The payment form did not complete. Please choose how to pay again."
             )
-    elif source or not TOKEN_RE.match(token or ""):
+    elif source or not is_omise_id("tokn", token):
         raise CheckoutError("The card form did not complete. Please enter your card again.")
     lines = cart.lines
     amount, currency = cart.total, cart.currency
@@ -504,13 +504,10 @@ def _mark_paid(order: Order) -> None:
         SecurityEvent.Kind.DUPLICATE_PAYMENT, order=order.reference, paid_first=first.reference,
         amount=order.amount, currency=order.currency,
     )
-    transaction.on_commit(lambda: _refund_duplicate(order.pk))
-
-
-def _refund_duplicate(order_id: int) -> None:
-    from checkout.refunds import duplicate_refund  # refunds applies charges through here
-
-    duplicate_refund(order_id=order_id)
+    # Refunded once the mark is committed (checkout.refunds listens).
+    transaction.on_commit(
+        lambda: signals.duplicate_payment.send(sender=Order, order_id=order.pk)
+    )
 
 
 def _charge_matches(charge: dict, order: Order, attempt: PaymentAttempt) -> bool:

@@ -9,8 +9,8 @@ not retry, `reconcile_payments` (cron) settles any order the failure left pendin
 
 from django.tasks import task
 
+from checkout.events import event_apply
 from checkout.omise import get_client
-from checkout.webhooks import event_apply
 
 
 @task()

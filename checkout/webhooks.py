@@ -25,14 +25,14 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
-from django.utils import timezone
 
+from checkout.events import event_apply, event_state
+from checkout.ids import is_omise_id
 from checkout.models import WebhookDelivery, WebhookEvent
 from checkout.omise import OmiseAPIError, OmiseError, get_client
-from checkout.refunds import refund_record
-from checkout.services import charge_apply
+from checkout.tasks import apply_webhook_event
 from security.clientip import client_ip
 from security.events import record_security_event_limited
 from security.logscrub import scrub
@@ -43,7 +43,6 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024  # Omise events are a few KB; anything near this is not one
 MAX_AGE_SECONDS = 5 * 60
 TIMESTAMP_RE = re.compile(r"[0-9]{1,12}")
-EVENT_ID_RE = re.compile(r"^evnt_(test_)?[0-9a-z]{6,64}$")
 SIGNATURE_HEADER = "Omise-Signature"
 TIMESTAMP_HEADER = "Omise-Signature-Timestamp"
 # Headers kept with the raw delivery: enough to debug, nothing that grants access.
@@ -54,10 +53,6 @@ STORED_HEADERS = {
 MAX_HEADER_CHARS = 300
 # Two hex signatures (during a secret rotation), a comma and some spaces.
 MAX_SIGNATURE_CHARS = 2 * 64 + 8
-CHARGE_EVENTS = {
-    "charge.create", "charge.complete", "charge.capture", "charge.reverse", "charge.update",
-    "charge.expire",
-}
 
 
 @dataclass(frozen=True)
@@ -181,7 +176,7 @@ def _event_id(body: bytes, delivery: WebhookDelivery) -> Outcome | str:
     except (ValueError, RecursionError):
         return Outcome(400, "malformed JSON")
     event_id = payload.get("id") if isinstance(payload, dict) else None
-    if not isinstance(event_id, str) or not EVENT_ID_RE.match(event_id):
+    if not is_omise_id("evnt", event_id):
         return Outcome(400, "no valid event id")
     delivery.event_id = event_id
     return event_id
@@ -224,10 +219,8 @@ def _enqueue(event_id: str) -> Outcome:
     deliveries racing, the second's insert waits for the first to commit, fails on the unique
     event id, and is answered as the duplicate it is.
     """
-    from checkout.tasks import apply_webhook_event  # tasks imports this module
-
     try:
-        applied = _event_applied(event_id)
+        applied = event_state(event_id)
         if applied is None:
             try:
                 # The row and the queued task commit together (the database queue shares the
@@ -237,75 +230,13 @@ def _enqueue(event_id: str) -> Outcome:
                     apply_webhook_event.enqueue(event_id=event_id)
                 return Outcome(202, "queued")
             except IntegrityError:
-                applied = _event_applied(event_id)  # another delivery queued it first
+                applied = event_state(event_id)  # another delivery queued it first
                 if applied is None:
                     raise
     except Exception:
         logger.exception("Webhook event %s could not be queued", event_id)
         return Outcome(503, "could not queue; retry later")
     return Outcome(200, f"duplicate: already {'applied' if applied else 'queued'}")
-
-
-def _event_applied(event_id: str) -> bool | None:
-    """None for an event never received, else whether it has been applied.
-
-    One indexed read on the unique event id, written out: building it with the ORM cost more
-    than the query itself, on the path every duplicate delivery takes.
-    """
-    with connection.cursor() as cursor:
-        table = WebhookEvent._meta.db_table  # the model's, should a fork rename it
-        cursor.execute(
-            f"SELECT processed_at IS NOT NULL FROM {table} WHERE event_id = %s",  # noqa: S608
-            [event_id],
-        )
-        row = cursor.fetchone()
-    return None if row is None else bool(row[0])
-
-
-def event_apply(*, event: dict, again: bool = False) -> bool:
-    """Apply a fetched event once. Returns False if another delivery already applied it.
-
-    `again=True` applies it even so (the admin's "re-fetch and re-apply"): harmless, since the
-    charge's state is set from Omise's copy, never added to, and refunds are recorded once.
-
-    The charge is read from Omise first, outside the transaction: no row stays locked while
-    Omise answers. Then, under the event's row lock, the first delivery applies it.
-    """
-    charge = _charge_of(event)
-    with transaction.atomic():
-        # The event's row, inserted unless it exists (ON CONFLICT DO NOTHING: no savepoint, no
-        # read first), then locked: concurrent deliveries of one event queue up here.
-        WebhookEvent.objects.bulk_create([WebhookEvent(
-            event_id=event["id"], key=str(event.get("key", ""))[:64],
-            livemode=bool(event.get("livemode")), data=event,
-        )], ignore_conflicts=True)
-        record = WebhookEvent.objects.select_for_update().get(event_id=event["id"])
-        if record.processed_at is not None and not again:
-            return False
-        _apply(event, charge)
-        # Key and data come from Omise's copy (a queued row was created knowing only the id).
-        record.key, record.livemode = str(event.get("key", ""))[:64], bool(event.get("livemode"))
-        record.data, record.processed_at = event, timezone.now()
-        record.save(update_fields=["key", "livemode", "data", "processed_at"])
-    return True
-
-
-def _charge_of(event: dict) -> dict | None:
-    """The charge an event is about, as it is now (events arrive late and out of order)."""
-    key, data = event.get("key", ""), event.get("data") or {}
-    if key in CHARGE_EVENTS and data.get("object") == "charge":
-        return get_client().retrieve_charge(data["id"])
-    if key == "refund.create" and data.get("object") == "refund" and data.get("charge"):
-        return get_client().retrieve_charge(data["charge"])
-    logger.info("Webhook event %s (%s) stored; nothing to do", event.get("id"), key)
-    return None
-
-
-def _apply(event: dict, charge: dict | None) -> None:
-    if charge is not None:
-        charge_apply(charge=charge)
-    if event.get("key") == "refund.create":
-        refund_record(refund=event.get("data") or {})  # once per refund id, whoever asked
 
 
 def verify_signature(

@@ -156,7 +156,7 @@ def test_sixteen_first_deliveries_of_one_event_queue_it_once(sandbox, settings, 
 
     settings.WEBHOOK_PROCESSING = "deferred"
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-    first_read, read = threading.local(), webhooks._event_applied
+    first_read, read = threading.local(), webhooks.event_state
 
     def unseen_at_first(event_id):
         if not getattr(first_read, "done", False):
@@ -164,7 +164,7 @@ def test_sixteen_first_deliveries_of_one_event_queue_it_once(sandbox, settings, 
             return None
         return read(event_id)
 
-    monkeypatch.setattr(webhooks, "_event_applied", unseen_at_first)
+    monkeypatch.setattr(webhooks, "event_state", unseen_at_first)
     body = b'{"object": "event", "id": "evnt_test_racing123", "key": "charge.complete"}'
     statuses = run_together(16, lambda i: post_webhook(sandbox, body, retry=i))
 

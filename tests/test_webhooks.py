@@ -193,7 +193,7 @@ def test_processing_error_answers_500_and_the_retry_applies(sandbox, pending_3ds
             raise RuntimeError("database hiccup")
         return real_apply(charge=charge)
 
-    monkeypatch.setattr("checkout.webhooks.charge_apply", flaky)
+    monkeypatch.setattr("checkout.events.charge_apply", flaky)
     first = sandbox.deliver_webhooks(event_ids=[sandbox.events("charge.complete")[-1]["id"]])
     assert first[0]["status_code"] == 500
     assert Order.objects.get().status == Order.Status.PENDING

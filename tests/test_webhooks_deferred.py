@@ -54,7 +54,7 @@ def test_a_failing_task_leaves_the_order_for_reconciliation(deferred, sandbox, p
     def broken(**_):
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr("checkout.webhooks._apply", broken)
+    monkeypatch.setattr("checkout.events._apply", broken)
     call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
     assert Order.objects.get().status == Order.Status.PENDING
     monkeypatch.undo()
