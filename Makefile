@@ -10,7 +10,7 @@ APT_PACKAGES := chromium nginx openssl
 BENCH_APT_PACKAGES := valgrind
 
 .DEFAULT_GOAL := help
-.PHONY: help install run run-prod test lint audit bench system-deps clean
+.PHONY: help install run run-prod test test-fast lint audit bench system-deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ test: install system-deps ## Run the whole suite (browser and TLS tests included
 	@# The races (tests marked postgres) run on PostgreSQL and Redis, where they are real:
 	@# skipped with the reason if the server is down, failed under CI=true.
 	$(PY) -m pytest --ds=tests.settings_postgres -m postgres
+
+test-fast: install ## Run the unit tier only (in process, no server, no browser): under a minute
+	$(PY) -m pytest -m unit -q
 
 audit: install ## Check installed packages for known vulnerabilities (pip-audit, needs PyPI)
 	$(PY) -m pip install --quiet pip-audit

@@ -12,7 +12,7 @@
  * group alone or, when the group has four digits (as printed numbers start), of whole groups
  * joined by single separators, whose first digit is 2 to 6 (every brand's) and whose Luhn sum
  * is valid. Everything finer (brand ranges and lengths, numbers glued to identifiers) stays
- * in Python. tests/test_cardguard_compiled.py checks that both searches report the same card
+ * in Python. tests/security/test_cardguard_compiled.py checks that both searches report the same card
  * numbers; cardguard.py falls back to its own search where this module was not built.
  *
  * any_candidate(fields) -> bool: does any name or value of a form, (name, values) pairs as

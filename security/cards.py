@@ -10,7 +10,7 @@ which masks card numbers in every log record. Neither imports the other.
   Discover). It works left to right in time linear in the text (no backtracking blow-up).
   A first pass names the stretches of digits worth judging: compiled from security/_cardscan.c
   where a C compiler was at hand at install time, in Python otherwise; both lead to the same
-  findings (tests/test_cardguard_compiled.py), the compiled one about ten times faster.
+  findings (tests/security/test_cardguard_compiled.py), the compiled one about ten times faster.
 * `is_card_field(name)` recognises the names real card forms give their fields
   (`card_number`, `cardNumber`, `cc-number`, `card[number]`, `cvv`, `security_code`,
   `expiration_month`, `exp_year`, …), but not the shop's legitimate ones (`card` holding a

@@ -1,12 +1,18 @@
 """Fixtures shared by the whole suite."""
 
+from pathlib import Path
+
 import pytest
 
-from tests.fixtures_sandbox import *  # noqa: F401,F403
-from tests.log_capture import *  # noqa: F401,F403 - the run fails if a card number is logged
-from tests.shopping import pending_3ds, shop, shopper  # noqa: F401 - shared fixtures
-from tests.staff import otp_admin_client  # noqa: F401 - shared fixture
-from tests.support import require_executable, skip_or_fail
+# Fixtures and hooks shared by the whole suite, each from the module that owns it.
+pytest_plugins = [
+    "tests.fixtures_sandbox",  # sandbox: the offline Omise over real HTTP
+    "tests.log_capture",  # the run fails if a card number is logged
+    "tests.shopping",  # shop, pending_3ds, shopper
+    "tests.staff",  # otp_admin_client
+    "tests.browser",  # chromium, page
+]
+TESTS = Path(__file__).resolve().parent
 
 
 @pytest.fixture(autouse=True)
@@ -21,39 +27,14 @@ def _empty_cache():
     forget_local()
 
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    """Debian's Chromium driven by Playwright; never a downloaded browser."""
-    require_executable(CHROMIUM, "install Debian's chromium package (make system-deps)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:  # pragma: no cover - dev dependencies missing
-        skip_or_fail("playwright is not installed (make install)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(chromium):
-    """A fresh browser context (own cookies) and page for one test."""
-    context = chromium.new_context()
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
+def pytest_collection_modifyitems(config, items):
+    """Each test gets its tier: `system` (tests/system/: browser, TLS, gunicorn stack,
+    PostgreSQL and Redis races, the fuzz), `integration` (the sandbox or a live server over real
+    HTTP) or `unit` (in process: `make test-fast`)."""
+    for item in items:
+        if TESTS / "system" in Path(item.path).parents:
+            item.add_marker(pytest.mark.system)
+        elif {"sandbox", "live_server"} & set(item.fixturenames):
+            item.add_marker(pytest.mark.integration)
+        else:
+            item.add_marker(pytest.mark.unit)

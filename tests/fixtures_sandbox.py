@@ -26,8 +26,6 @@ import requests
 
 from checkout.omise import OmiseClient, close_clients
 
-__all__ = ["sandbox", "SandboxHelper"]
-
 
 class SandboxHelper:
     """What a test needs from the sandbox: URLs, a client, tokens, hooks and what it received."""

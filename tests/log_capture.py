@@ -124,4 +124,3 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
 
 
-__all__ = ["pytest_runtest_logstart", "pytest_sessionfinish", "pytest_sessionstart"]

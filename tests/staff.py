@@ -7,6 +7,7 @@ import secrets
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import MD5PasswordHasher
 from django.test import Client
 from django.urls import reverse
 from django_otp.oath import totp
@@ -41,3 +42,19 @@ def otp_admin_client(db):
     assert response.status_code == 302 and response.url == INDEX, "admin login failed"
     client.user = user
     return client
+
+
+class CountingHasher(MD5PasswordHasher):
+    """The tests' hasher, counting how often a password is hashed."""
+
+    calls = 0
+
+    def encode(self, password, salt):
+        type(self).calls += 1
+        return super().encode(password, salt)
+
+
+class LegacyHasher(MD5PasswordHasher):
+    """A hasher the shop no longer prefers: a password stored with it must be upgraded."""
+
+    algorithm = "legacy_md5"

@@ -106,7 +106,8 @@ def test_same_request_token_refunds_once(paid, sandbox):
 def test_two_staff_on_the_same_stale_page_cannot_over_refund(paid, sandbox):
     """Two refund forms opened at once both offer ฿1,530.00; after the first refunds
     ฿1,000.00 the second's ฿1,000.00 is refused: the decision re-reads the order under its
-    lock, never trusts the page. (Simultaneous requests: tests/test_concurrency.py, PostgreSQL.)"""
+    lock, never trusts the page. (Simultaneous requests: tests/system/test_concurrency.py,
+    on PostgreSQL.)"""
     refund_create(order=paid, amount=100000, request_token="first-form")
     with pytest.raises(RefundError, match="more than the ฿530.00 left"):
         refund_create(order=paid, amount=100000, request_token="second-form")  # `paid` is stale

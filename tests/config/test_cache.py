@@ -13,7 +13,7 @@ from config.cache import RedisCache
 from tests.support import skip_or_fail
 
 URL = "redis://127.0.0.1:6379/12"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

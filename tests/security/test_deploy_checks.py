@@ -27,7 +27,7 @@ from security.checks import (
 )
 from tests.support import production_env
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NEW_IDS = {"shop.E006", "shop.W003", "shop.E007", "shop.E008"}
 REDIS = {"BACKEND": "config.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6379/0"}
 CATALOG = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "catalog"}
@@ -342,7 +342,7 @@ def test_manage_py_check_deploy_stops_on_a_per_process_cache():
 
 def test_default_production_settings_without_cache_url_are_refused(tmp_path):
     """The real settings module: production with CACHE_URL unset falls back to local memory,
-    and `check --deploy` says so (tests/test_https_settings.py sets Redis and passes)."""
+    and `check --deploy` says so (tests/config/test_https_settings.py sets Redis and passes)."""
     result = subprocess.run(  # noqa: S603 - our own fixed command line
         [sys.executable, "manage.py", "check", "--deploy"], cwd=ROOT,
         env=production_env(tmp_path), capture_output=True, text=True, timeout=120,

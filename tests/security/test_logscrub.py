@@ -28,7 +28,7 @@ from security.logscrub import (
 
 CARD = "4242424242424242"
 SPACED = "4242 4242 4242 4242"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def record(msg, *args, exc_info=None, **kwargs):
@@ -411,7 +411,7 @@ def boom(request, anything):
 urlpatterns = [path("boom/<str:anything>/", boom)]
 
 
-@pytest.mark.urls("tests.test_logscrub")
+@pytest.mark.urls("tests.security.test_logscrub")
 def test_through_the_configured_logging_a_500_flood_is_one_mail(client, mailoutbox, admins,
                                                                settings):
     """End to end (settings.LOGGING, DEBUG off as in production): a stranger requesting a

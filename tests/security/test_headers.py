@@ -19,7 +19,7 @@ from tests.support import production_env
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CARD = "4242424242424242"
 SECURITY_HEADERS = {
     "Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy",
@@ -66,7 +66,7 @@ def all_kinds(client: Client) -> dict:
     return found
 
 
-@pytest.mark.urls("tests.test_headers")
+@pytest.mark.urls("tests.security.test_headers")
 def test_every_kind_of_response_carries_the_catalog_pages_headers(settings):
     """A normal page, a static file (WhiteNoise), a 404, a 400 for a bad charset, one for an
     oversized body, a card-guard refusal, a 405 and a 500 (error pages as production renders
@@ -79,7 +79,7 @@ def test_every_kind_of_response_carries_the_catalog_pages_headers(settings):
         assert security_headers(response) == expected, kind
 
 
-@pytest.mark.urls("tests.test_headers")
+@pytest.mark.urls("tests.security.test_headers")
 def test_djangos_debug_pages_keep_their_own_choice_of_no_policy(settings):
     """With DEBUG on, Django's debug pages (404, 500, and the 400 for an oversized body)
     choose no Content-Security-Policy (`csp_override({})`: their inline styles and scripts
@@ -112,7 +112,7 @@ def test_the_card_guards_own_script_free_policy_is_kept(client):
     assert "script-src 'none'" in response["Content-Security-Policy"]
 
 
-@pytest.mark.urls("tests.test_headers")
+@pytest.mark.urls("tests.security.test_headers")
 def test_a_page_that_used_its_nonce_keeps_its_own_header(client):
     """Django's CSP middleware puts the page's nonce in the header; it is never replaced by
     the nonce-less default."""

@@ -17,8 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from security import cardguard, cards
+from tests.generated_cards import (
+    card_number,
+    card_value,
+    legitimate_value,
+    typed,
+)
 from tests.support import skip_or_fail
-from tests.test_cardguard_properties import card_number, card_value, legitimate_value, typed
 
 PROPERTY = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])

@@ -172,7 +172,7 @@ def test_accepted_charsets_reach_the_shop(client, name, body_kind):
         assert client.session["cart"] == {str(product.pk): 1}
 
 
-@pytest.mark.urls("tests.test_charset")
+@pytest.mark.urls("tests.security.test_charset")
 @pytest.mark.parametrize("name", ACCEPTED)
 def test_a_form_in_an_accepted_charset_loses_nothing(client, name):
     """Form and query values are decoded in the declared charset, also where Django 6.1
@@ -185,7 +185,7 @@ def test_a_form_in_an_accepted_charset_loses_nothing(client, name):
                                "POST": {"note": text, "card": "tokn_test_5x"}, "json": None}
 
 
-@pytest.mark.urls("tests.test_charset")
+@pytest.mark.urls("tests.security.test_charset")
 @pytest.mark.parametrize("name", ACCEPTED)
 def test_a_json_body_in_an_accepted_charset_reaches_the_view(client, name):
     response = send(client, "POST", "/echo/", name, "json", data=b'{"note": "hi"}')

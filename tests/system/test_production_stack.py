@@ -17,7 +17,7 @@ import requests
 
 from tests.support import production_env
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 

@@ -21,7 +21,7 @@ import pytest
 
 from tests.support import require_executable
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SITE_CONF = ROOT / "deploy" / "nginx.conf"
 TLS_CONF = ROOT / "deploy" / "nginx-tls.conf"
 HOST = "localhost"

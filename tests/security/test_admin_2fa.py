@@ -12,7 +12,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import MD5PasswordHasher
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -26,7 +25,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from security import login_throttle
 from security.login_throttle import LOCKED_MESSAGE
 from security.models import SecurityEvent
-from tests.staff import INDEX, LOGIN, code_for, log_in
+from tests.staff import INDEX, LOGIN, CountingHasher, code_for, log_in
 
 pytestmark = pytest.mark.django_db
 
@@ -550,14 +549,6 @@ def test_the_merchant_still_sees_which_factor_failed(client, staff, password, de
     ]
 
 
-class CountingHasher(MD5PasswordHasher):
-    """The tests' hasher, counting how often a password is hashed."""
-
-    calls = 0
-
-    def encode(self, password, salt):
-        type(self).calls += 1
-        return super().encode(password, salt)
 
 
 def work_of(client, *args, **extra):
@@ -576,7 +567,7 @@ def work_of(client, *args, **extra):
     return CountingHasher.calls, shapes
 
 
-@override_settings(PASSWORD_HASHERS=["tests.test_admin_2fa.CountingHasher"])
+@override_settings(PASSWORD_HASHERS=["tests.staff.CountingHasher"])
 def test_a_wrong_password_costs_what_a_wrong_code_costs(client, password):
     """No timing oracle: a wrong password, an unknown user, and the right password with a wrong
     or missing code (or no device, or a throttled one) each hash the password once and run the
@@ -603,14 +594,10 @@ def test_a_wrong_password_costs_what_a_wrong_code_costs(client, password):
             client, "nobody", "not-the-password", code), code
 
 
-class LegacyHasher(MD5PasswordHasher):
-    """A hasher the shop no longer prefers: a password stored with it must be upgraded."""
-
-    algorithm = "legacy_md5"
 
 
-@override_settings(PASSWORD_HASHERS=["tests.test_admin_2fa.CountingHasher",
-                                     "tests.test_admin_2fa.LegacyHasher"])
+@override_settings(PASSWORD_HASHERS=["tests.staff.CountingHasher",
+                                     "tests.staff.LegacyHasher"])
 def test_an_outdated_hash_is_upgraded_only_after_both_factors(client, password):
     """Django upgrades an outdated hash when it checks the right password, which costs one more
     hash and an UPDATE: done before the code is checked, it would confirm the password. Here a

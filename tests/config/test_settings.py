@@ -3,34 +3,10 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-PRODUCTION = {
-    "SECRET_KEY": "a-long-random-production-value-" + "k" * 30,
-    "ALLOWED_HOSTS": "shop.example",
-    "OMISE_PUBLIC_KEY": "pkey_test_" + "5" * 19,
-    "OMISE_SECRET_KEY": "skey_test_" + "5" * 19,
-    "OMISE_WEBHOOK_SECRET": "c2VjcmV0LWZvci10ZXN0cy1vbmx5",
-}
-
-
-def load_settings(env: dict[str, str], tmp_path: Path, expr: str = "settings.DEBUG"):
-    """Import config.settings in a clean interpreter with exactly `env`, print `expr`."""
-    clean = {
-        "PATH": os.environ["PATH"],
-        "ENV_FILE": "",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        **env,
-    }
-    code = f"import django; from django.conf import settings; django.setup(); print({expr})"
-    return subprocess.run(  # noqa: S603 - our own interpreter and code
-        [sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True,
-        timeout=60,
-    )
+from tests.support import PRODUCTION, ROOT, load_settings
 
 
 def test_development_needs_nothing_set(tmp_path):

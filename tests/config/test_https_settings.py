@@ -14,7 +14,7 @@ import pytest
 
 from tests.support import production_env
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TWO_YEARS = 63_072_000
 
 
@@ -26,8 +26,8 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
 
 def check_deploy(env: dict[str, str]) -> subprocess.CompletedProcess:
     """`check --deploy` on a production host, which shares its cache between workers (Redis):
-    the local-memory default is refused by shop.E006 (tests/test_deploy_checks.py). No check
-    connects to the cache, so no Redis server is needed."""
+    the local-memory default is refused by shop.E006 (tests/security/test_deploy_checks.py).
+    No check connects to the cache, so no Redis server is needed."""
     env = {"CACHE_URL": "redis://127.0.0.1:6379/0", **env}
     return run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
 

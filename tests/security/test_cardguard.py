@@ -419,7 +419,7 @@ def test_production_configuration_has_no_exemption():
         "DATABASE_URL": "sqlite://:memory:",
     }
     result = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-c", script], env=env, cwd=Path(__file__).resolve().parent.parent,
+        [sys.executable, "-c", script], env=env, cwd=Path(__file__).resolve().parents[2],
         capture_output=True, text=True, timeout=60, check=True,
     )
     config = json.loads(result.stdout.strip().splitlines()[-1])

@@ -10,7 +10,7 @@ from django.conf import settings as django_settings
 from tests.factories import make_product
 
 pytestmark = pytest.mark.django_db
-INVENTORY = Path(__file__).resolve().parent.parent / "docs" / "payment-page-scripts.md"
+INVENTORY = Path(__file__).resolve().parents[2] / "docs" / "payment-page-scripts.md"
 ANALYTICS = '<script src="https://www.googletagmanager.com/gtag/js?id=G-TEST"></script>'
 
 

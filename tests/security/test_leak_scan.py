@@ -9,7 +9,7 @@ import pytest
 
 from tests.support import require_executable
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "leak_scan.py"
 
 

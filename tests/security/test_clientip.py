@@ -8,7 +8,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
 
 from security.clientip import UNKNOWN_BUCKET, client_bucket, client_ip, rate_limit_bucket
-from tests.test_settings import load_settings
+from tests.support import load_settings
 
 
 def request_from(remote: str, forwarded: str | None = None):
