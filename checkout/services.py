@@ -1,10 +1,12 @@
 """The payment flow, top to bottom. Views and the webhook call these functions; nothing else
 changes an order's payment state.
 
-1. `checkout_submit`  — the shopper pressed Pay: check that the cart is still the one the page
-   showed, end any earlier attempt of this cart still pending (`cart_settle_earlier`), create
-   the order and its attempt (once per idempotency key), then the charge from the one-time
-   card token or source.
+1. `checkout_submit`  — the shopper pressed Pay: within the payer's velocity limits
+   (`checkout.velocity`, card testing), `cart_charge` checks that the cart is still the one the
+   page showed, ends any earlier attempt of this cart still pending (`cart_settle_earlier`),
+   creates the order and its attempt (once per idempotency key), then the charge from the
+   one-time card token or source. `attempt_returned` (back from the bank) and
+   `attempt_settled_seen` count later outcomes against the same limits.
 2. `charge_apply`     — whatever Omise says about a charge (the create response, the 3-D Secure
    return, a webhook, a reconcile) goes through here, under row locks, so the outcome is the
    same whichever arrives first.
@@ -26,7 +28,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from checkout import payment_methods, signals
+from checkout import payment_methods, signals, velocity
 from checkout.ids import is_omise_id
 from checkout.models import Order, OrderItem, PaymentAttempt
 from checkout.omise import OmiseAPIError, OmiseError, OmiseNetworkError, get_client
@@ -82,6 +84,16 @@ class CartPaymentPending(CheckoutError):
         )
 
 
+class VelocityBlocked(CheckoutError):
+    """The payer is over a velocity limit (card testing): `block` says which and for how long.
+    Raised before any order or charge, or, when a charge reveals a blocked card, with the
+    `attempt` that revealed it."""
+
+    def __init__(self, block: velocity.Block, attempt: PaymentAttempt | None = None):
+        self.block, self.attempt = block, attempt
+        super().__init__("Too many payment attempts. Please try again later.")
+
+
 @dataclass(frozen=True)
 class ShownCart:
     """What the checkout page showed: its total, currency and the cart's fingerprint."""
@@ -107,6 +119,42 @@ class Buyer:
 
 
 def checkout_submit(
+    *, cart: Cart, buyer: Buyer, shown: ShownCart, token: str = "", source: str = "",
+    attempt_key: str, client_ip: str, return_url, payer: velocity.Identity
+) -> PaymentAttempt:
+    """`cart_charge` within the velocity limits of `payer` (card testing): a payer over a limit
+    is refused before any order or charge, and the attempt's outcome settles the points it was
+    charged. Raises VelocityBlocked, or whatever `cart_charge` raises."""
+    if block := velocity.check(identity=payer, attempt_key=attempt_key):
+        raise VelocityBlocked(block)
+    attempt = cart_charge(
+        cart=cart, buyer=buyer, shown=shown, token=token, source=source,
+        attempt_key=attempt_key, client_ip=client_ip, return_url=return_url,
+    )
+    if block := velocity.record(identity=payer, attempt=attempt):
+        raise VelocityBlocked(block, attempt)  # the card it revealed is blocked
+    return attempt
+
+
+def attempt_returned(*, attempt: PaymentAttempt, payer: velocity.Identity) -> PaymentAttempt:
+    """The shopper is back from the bank (3-D Secure, a redirect method): confirm the attempt
+    by retrieving its charge, and count its outcome (a failed 3-D Secure is a decline too).
+    Raises VelocityBlocked when the card it revealed is blocked."""
+    if attempt_needs_reconcile(attempt):  # a reload of a settled return asks no one
+        attempt = attempt_reconcile(attempt=attempt)
+    if block := velocity.record(identity=payer, attempt=attempt):
+        raise VelocityBlocked(block, attempt)
+    return attempt
+
+
+def attempt_settled_seen(*, attempt: PaymentAttempt | None, payer: velocity.Identity) -> None:
+    """A payment that settled after the checkout (3-D Secure confirmed later, a PromptPay QR
+    code paid), seen from the shopper's own page: it gives back its decline's points."""
+    if attempt is not None and attempt.status == PaymentAttempt.Status.SUCCESSFUL:
+        velocity.record(identity=payer, attempt=attempt)
+
+
+def cart_charge(
     *, cart: Cart, buyer: Buyer, shown: ShownCart, token: str = "", source: str = "",
     attempt_key: str, client_ip: str, return_url
 ) -> PaymentAttempt:

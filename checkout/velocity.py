@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
@@ -81,6 +81,9 @@ class Identity:
     session: str = ""
     email: str = ""
     card: str = ""
+    # The request seen, for the security event a block records (path, address, user agent);
+    # not part of who the payer is.
+    request: HttpRequest | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of(cls, request: HttpRequest, *, email: str, card: str = "") -> Identity:
@@ -89,6 +92,7 @@ class Identity:
             session=request.session.session_key or "",
             email=normalise_email(email),
             card=card,
+            request=request,
         )
 
 
@@ -106,7 +110,9 @@ def limits() -> dict[str, Limit]:
     return {name: Limit(*values) for name, values in settings.CHECKOUT_VELOCITY_LIMITS.items()}
 
 
-def check(*, identity: Identity, attempt_key: str, request: HttpRequest) -> Block | None:
+def check(
+    *, identity: Identity, attempt_key: str, request: HttpRequest | None = None
+) -> Block | None:
     """The block this payer is under, if any; call before creating the order or charge.
 
     A dimension whose points reached its limit starts its block here, and the block's start is
@@ -118,6 +124,7 @@ def check(*, identity: Identity, attempt_key: str, request: HttpRequest) -> Bloc
     racing each other (the view answers a later one with the first outcome) can never make a
     second charge, so the second costs nothing more.
     """
+    request = request or identity.request
     configured = limits()
     counted = [
         (dimension, getattr(identity, dimension), configured.get(dimension))
@@ -154,7 +161,9 @@ def decline_points() -> int:
     return settings.CHECKOUT_VELOCITY_DECLINE_POINTS
 
 
-def record(*, identity: Identity, attempt: PaymentAttempt, request: HttpRequest) -> Block | None:
+def record(
+    *, identity: Identity, attempt: PaymentAttempt, request: HttpRequest | None = None
+) -> Block | None:
     """Settle the points `check` took for an attempt by its outcome so far, and count the card
     once a charge reveals it; returns the block its card is under, if the card came back while
     blocked.
@@ -166,6 +175,7 @@ def record(*, identity: Identity, attempt: PaymentAttempt, request: HttpRequest)
     3-D Secure pays for each probe in full. Safe to call again for the same attempt (after
     3-D Secure, when the order page sees it paid, on a refresh): each point is counted once.
     """
+    request = request or identity.request
     card = attempt.card_fingerprint or identity.card
     configured = limits()
     card_limit = configured.get("card") if card else None

@@ -69,12 +69,6 @@ def checkout(request: HttpRequest) -> HttpResponse:
         initial={"attempt_key": key or _attempt_key(request.session)},
     )
     if form.is_valid():
-        payer = velocity.Identity.of(request, email=form.cleaned_data["email"])
-        # Card testing: a payer over a velocity limit is refused before any order or charge.
-        if block := velocity.check(
-            identity=payer, attempt_key=form.cleaned_data["attempt_key"], request=request
-        ):
-            return velocity.refusal(request, block)
         try:
             attempt = services.checkout_submit(
                 cart=cart,
@@ -87,14 +81,16 @@ def checkout(request: HttpRequest) -> HttpResponse:
                 return_url=lambda a: request.build_absolute_uri(
                     reverse("checkout:return", args=[a.order.reference, a.return_token])
                 ),
+                # Card testing: a payer over a velocity limit is refused before any charge.
+                payer=velocity.Identity.of(request, email=form.cleaned_data["email"]),
             )
+        except services.VelocityBlocked as blocked:
+            return velocity.refusal(request, blocked.block)
         except services.CartAlreadyPaid as paid:
             return _cart_already_paid(request, cart, paid.order)
         except services.CheckoutError as error:
             messages.error(request, str(error))
             return redirect("checkout:checkout")
-        if block := velocity.record(identity=payer, attempt=attempt, request=request):
-            return velocity.refusal(request, block)
         return _after_attempt(request, attempt)
 
     response = render(
@@ -156,12 +152,12 @@ def payment_return(request: HttpRequest, reference: str, token: str) -> HttpResp
     attempt = next((a for a in attempts if constant_time_compare(token, a.return_token)), None)
     if attempt is None:
         raise Http404
-    if services.attempt_needs_reconcile(attempt):  # a reload of a settled return asks no one
-        attempt = services.attempt_reconcile(attempt=attempt)
-    # A 3-D Secure failure is a decline too: it counts against the velocity limits.
-    payer = velocity.Identity.of(request, email=attempt.order.email)
-    if block := velocity.record(identity=payer, attempt=attempt, request=request):
-        return velocity.refusal(request, block)
+    try:
+        attempt = services.attempt_returned(
+            attempt=attempt, payer=velocity.Identity.of(request, email=attempt.order.email)
+        )
+    except services.VelocityBlocked as blocked:
+        return velocity.refusal(request, blocked.block)
     if services.attempt_needs_reconcile(attempt):
         # Back from the bank, but Omise has not finished: "still confirming" on the order page
         # (it refreshes until a webhook or a retrieve settles it), never the bank's page again.
@@ -236,11 +232,9 @@ def _paid_in_this_browser(request: HttpRequest, order: Order) -> bool:
 
 
 def _payment_settled(request: HttpRequest, order: Order, attempt: PaymentAttempt | None) -> None:
-    """A payment that settled after the checkout (3-D Secure confirmed later, a PromptPay QR
-    paid) gives back its decline's velocity points, seen from the shopper's own page."""
-    if attempt is not None and attempt.status == PaymentAttempt.Status.SUCCESSFUL:
-        velocity.record(identity=velocity.Identity.of(request, email=order.email),
-                        attempt=attempt, request=request)
+    services.attempt_settled_seen(
+        attempt=attempt, payer=velocity.Identity.of(request, email=order.email)
+    )
 
 
 @csrf_exempt  # Omise cannot send a CSRF token; the signature and the re-fetch protect it

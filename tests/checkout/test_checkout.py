@@ -234,7 +234,7 @@ def test_pending_order_page_refreshes_until_settled(shop, sandbox):
 def _submit(shop, sandbox, key: str, cart=None):
     """checkout_submit called directly, as a second request racing past the view's check."""
     cart = cart or Cart(shop.session)
-    return services.checkout_submit(
+    return services.cart_charge(
         cart=cart, buyer=services.Buyer(**{
             k: v for k, v in BUYER.items() if k in services.Buyer.__dataclass_fields__}),
         shown=services.ShownCart(cart.total, cart.currency, cart.fingerprint),

@@ -13,9 +13,9 @@ from django.test import Client
 from checkout import services
 from checkout.models import Order, PaymentAttempt, Refund
 from checkout.refunds import duplicate_refund
-from sandbox import services as sandbox_services
 from sandbox.models import Charge
-from sandbox.services import SandboxError
+from sandbox.services.charges import complete_3ds
+from sandbox.services.common import SandboxError
 from security.models import SecurityEvent
 from shop.cart import CHECKOUT_ID_KEY
 from shop.models import Product
@@ -128,7 +128,7 @@ def test_a_card_payment_ends_the_carts_pending_3ds_payment_first(shop, sandbox):
     # The bank's page no longer offers to authorize it, and the bank cannot complete it.
     assert 'name="choice"' not in requests.get(pending_charge["authorize_uri"], timeout=10).text
     with pytest.raises(SandboxError):
-        sandbox_services.complete_3ds(charge_id=first.charge_id, passed=True)
+        complete_3ds(charge_id=first.charge_id, passed=True)
     assert paid_orders().count() == 1
 
 
@@ -285,7 +285,7 @@ def test_two_tabs_racing_to_a_carts_first_payment_share_its_id(shop, sandbox):
     assert tabs[0].checkout_id() == tabs[1].checkout_id()
 
     def submit_in(tab, key):
-        return services.checkout_submit(
+        return services.cart_charge(
             cart=tab, buyer=services.Buyer(email=BUYER["email"], name=BUYER["name"], country="TH"),
             shown=services.ShownCart(tab.total, tab.currency, tab.fingerprint),
             token=sandbox.token("4242424242424242"), attempt_key=key, client_ip="203.0.113.9",
