@@ -44,6 +44,8 @@ system-deps: ## Install the Debian packages the tests drive (as root; otherwise 
 
 test: install system-deps ## Run the whole suite (browser and TLS tests included)
 	$(PY) scripts/leak_scan.py  # no Omise key in any tracked file (also a pre-commit hook)
+	@# A model changed without its migration fails here, before the tests build their database.
+	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest -m "not postgres"
 	@# The races (tests marked postgres) run on PostgreSQL and Redis, where they are real:
 	@# skipped with the reason if the server is down, failed under CI=true.
@@ -56,8 +58,19 @@ audit: install ## Check installed packages for known vulnerabilities (pip-audit,
 	$(PY) -m pip install --quiet pip-audit
 	$(VENV)/bin/pip-audit --skip-editable
 
-lint: install ## Check the code with ruff
-	$(VENV)/bin/ruff check .
+# Every check runs, even after one fails, so one run lists all there is to fix.
+LINT_CHECKS := \
+  "$(VENV)/bin/ruff check ." \
+  "$(VENV)/bin/ruff format --check ." \
+  "$(PY) scripts/import_cycles.py" \
+  "$(PY) scripts/check_doc_paths.py"
+# The type checker joins once pyproject.toml configures it (a [tool.mypy] section).
+LINT_CHECKS += $(if $(shell grep -s '^\[tool\.mypy\]' pyproject.toml),"$(VENV)/bin/mypy")
+
+lint: install ## Check the code: ruff, formatting, import cycles, paths named in the docs
+	@status=0; for check in $(LINT_CHECKS); do \
+	  echo "$$check"; $$check || status=1; \
+	done; exit $$status
 
 run-prod: install ## Production stack on http://127.0.0.1:8001 (DEBUG off, gunicorn; needs Omise keys)
 	@# Production mode for real: no sandbox, so Omise test keys must be in .env or the environment

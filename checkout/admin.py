@@ -24,7 +24,7 @@ class OrderItemInline(admin.TabularInline):
 class PaymentAttemptInline(admin.TabularInline):
     model = PaymentAttempt
     extra = 0
-    fields = ["charge_id", "status", "failure_code", "card_brand", "card_last_digits", "created_at"]
+    fields = ("charge_id", "status", "failure_code", "card_brand", "card_last_digits", "created_at")
     readonly_fields = fields
     can_delete = False
     show_change_link = True
@@ -33,7 +33,7 @@ class PaymentAttemptInline(admin.TabularInline):
 class RefundInline(admin.TabularInline):
     model = Refund
     extra = 0
-    fields = ["refund_id", "amount", "currency", "created_by", "created_at"]
+    fields = ("refund_id", "amount", "currency", "created_by", "created_at")
     readonly_fields = fields
     can_delete = False
 

@@ -29,7 +29,7 @@ def omise_sources() -> list[str]:
     return sorted(sources)
 
 
-def checkout_policy() -> dict[str, list[str]]:
+def checkout_policy() -> dict[str, list[str] | str]:
     policy = deepcopy(settings.SECURE_CSP)
     omise = omise_sources()
     for directive in ("script-src", "connect-src", "img-src"):

@@ -77,7 +77,8 @@ class CheckoutForm(forms.Form):
         return source
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns (django-stubs allows it None)
         if data.get("country") in ADDRESS_REQUIRED_COUNTRIES:
             for field in ("street1", "city", "state", "postal_code"):
                 if not data.get(field):

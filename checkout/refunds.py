@@ -82,10 +82,12 @@ def refund_create(
             earlier = Refund.objects.filter(request_token=request_token).first()
             if earlier is not None:
                 return earlier  # the same form again: already done
-        _check_refundable(order, attempt, amount)
+        attempt = _check_refundable(order, attempt, amount)
+        charge_id = attempt.charge_id
+        assert charge_id is not None  # the query above excludes attempts without a charge
         try:
             refund = client.create_refund(
-                attempt.charge_id,
+                charge_id,
                 amount=amount,
                 metadata={
                     "order_reference": order.reference, "refund_request": request_token or ""
@@ -105,7 +107,7 @@ def refund_create(
         # the commit above, so no lock is held while waiting on Omise again; if it cannot be
         # read now, the refund still stands and the refund.create webhook catches up.
         try:
-            charge_apply(charge=client.retrieve_charge(attempt.charge_id))
+            charge_apply(charge=client.retrieve_charge(charge_id))
         except OmiseError:
             logger.warning("Refunded %s; its charge could not be re-read yet", order.reference)
     if refund is None:
@@ -191,10 +193,12 @@ def refunds_unknown_resolve(
     ).first()
     if attempt is None:
         return 0
+    charge_id = attempt.charge_id
+    assert charge_id is not None  # the query above excludes attempts without a charge
     client = get_client()
     made, offset = {}, 0
     while True:  # every refund of the charge: a handful at most
-        page = client.list_refunds(attempt.charge_id, offset=offset)
+        page = client.list_refunds(charge_id, offset=offset)
         for refund in page.get("data") or []:
             if token := (refund.get("metadata") or {}).get("refund_request"):
                 made[token] = refund
@@ -223,7 +227,7 @@ def refunds_unknown_resolve(
                 row.delete()
             settled += 1
     if settled:
-        charge_apply(charge=client.retrieve_charge(attempt.charge_id))
+        charge_apply(charge=client.retrieve_charge(charge_id))
     return settled
 
 
@@ -247,7 +251,10 @@ def duplicates_to_refund():
 
 # --- helpers ---------------------------------------------------------------------------------
 
-def _check_refundable(order: Order, attempt: PaymentAttempt | None, amount: int) -> None:
+def _check_refundable(
+    order: Order, attempt: PaymentAttempt | None, amount: int
+) -> PaymentAttempt:
+    """`attempt`, the paid one, once `order` is found refundable by `amount`."""
     if order.status not in REFUNDABLE_STATUSES or attempt is None:
         raise RefundError(
             f"Order {order.reference} is {order.get_status_display().lower()}: only paid orders "
@@ -259,6 +266,7 @@ def _check_refundable(order: Order, attempt: PaymentAttempt | None, amount: int)
             f"{format_money(amount, order.currency)} is more than the "
             f"{format_money(left, order.currency)} left to refund on {order.reference}."
         )
+    return attempt
 
 
 def _record(*, order, refund_id, amount, requested_by, request_token) -> Refund:

@@ -223,7 +223,8 @@ def cart_charge(
             amount=amount,
             currency=currency,
             # Omise takes exactly one; a source fixes the amount, which must be the cart's.
-            **({"card": token} if token else {"source": source}),
+            card=token or None,
+            source=None if token else source,
             description=_description(order, items),
             ip=client_ip or None,
             return_uri=return_url(attempt),
@@ -504,12 +505,13 @@ def _order_follow(order: Order, attempt: PaymentAttempt, charge: dict) -> None:
     """Move the order to the state the charge implies, if the state machine allows it."""
     before = (order.status, order.refunded_amount)
     status = attempt.status
-    target = {
+    targets: dict[str, Order.Status] = {
         PaymentAttempt.Status.SUCCESSFUL: Order.Status.PAID,
         PaymentAttempt.Status.FAILED: Order.Status.FAILED,
         PaymentAttempt.Status.EXPIRED: Order.Status.EXPIRED,
         PaymentAttempt.Status.REVERSED: Order.Status.FAILED,
-    }.get(status)
+    }
+    target = targets.get(status)
     refunded = int(charge.get("refunded_amount") or charge.get("refunded") or 0)
     if status == PaymentAttempt.Status.SUCCESSFUL and refunded:
         order.refunded_amount = min(refunded, order.amount)

@@ -19,9 +19,9 @@ its window reach the limit, that dimension is blocked for a while: the checkout 
 block's start.
 
 The card fingerprint is known only once a charge reveals it (the token id says nothing about the
-card, and our Omise API sheet lists no way to look a token up). So the card dimension counts
-from charges, and when a blocked card shows up again it also blocks the IP, session and email
-that carried it: the attacker loses an identity with every further try. Limits and their
+card, and the Omise API facts in docs/omise-api.md hold no token lookup). So the card dimension
+counts from charges, and when a blocked card shows up again it also blocks the IP, session and
+email that carried it: the attacker loses an identity with every further try. Limits and their
 reasons: docs/velocity.md.
 """
 
@@ -126,11 +126,11 @@ def check(
     """
     request = request or identity.request
     configured = limits()
-    counted = [
-        (dimension, getattr(identity, dimension), configured.get(dimension))
-        for dimension in DIMENSIONS
-        if getattr(identity, dimension) and configured.get(dimension) is not None
-    ]
+    counted: list[tuple[str, str, Limit]] = []
+    for dimension in DIMENSIONS:
+        value, limit = getattr(identity, dimension), configured.get(dimension)
+        if value and limit is not None:
+            counted.append((dimension, value, limit))
     # Every dimension's block and points in one read (one MGET on Redis).
     known = cache.get_many([
         _key(kind, dimension, value) for dimension, value, _ in counted
@@ -290,8 +290,8 @@ def _add_points_many(changes: list[tuple[str, int, int]]) -> list[int]:
 
 
 def _blocked(
-    *, dimension: str, value: str, limit: Limit, request: HttpRequest, until: float | None,
-    points: int,
+    *, dimension: str, value: str, limit: Limit, request: HttpRequest | None,
+    until: float | None, points: int,
 ) -> Block | None:
     """The running block of this value (`until`, as read from the cache), or a new one if its
     `points` reached the limit."""
@@ -311,7 +311,7 @@ def _set_block(dimension: str, value: str, limit: Limit) -> bool:
 
 
 def _start_block(
-    *, dimension: str, value: str, limit: Limit, request: HttpRequest, points: int
+    *, dimension: str, value: str, limit: Limit, request: HttpRequest | None, points: int
 ) -> Block:
     if _set_block(dimension, value, limit):
         record_security_event(

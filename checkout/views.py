@@ -86,8 +86,8 @@ def checkout(request: HttpRequest) -> HttpResponse:
             )
         except services.VelocityBlocked as blocked:
             return velocity.refusal(request, blocked.block)
-        except services.CartAlreadyPaid as paid:
-            return _cart_already_paid(request, cart, paid.order)
+        except services.CartAlreadyPaid as already:
+            return _cart_already_paid(request, cart, already.order)
         except services.CheckoutError as error:
             messages.error(request, str(error))
             return redirect("checkout:checkout")

@@ -89,18 +89,19 @@ def webhook_receive(*, request: HttpRequest) -> Outcome:
         signature_valid=True, signature_digest=digest,
     )
     verdict = _event_id(request.body, delivery)
-    outcome = verdict if isinstance(verdict, Outcome) else _accept(verdict)
+    event_id = verdict if isinstance(verdict, str) else ""  # applied only if no outcome yet
+    outcome = verdict if isinstance(verdict, Outcome) else _accept(event_id)
     if stored:
-        return outcome or _apply_now(verdict)
+        return outcome or _apply_now(event_id)
     delivery.response_status = outcome.status if outcome else None
     delivery.outcome = outcome.message[:255] if outcome else "received"
     try:
         with transaction.atomic():
             delivery.save()
     except IntegrityError:  # the same delivery, replayed at the same moment, stored first
-        return outcome or _apply_now(verdict)
+        return outcome or _apply_now(event_id)
     if outcome is None:  # inline: fetch the event from Omise and apply it now
-        outcome = _apply_now(verdict)
+        outcome = _apply_now(event_id)
         delivery.response_status, delivery.outcome = outcome.status, outcome.message[:255]
         delivery.save(update_fields=["response_status", "outcome"])
     return outcome
@@ -123,7 +124,7 @@ def _refuse_unverified(request: HttpRequest) -> Outcome | None:
     """
     if settings.WEBHOOK_REQUIRE_HTTPS and not request.is_secure():
         return Outcome(403, "HTTPS required")
-    charset = request.content_params.get("charset", "utf-8").lower()
+    charset = (request.content_params or {}).get("charset", "utf-8").lower()
     if request.content_type != "application/json" or charset not in {"utf-8", "utf8"}:
         return Outcome(415, "expected application/json in UTF-8")
     try:
@@ -176,7 +177,7 @@ def _event_id(body: bytes, delivery: WebhookDelivery) -> Outcome | str:
     except (ValueError, RecursionError):
         return Outcome(400, "malformed JSON")
     event_id = payload.get("id") if isinstance(payload, dict) else None
-    if not is_omise_id("evnt", event_id):
+    if not isinstance(event_id, str) or not is_omise_id("evnt", event_id):
         return Outcome(400, "no valid event id")
     delivery.event_id = event_id
     return event_id

@@ -11,15 +11,27 @@ the checkout's velocity limits (checkout/velocity.py), which fall back to one ca
 on any other backend.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
 from django.utils.functional import cached_property
 
+if TYPE_CHECKING:  # redis is a production extra: imported at run time by Django, when used
+    from redis import ConnectionPool, Redis
+
 
 class _OneClientPerPool(RedisCacheClient):
+    # Django's private members used here, which django-stubs leaves out.
+    _client: Callable[..., Redis]
+    _get_connection_pool: Callable[[bool], ConnectionPool]
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._clients = {}
+        self._clients: dict[int, Redis] = {}
 
     def get_client(self, key=None, *, write=False):
         pool = self._get_connection_pool(write)
@@ -56,8 +68,12 @@ return totals
 
 
 class RedisCache(DjangoRedisCache):
+    # Set by Django's RedisCache.__init__; private, so django-stubs leaves them out.
+    _servers: list[str]
+    _options: dict[str, Any]
+
     @cached_property
-    def _cache(self):
+    def _cache(self) -> _OneClientPerPool:
         return _OneClientPerPool(self._servers, **self._options)
 
     @cached_property

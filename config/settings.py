@@ -342,7 +342,7 @@ ADMIN_LOGIN_COOL_OFF_SECONDS = 15 * 60
 
 # --- Browser security headers ----------------------------------------------------------------
 # A strict policy for every page; the checkout view widens it just enough for Omise.
-SECURE_CSP = {
+SECURE_CSP: dict[str, list[str] | str] = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE, CSP.REPORT_SAMPLE],  # sample: reports show the script
     "style-src": [CSP.SELF],

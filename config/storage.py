@@ -6,6 +6,7 @@ joining) costs about 50 µs: a page with four static tags spent more on them tha
 database query. Each URL is computed once per process.
 """
 
+from collections.abc import Callable
 from functools import lru_cache
 
 from whitenoise.storage import CompressedManifestStaticFilesStorage
@@ -14,4 +15,5 @@ from whitenoise.storage import CompressedManifestStaticFilesStorage
 class StaticFilesStorage(CompressedManifestStaticFilesStorage):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.url = lru_cache(maxsize=4096)(self.url)  # per instance: no stale class-wide cache
+        # Per instance: no stale class-wide cache.
+        self.url: Callable[[str | None], str] = lru_cache(maxsize=4096)(self.url)

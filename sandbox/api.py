@@ -21,9 +21,32 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from sandbox import services
 from sandbox.models import Fault, ReceivedRequest
-from sandbox.services import SandboxError
+from sandbox.services.account import account_json
+from sandbox.services.charges import (
+    capture_charge,
+    charge_json,
+    create_charge,
+    create_refund,
+    expire_charge,
+    get_charge,
+    list_charges,
+    mark_charge,
+    reverse_charge,
+)
+from sandbox.services.common import SandboxError, as_bool, paginate
+from sandbox.services.events import (
+    deliver_pending,
+    delivery_json,
+    event_json,
+    get_event,
+    list_events,
+)
+from sandbox.services.faults import add_fault, take_fault
+from sandbox.services.keys import record_key_use
+from sandbox.services.refunds import refund_json
+from sandbox.services.sources import create_source
+from sandbox.services.tokens import create_token
 
 _LIVE_KEY = re.compile(r"^(pkey|skey)_(?!test_)")
 
@@ -166,9 +189,9 @@ def endpoint(name: str | dict[str, str], *, methods: tuple[str, ...] = ("GET",),
                     raise SandboxError("not_found", "the requested resource was not found", 404)
                 key = authenticate(request, vault=browser)
                 if not browser:
-                    services.record_key_use(key=key, ip=request.META.get("REMOTE_ADDR", ""))
+                    record_key_use(key=key, ip=request.META.get("REMOTE_ADDR", ""))
                 params = parse_params(request)
-                fault = services.take_fault(endpoint=name)
+                fault = take_fault(endpoint=name)
                 if fault and fault.kind == Fault.Kind.STATUS:
                     raise SandboxError(
                         FAULT_CODES.get(fault.status, "internal_error"), "injected fault",
@@ -208,75 +231,74 @@ def tokens(request, params):
     card = params.get("card")
     if not isinstance(card, dict):
         raise SandboxError("invalid_card", "card is missing")
-    return services.create_token(card=card)
+    return create_token(card=card)
 
 
 @endpoint("sources.create", methods=("POST",), public=True)
 def sources(request, params):
     """`POST /sources` with the public key, as Omise.js' `Omise.createSource` calls it."""
-    return services.create_source(params=params)
+    return create_source(params=params)
 
 
 # --- API -------------------------------------------------------------------------------------
 @endpoint({"GET": "charges.list", "POST": "charges.create"}, methods=("GET", "POST"))
 def charges(request, params):
     if request.method == "POST":
-        return services.create_charge(params=params)
-    return services.list_charges(params=params)
+        return create_charge(params=params)
+    return list_charges(params=params)
 
 
 @endpoint("charges.retrieve")
 def charge_detail(request, params, charge_id):
-    return services.charge_json(services.get_charge(charge_id))
+    return charge_json(get_charge(charge_id))
 
 
 @endpoint("charges.capture", methods=("POST",))
 def charge_capture(request, params, charge_id):
-    return services.capture_charge(charge_id=charge_id)
+    return capture_charge(charge_id=charge_id)
 
 
 @endpoint("charges.reverse", methods=("POST",))
 def charge_reverse(request, params, charge_id):
-    return services.reverse_charge(charge_id=charge_id)
+    return reverse_charge(charge_id=charge_id)
 
 
 @endpoint("charges.expire", methods=("POST",))
 def charge_expire(request, params, charge_id):
-    return services.expire_charge(charge_id=charge_id)
+    return expire_charge(charge_id=charge_id)
 
 
 @endpoint("charges.mark_as_paid", methods=("POST",))
 def charge_mark_as_paid(request, params, charge_id):
-    return services.mark_charge(charge_id=charge_id, paid=True)
+    return mark_charge(charge_id=charge_id, paid=True)
 
 
 @endpoint("charges.mark_as_failed", methods=("POST",))
 def charge_mark_as_failed(request, params, charge_id):
-    return services.mark_charge(charge_id=charge_id, paid=False)
+    return mark_charge(charge_id=charge_id, paid=False)
 
 
 @endpoint({"GET": "refunds.list", "POST": "refunds.create"}, methods=("GET", "POST"))
 def charge_refunds(request, params, charge_id):
     if request.method == "GET":
-        charge = services.get_charge(charge_id)
-        return services.paginate(charge.refunds.all(), params=params,
-                                 serialize=services.refund_json)
-    return services.create_refund(charge_id=charge_id, params=params)
+        charge = get_charge(charge_id)
+        return paginate(charge.refunds.all(), params=params, serialize=refund_json)
+    return create_refund(charge_id=charge_id, params=params)
 
 
 @endpoint("events.list")
 def events(request, params):
-    return services.list_events(params=params)
+    return list_events(params=params)
 
 
 @endpoint("events.retrieve")
 def event_detail(request, params, event_id):
-    return services.event_json(services.get_event(event_id))
+    return event_json(get_event(event_id))
 
 
 @endpoint("account.retrieve")
 def account(request, params):
-    return services.account_json()
+    return account_json()
 
 
 @csrf_exempt
@@ -290,12 +312,12 @@ def test_deliver_webhooks(request, params):
     ids = params.get("event_ids") or None
     if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
         raise SandboxError("bad_request", "event_ids must be a list of event ids")
-    deliveries = services.deliver_pending(
+    deliveries = deliver_pending(
         event_ids=ids,
         duplicate=_int_param(params, "duplicate", 1),
-        reverse_order=services._as_bool(params.get("reverse"), default=False),
+        reverse_order=as_bool(params.get("reverse"), default=False),
     )
-    return {"object": "list", "data": [services.delivery_json(d) for d in deliveries],
+    return {"object": "list", "data": [delivery_json(d) for d in deliveries],
             "total": len(deliveries)}
 
 
@@ -307,7 +329,7 @@ def test_faults(request, params):
     name = str(params.get("endpoint") or "")
     if name not in known_endpoints():
         raise SandboxError("bad_request", f"unknown endpoint {name!r:.60}")
-    fault = services.add_fault(
+    fault = add_fault(
         endpoint=name,
         kind=str(params.get("kind") or ""),
         seconds=_float_param(params, "seconds", 0.0),

@@ -19,9 +19,10 @@ from django.utils.csp import CSP
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_http_methods
 
-from sandbox import services, sources
+from sandbox import sources
 from sandbox.models import Charge, Delivery, Event, Fault, Notice, ReceivedRequest
-from sandbox.services import SandboxError
+from sandbox.services.charges import complete_3ds, expire_charge, get_charge, mark_charge
+from sandbox.services.common import SandboxError, sandbox_url
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 _ASSET_FILES = {  # served by name only: no path from the URL reaches the filesystem
@@ -86,7 +87,7 @@ def qr_code(request: HttpRequest, charge_id: str) -> HttpResponse:
     charge = Charge.objects.filter(id=charge_id, source__flow=sources.OFFLINE).first()
     if charge is None:
         raise Http404
-    target = services.sandbox_url(reverse("sandbox:promptpay_app", args=[charge.id]))
+    target = sandbox_url(reverse("sandbox:promptpay_app", args=[charge.id]))
     response = HttpResponse(sources.qr_svg(target), content_type="image/svg+xml")
     response["Cross-Origin-Resource-Policy"] = "cross-origin"  # shown by the shop's page
     response["Cache-Control"] = "private, max-age=300"
@@ -102,9 +103,9 @@ def promptpay_app(request: HttpRequest, charge_id: str) -> HttpResponse:
         raise Http404
     if request.method == "POST":
         with contextlib.suppress(SandboxError):  # already settled or expired: show its state
-            services.mark_charge(charge_id=charge.id, paid=request.POST.get("choice") == "pay")
+            mark_charge(charge_id=charge.id, paid=request.POST.get("choice") == "pay")
         return redirect("sandbox:promptpay_app", charge_id=charge.id)
-    charge = services.get_charge(charge.id)  # expires it if its time has passed
+    charge = get_charge(charge.id)  # expires it if its time has passed
     return render(request, "sandbox/promptpay_app.html", {
         "charge": charge,
         "amount": _display_amount(str(charge.amount), charge.currency),
@@ -113,9 +114,9 @@ def promptpay_app(request: HttpRequest, charge_id: str) -> HttpResponse:
 
 
 SETTLE_ACTIONS = {
-    "paid": lambda charge_id: services.mark_charge(charge_id=charge_id, paid=True),
-    "failed": lambda charge_id: services.mark_charge(charge_id=charge_id, paid=False),
-    "expire": lambda charge_id: services.expire_charge(charge_id=charge_id),
+    "paid": lambda charge_id: mark_charge(charge_id=charge_id, paid=True),
+    "failed": lambda charge_id: mark_charge(charge_id=charge_id, paid=False),
+    "expire": lambda charge_id: expire_charge(charge_id=charge_id),
 }
 
 
@@ -139,7 +140,7 @@ def three_d_secure(request: HttpRequest, charge_id: str) -> HttpResponse:
     if request.method == "POST":
         # Already settled (a second tab, the back button)? Just go back to the shop.
         with contextlib.suppress(SandboxError):
-            services.complete_3ds(
+            complete_3ds(
                 charge_id=charge.id, passed=request.POST.get("choice") == "authorize"
             )
         return redirect(charge.return_uri)

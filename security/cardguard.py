@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from io import BytesIO
 from itertools import accumulate, chain
+from typing import NotRequired, TypedDict
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -49,6 +50,15 @@ class Finding:
     field_name: str  # "" for a bare text body
     reason: str  # "card_number" (a value looks like one) | "card_field" (a card field's name)
     last4: str = ""  # only for card numbers; never a security code's digits
+
+
+class _EventDetail(TypedDict):
+    """What a refusal's SecurityEvent records besides the path, address and field name."""
+
+    carrier: str
+    reason: str
+    method: str | None
+    last4: NotRequired[str]
 
 
 def _has_value(value: object) -> bool:
@@ -201,7 +211,7 @@ def scan_request(request: HttpRequest) -> Finding | None:
     if content_type == "multipart/form-data":
         # Field values only: file contents go to upload handlers and are not read here.
         if request.method == "POST":
-            fields = request.POST
+            fields: QueryDict = request.POST
         else:
             fields, _files = request.parse_file_upload(request.META, BytesIO(request.body))
         return scan_fields(fields, "multipart")
@@ -259,6 +269,7 @@ def refusal_response(request: HttpRequest) -> HttpResponse:
     The guard answers before the CSP middleware (which runs after sessions), so the page
     carries the site's policy itself, without a nonce: it runs no script at all.
     """
+    response: HttpResponse
     if _wants_json(request):
         response = JsonResponse(
             {"error": "card_data_refused", "message": REFUSAL_MESSAGE}, status=400
@@ -272,7 +283,7 @@ def refusal_response(request: HttpRequest) -> HttpResponse:
     )
     # Django would log "Bad Request: <path>" for this 400, and the path may hold the card
     # number; the guard records its own event with the path masked instead.
-    response._has_been_logged = True
+    response._has_been_logged = True  # type: ignore[attr-defined]  # Django's own flag, unstubbed
     return response
 
 
@@ -305,8 +316,8 @@ class CardGuardMiddleware:
         from security.logscrub import scrub  # a card number used as a field *name* is masked too
         from security.models import SecurityEvent
 
-        detail = {"carrier": finding.carrier, "reason": finding.reason,
-                  "method": request.method}
+        detail: _EventDetail = {"carrier": finding.carrier, "reason": finding.reason,
+                                "method": request.method}
         if finding.last4:
             detail["last4"] = finding.last4
         # Limited per client address: anyone can send card-like digits at will, and every

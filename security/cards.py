@@ -20,7 +20,7 @@ which masks card numbers in every log record. Neither imports the other.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -173,13 +173,15 @@ try:
     # below judge a handful of stretches where the Python search hands them thousands.
     from security import _cardscan
 except ImportError:  # built without a C compiler: the Python search, same findings
-    _cardscan = None
-_compiled_candidates = getattr(_cardscan, "candidates", None)
-# Missing from a module built before the C source gained it: forms are then joined and searched
-# whole, still compiled (the system check shop.W002 says to rebuild).
-_compiled_any_candidate = getattr(_cardscan, "any_candidate", None)
+    _compiled_candidates: Callable[[str], list[int]] | None = None
+    _compiled_any_candidate: Callable[[Iterable[tuple[str, list[str]]]], bool] | None = None
+else:
+    _compiled_candidates = getattr(_cardscan, "candidates", None)
+    # Missing from a module built before the C source gained it: forms are then joined and
+    # searched whole, still compiled (the system check shop.W002 says to rebuild).
+    _compiled_any_candidate = getattr(_cardscan, "any_candidate", None)
 
-_candidates = _compiled_candidates or _python_candidates
+_candidates: Callable[[str], Iterable[int]] = _compiled_candidates or _python_candidates
 
 
 def fields_need_judging(lists: Iterable[tuple[str, list[str]]]) -> bool:
@@ -192,7 +194,9 @@ def _stretch_around(text: str, start: int, end: int) -> tuple[int, int]:
     """The whole stretch of digits, spaces and dashes around a candidate, digit to digit."""
     while start > 0 and text[start - 1] in _STRETCH_CHARS:
         start -= 1
-    end = _STRETCH_TAIL.match(text, end).end()
+    tail = _STRETCH_TAIL.match(text, end)
+    assert tail is not None  # "[0-9 -]*" matches anywhere, if only the empty string
+    end = tail.end()
     while text[start] not in _DIGITS:
         start += 1
     while text[end - 1] not in _DIGITS:

@@ -45,6 +45,7 @@ from __future__ import annotations
 import codecs
 import logging
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from django.core.handlers.asgi import ASGIRequest
 from django.core.handlers.wsgi import WSGIRequest
@@ -102,7 +103,13 @@ def _codec_name(name: str) -> str | None:
     return codec if ascii_compatible else None
 
 
-class _DeferContentTypeError:
+if TYPE_CHECKING:
+    _RequestBase = HttpRequest  # the mixin is only ever combined with HttpRequest's subclasses
+else:
+    _RequestBase = object
+
+
+class _DeferContentTypeError(_RequestBase):
     """Read the Content-Type as Django does, but never fail while the request is being built.
 
     Django raises there, before any middleware, where only the server's bare 500 answers: on a
@@ -140,7 +147,7 @@ def _set_encoding(request: HttpRequest, codec: str) -> None:
     if "GET" in request.__dict__ or hasattr(request, "_post"):
         request.encoding = codec  # forgets what was decoded with the previous one
     else:
-        request._encoding = codec
+        request._encoding = codec  # type: ignore[attr-defined]  # Django's private, unstubbed
 
 
 class ShopWSGIRequest(_DeferContentTypeError, WSGIRequest):
@@ -166,6 +173,7 @@ def refusal_response(request: HttpRequest, error: str, message: str) -> HttpResp
     from the middlewares before this one (security.headers adds the CSP)."""
     from security.cardguard import _wants_json  # the guard's rule: JSON for JSON clients
 
+    response: HttpResponse
     if _wants_json(request):
         response = JsonResponse({"error": error, "message": message}, status=400)
     else:
@@ -174,7 +182,7 @@ def refusal_response(request: HttpRequest, error: str, message: str) -> HttpResp
     response["Cache-Control"] = "no-store"
     # Django would log "Bad Request: <path>" with the raw path, which may hold a card number
     # (this refusal comes before the guard); the line below is written with it masked.
-    response._has_been_logged = True
+    response._has_been_logged = True  # type: ignore[attr-defined]  # Django's own flag, unstubbed
     return response
 
 
@@ -203,7 +211,7 @@ class RequestCharsetMiddleware:
                 # Django 6.1 reads such forms as UTF-8 only and raises BadRequest otherwise;
                 # the same parse (same size and field-count limits) in the declared charset.
                 request.POST = QueryDict(request.body, encoding=codec)
-                request._files = MultiValueDict()
+                request._files = MultiValueDict()  # type: ignore[attr-defined]  # Django's private
         return self.get_response(request)
 
     @staticmethod

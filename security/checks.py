@@ -20,7 +20,7 @@ import binascii
 import re
 
 from django.conf import settings
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
 KEY_NAMES = ("OMISE_PUBLIC_KEY", "OMISE_SECRET_KEY", "OMISE_WEBHOOK_SECRET")
@@ -45,7 +45,7 @@ def check_omise_keys(app_configs=None, **kwargs):
     """The Omise keys are present in production, of the right kind, and in one mode."""
     sandbox = getattr(settings, "OMISE_SANDBOX", False)
     keys = {name: getattr(settings, name, "") or "" for name in KEY_NAMES}
-    problems = []
+    problems: list[CheckMessage] = []
 
     missing = [name for name, value in keys.items() if not value]
     if missing and not settings.DEBUG and not sandbox:

@@ -40,7 +40,9 @@ import logging
 import os
 import re
 from bisect import bisect_right
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.cache import cache
@@ -224,13 +226,22 @@ def install_record_scrubbing() -> None:
     if getattr(current, "scrubs", False):
         return
 
-    def scrubbed_record(*args, **kwargs) -> logging.LogRecord:
-        record = current(*args, **kwargs)
+    logging.setLogRecordFactory(_ScrubbedRecordFactory(current))
+
+
+class _ScrubbedRecordFactory:
+    """The log record factory that install_record_scrubbing puts in front of the current one;
+    `scrubs` marks it installed."""
+
+    scrubs = True
+
+    def __init__(self, current: Callable[..., logging.LogRecord]) -> None:
+        self._current = current
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self._current(*args, **kwargs)
         _scrub_record(record)
         return record
-
-    scrubbed_record.scrubs = True
-    logging.setLogRecordFactory(scrubbed_record)
 
 
 def admin_mail_key(record: logging.LogRecord) -> str:
@@ -243,8 +254,9 @@ def admin_mail_key(record: logging.LogRecord) -> str:
     stranger choosing those could make every request "distinct" and defeat the throttle.
     """
     exc_info = getattr(record, "unscrubbed_exc_info", None) or record.exc_info
-    if exc_info and exc_info[0] is not None:
-        kind, _value, tb = exc_info
+    kind, _value, tb = exc_info or (None, None, None)
+    parts: tuple[object, ...]
+    if kind is not None:
         while tb is not None and tb.tb_next is not None:
             tb = tb.tb_next
         where = (tb.tb_frame.f_code.co_filename, tb.tb_lineno) if tb else (
@@ -352,13 +364,15 @@ class ScrubbingExceptionReporterFilter(SafeExceptionReporterFilter):
         params = super().get_post_parameters(request)
         if request is None or not params:
             return params
-        params = params.copy()  # request.POST itself is immutable and must stay intact
-        for name in list(params):
+        # django-stubs types them dict[str, Any]; with a request, Django returns request.POST
+        # (or a cleansed copy of it): a QueryDict.
+        posted = cast(QueryDict, params).copy()  # request.POST is immutable and must stay intact
+        for name in list(posted):
             if is_card_field(name):
-                params[name] = self.cleansed_substitute
+                posted[name] = self.cleansed_substitute
             else:
-                params.setlist(name, [scrub(str(v)) for v in params.getlist(name)])
-        return params
+                posted.setlist(name, [scrub(str(v)) for v in posted.getlist(name)])
+        return posted
 
     def get_traceback_frame_variables(self, request, tb_frame):
         cleansed = []

@@ -15,6 +15,7 @@ Prices in the cart and at checkout are always read from the database, never from
 """
 
 import time
+from typing import TypedDict, cast
 
 from django.core.cache import cache, caches
 from django.db.models.signals import post_delete, post_save
@@ -26,13 +27,23 @@ VERSION_KEY = "catalog:version"
 FRAGMENT_SECONDS = 300
 LOCAL_SECONDS = 2.0
 
-_remembered = {"version": 0, "until": 0.0}  # this worker's copy of the shared version
+
+
+class _Remembered(TypedDict):
+    version: int
+    until: float  # time.monotonic()
+
+
+_remembered: _Remembered = {"version": 0, "until": 0.0}  # this worker's copy of the version
 
 
 def catalog_version() -> int:
     now = time.monotonic()
     if now >= _remembered["until"]:
-        _remembered["version"] = cache.get_or_set(VERSION_KEY, time.time_ns, timeout=None)
+        # Never None: the default is a number (django-stubs types the result Any | None).
+        _remembered["version"] = cast(
+            int, cache.get_or_set(VERSION_KEY, time.time_ns, timeout=None)
+        )
         _remembered["until"] = now + LOCAL_SECONDS
     return _remembered["version"]
 
@@ -60,4 +71,4 @@ def bump_catalog_version(**_) -> None:
     # and revive stale fragments; a new timestamp never has.
     version = time.time_ns()
     cache.set(VERSION_KEY, version, timeout=None)
-    _remembered.update(version=version, until=time.monotonic() + LOCAL_SECONDS)
+    _remembered.update({"version": version, "until": time.monotonic() + LOCAL_SECONDS})

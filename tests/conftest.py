@@ -7,6 +7,7 @@ import pytest
 # Fixtures and hooks shared by the whole suite, each from the module that owns it.
 pytest_plugins = [
     "tests.fixtures_sandbox",  # sandbox: the offline Omise over real HTTP
+    "tests.fake_omise",  # fake_omise: an in-process Omise behind get_client(), no HTTP
     "tests.log_capture",  # the run fails if a card number is logged
     "tests.shopping",  # shop, pending_3ds, shopper
     "tests.staff",  # otp_admin_client

@@ -171,7 +171,7 @@ class SandboxHelper:
     def events(self, key: str | None = None) -> list[dict]:
         """Events recorded, oldest first, in Omise's wire format."""
         from sandbox.models import Event
-        from sandbox.services import event_json
+        from sandbox.services.events import event_json
 
         rows = Event.objects.order_by("seq")
         return [event_json(e) for e in (rows.filter(key=key) if key else rows)]

@@ -13,7 +13,7 @@ How:
 * The root logger is lowered to DEBUG for the run (a debug print is the typical leak); the
   handlers settings installed keep their previous threshold, so the terminal is unchanged.
 * Each record's message, exception text and stack are checked at once (nothing is kept but the
-  offenders) for the test cards of omise-api.md in any spacing or URL encoding, and for any
+  offenders) for the test cards of docs/omise-api.md in any spacing or URL encoding, and for any
   card number the card guard's detector finds.
 * At the end of the session, any offender is listed (masked) and the run's exit status is 1.
 
@@ -28,7 +28,7 @@ import re
 import threading
 from urllib.parse import unquote_plus
 
-# Omise's test cards (omise-api.md): the numbers the whole suite sends around.
+# Omise's test cards (docs/omise-api.md): the numbers the whole suite sends around.
 TEST_CARDS = frozenset({
     "4242424242424242", "5555555555554444", "3530111333300000", "4111111111140011",
     "4111111111130012", "4111111111120013", "4111111111110014", "4111111111190016",

@@ -306,25 +306,36 @@ def egress_proxy():
     server.server_close()
 
 
-def test_proxy_routes_omise_calls_and_nothing_else(sandbox, egress_proxy, settings):
-    """With OMISE_PROXY_URL, Omise calls go through the proxy, so Omise sees its fixed egress
-    IP (and raises one "new IP" notice for it); other HTTP traffic of the process does not."""
+def test_proxy_routes_omise_calls_and_nothing_else(sandbox, egress_proxy, settings, monkeypatch):
+    """With OMISE_PROXY_URL, the client get_client() hands out carries the proxy on its own
+    session and its calls go through it, so Omise sees its fixed egress IP (and raises one "new
+    IP" notice for it). Nothing else is routed there: not the process's other HTTP traffic (made
+    with requests' defaults, which do read the environment), nor a client without the setting."""
+    for name in [n for n in os.environ if n.lower().endswith("_proxy")]:
+        monkeypatch.delenv(name)  # so that only a leak from the client could route traffic
     proxy_url = f"http://127.0.0.1:{egress_proxy.server_address[1]}"
     settings.OMISE_PROXY_URL = proxy_url
     client = get_client()
     client.BACKOFF_SECONDS = 0
+    assert client.session.proxies == {"http": proxy_url, "https": proxy_url}
+    assert client.session.trust_env is False
     assert client.retrieve_account()["object"] == "account"
     assert client.retrieve_account()["object"] == "account"
     assert egress_proxy.seen == [f"{sandbox.api_url}/account"] * 2
     assert [r.ip for r in sandbox.requests("account.retrieve")] == ["127.0.0.2"] * 2
     assert [n.body.count("127.0.0.2") for n in sandbox.notices()] == [1]
-    # The rest of the process is untouched: no environment proxy, a plain session goes direct.
-    assert not any(name.lower().endswith("_proxy") and proxy_url in value
-                   for name, value in os.environ.items())
-    plain = requests.Session()
-    plain.trust_env = False
-    assert plain.get(f"{sandbox.url}/sandbox/omise.js", timeout=5).status_code == 200
-    plain.close()
+    # The rest of the process is untouched: no proxy put in the environment, and a request
+    # made the ordinary way (environment trusted) goes direct.
+    assert not any(name.lower().endswith("_proxy") for name in os.environ)
+    assert requests.get(f"{sandbox.url}/sandbox/omise.js", timeout=5).status_code == 200
+    assert len(egress_proxy.seen) == 2
+    # A client for settings without the proxy is another client, and goes direct.
+    settings.OMISE_PROXY_URL = ""
+    direct = get_client()
+    direct.BACKOFF_SECONDS = 0
+    assert direct is not client and direct.session.proxies == {}
+    assert direct.retrieve_account()["object"] == "account"
+    assert sandbox.requests("account.retrieve")[-1].ip == "127.0.0.1"
     assert len(egress_proxy.seen) == 2
 
 

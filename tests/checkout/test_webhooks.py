@@ -9,7 +9,7 @@ import pytest
 
 from checkout import services
 from checkout.models import Order, PaymentAttempt, WebhookDelivery, WebhookEvent
-from sandbox.services import record_event
+from sandbox.services.events import record_event
 from security.models import SecurityEvent
 from tests.shopping import event_body, pay, sign
 

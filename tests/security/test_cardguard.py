@@ -20,7 +20,7 @@ from security.cards import card_brand, find_card_numbers, is_card_field, is_card
 from security.models import SecurityEvent
 from shop.models import Product
 
-# Omise's test cards (docs: omise-api.md), as a shopper would type them.
+# Omise's test cards (docs/omise-api.md), as a shopper would type them.
 OMISE_TEST_CARDS = [
     "4242 4242 4242 4242", "5555 5555 5555 4444", "3530 1113 3330 0000",
     "4111 1111 1114 0011", "4111 1111 1113 0012", "4111 1111 1112 0013",

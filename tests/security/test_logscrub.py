@@ -64,9 +64,10 @@ def test_card_numbers_are_masked_to_their_last_four():
 
 
 def test_lookalikes_are_left_alone():
-    """Omise ids, order references, timestamps and failing numbers are not touched."""
-    text = "tokn_test_5xp6ca7ud chrg_test_5xp LG-20250101-0042 1718000000000 4242424242424241"
-    assert scrub(text) == text
+    """Omise ids, order references, timestamps and failing numbers are not touched, while the
+    card number in the same line is (a scrubber that did nothing would fail here)."""
+    lookalikes = "tokn_test_5xp6ca7ud chrg_test_5xp LG-20250101-0042 1718000000000 4242424242424241"
+    assert scrub(f"{lookalikes} card {CARD}") == f"{lookalikes} card ************4242"
 
 
 def test_secret_keys_are_masked_public_keys_kept():
@@ -149,14 +150,23 @@ def test_an_amex_number_between_url_encoded_brackets_is_masked():
     )
 
 
-@pytest.mark.parametrize("line", [
-    "GET /search?q=silk+scarf&phone=%2B66+81+234+5678 HTTP/1.1",
-    "GET /orders/LG-20251234-5678/?ts=2025-01-01T10%3A00%3A00%2B07%3A00 HTTP/1.1",
-    "GET /?ids=1234+5678+9012+3456 HTTP/1.1",  # fails Luhn: no card
+@pytest.mark.parametrize(("lookalike", "card", "last_four"), [
+    ("q=silk+scarf&phone=%2B66+81+234+5678", "4242+4242+4242+4242", "4242"),
+    ("ts=2025-01-01T10%3A00%3A00%2B07%3A00", "5555%205555%205555%204444", "4444"),
+    ("ids=1234+5678+9012+3456", "4242424242424242", "4242"),  # fails Luhn: no card
 ])
-def test_url_encoded_lines_without_a_card_are_left_alone(line):
-    """Phones, timestamps and ids in a URL are not mistaken for card numbers."""
-    assert scrub(line) == line
+@pytest.mark.parametrize("card_first", [False, True])
+def test_url_encoded_lookalikes_are_left_alone_next_to_a_card(lookalike, card, last_four,
+                                                              card_first):
+    """Phones, timestamps and ids in a URL are not mistaken for card numbers: in a request line
+    that also carries a card number (before or after them), only the card is masked."""
+    params = [lookalike, f"cc={card}"]
+    masked = [lookalike, f"cc={'*' * 12}{last_four}"]
+    if card_first:
+        params.reverse()
+        masked.reverse()
+    line = f"GET /orders/?{'&'.join(params)} HTTP/1.1"
+    assert scrub(line) == f"GET /orders/?{'&'.join(masked)} HTTP/1.1"
 
 
 def test_filter_masks_exceptions_and_tracebacks():
