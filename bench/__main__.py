@@ -16,8 +16,10 @@ from bench.queries import query_counts
 
 def machine() -> list[str]:
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
-    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo
-                if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")),
+        platform.processor(),
+    )
     postgres = subprocess.run(["psql", "--version"], capture_output=True, text=True)  # noqa: S607
     return [
         f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
@@ -30,11 +32,22 @@ def machine() -> list[str]:
 
 def main() -> None:
     figures, counts = stack.run(), query_counts()
-    report = "\n".join([
-        "# Benchmarks", "", *machine(), "",
-        "## Production stack (gunicorn, 2 workers, PostgreSQL, Redis, loopback)", "",
-        *stack.table(figures, counts), "",
-    ]) + "\n" + cardguard.run().replace("# Card guard benchmark", "## Card guard overhead", 1)
+    report = (
+        "\n".join(
+            [
+                "# Benchmarks",
+                "",
+                *machine(),
+                "",
+                "## Production stack (gunicorn, 2 workers, PostgreSQL, Redis, loopback)",
+                "",
+                *stack.table(figures, counts),
+                "",
+            ]
+        )
+        + "\n"
+        + cardguard.run().replace("# Card guard benchmark", "## Card guard overhead", 1)
+    )
     print(report)
     cardguard.RESULTS.write_text(report)
     print(f"Written to {cardguard.RESULTS}")

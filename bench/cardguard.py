@@ -54,12 +54,33 @@ RESULTS = Path(__file__).resolve().parent / "results.md"
 
 def realistic_text(rnd: random.Random, size: int) -> str:
     """Shop-like prose with the numbers a form holds (phones, postcodes, refs, amounts)."""
-    words = ["deliver", "to", "the", "back", "door", "please", "Chiang", "Mai", "soi", "road",
-             "gift", "wrap", "thanks", "order", "call", "before", "noon", "Thailand"]
-    numbers = [lambda: f"0{rnd.randint(60000000, 99999999)}",
-               lambda: str(rnd.randint(10000, 99999)),
-               lambda: f"LG-2025{rnd.randint(1000, 9999)}-{rnd.randint(0, 9999):04d}",
-               lambda: str(rnd.randint(1, 20)), lambda: f"tokn_test_{rnd.randint(10**9, 10**10)}"]
+    words = [
+        "deliver",
+        "to",
+        "the",
+        "back",
+        "door",
+        "please",
+        "Chiang",
+        "Mai",
+        "soi",
+        "road",
+        "gift",
+        "wrap",
+        "thanks",
+        "order",
+        "call",
+        "before",
+        "noon",
+        "Thailand",
+    ]
+    numbers = [
+        lambda: f"0{rnd.randint(60000000, 99999999)}",
+        lambda: str(rnd.randint(10000, 99999)),
+        lambda: f"LG-2025{rnd.randint(1000, 9999)}-{rnd.randint(0, 9999):04d}",
+        lambda: str(rnd.randint(1, 20)),
+        lambda: f"tokn_test_{rnd.randint(10**9, 10**10)}",
+    ]
     parts, length = [], 0
     while length < size:
         part = rnd.choice(numbers)() if rnd.random() < 0.1 else rnd.choice(words)
@@ -70,9 +91,17 @@ def realistic_text(rnd: random.Random, size: int) -> str:
 
 def form_body(rnd: random.Random, size: int) -> str:
     """A url-encoded form of about `size` bytes: a dozen short fields and one long note."""
-    fields = {"product": "teak-bowl", "quantity": "2", "next": "product", "name": "Somchai",
-              "phone": "081 234 5678", "postal_code": "50200", "email": "a@example.com",
-              "omise_token": "tokn_test_5xp6ca7ud1a2u5ng3", "city": "Chiang Mai"}
+    fields = {
+        "product": "teak-bowl",
+        "quantity": "2",
+        "next": "product",
+        "name": "Somchai",
+        "phone": "081 234 5678",
+        "postal_code": "50200",
+        "email": "a@example.com",
+        "omise_token": "tokn_test_5xp6ca7ud1a2u5ng3",
+        "city": "Chiang Mai",
+    }
     fixed = len(urlencode(fields)) + len("&note=")
     fields["note"] = realistic_text(rnd, max(0, size - fixed))
     return urlencode(fields)
@@ -119,8 +148,11 @@ def paired(without, with_, number: int, rounds: int) -> tuple[float, float, floa
             call()  # warm: first parse, caches
             times[filtered].append(timeit.timeit(call, number=number) / number)
         ratios.append(times[True][-1] / times[False][-1])
-    return (statistics.median(times[False]), statistics.median(times[True]),
-            statistics.median(ratios))
+    return (
+        statistics.median(times[False]),
+        statistics.median(times[True]),
+        statistics.median(ratios),
+    )
 
 
 def _poster(body: str, with_guard: bool):
@@ -146,13 +178,23 @@ def time_request(body: str, number: int, rounds: int) -> tuple[float, float, flo
 
 def time_filter(number: int = 2_000, rounds: int = 200) -> tuple[float, float, float]:
     """(seconds without, seconds with, ratio) for one typical log record through a handler."""
+
     def emitter(filtered: bool):
         handler = _log_handler(filtered)
 
         def emit():
-            handler.handle(logging.LogRecord("bench", logging.INFO, __file__, 1,
-                                             "POST %s 200 for %s", ("/cart/add/", "1.2.3.4"),
-                                             None))
+            handler.handle(
+                logging.LogRecord(
+                    "bench",
+                    logging.INFO,
+                    __file__,
+                    1,
+                    "POST %s 200 for %s",
+                    ("/cart/add/", "1.2.3.4"),
+                    None,
+                )
+            )
+
         return emit
 
     return paired(emitter(False), emitter(True), number, rounds)
@@ -183,10 +225,20 @@ def count_instructions(count: int = 200) -> tuple[float, float] | None:
 
     def collected(with_guard: bool, requests: int) -> int:
         run = subprocess.run(  # noqa: S603 - our own interpreter and module
-            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",  # noqa: S607
-             sys.executable, "-m", "bench.cardguard", "serve", str(int(with_guard)),
-             str(requests)],
-            env={**os.environ, "PYTHONHASHSEED": "0"}, capture_output=True, text=True,
+            [  # noqa: S607 - valgrind from PATH, as installed by make bench
+                "valgrind",
+                "--tool=callgrind",
+                "--callgrind-out-file=/dev/null",
+                sys.executable,
+                "-m",
+                "bench.cardguard",
+                "serve",
+                str(int(with_guard)),
+                str(requests),
+            ],
+            env={**os.environ, "PYTHONHASHSEED": "0"},
+            capture_output=True,
+            text=True,
             check=True,
         )
         return int(re.search(r"Collected : (\d+)", run.stderr).group(1))
@@ -198,8 +250,10 @@ def count_instructions(count: int = 200) -> tuple[float, float] | None:
 
 
 def adversarial(rnd: random.Random, size: int) -> str:
-    return "".join(rnd.choice("0123456789 -") if rnd.random() < 0.9 else rnd.choice(string.digits)
-                   for _ in range(size))
+    return "".join(
+        rnd.choice("0123456789 -") if rnd.random() < 0.9 else rnd.choice(string.digits)
+        for _ in range(size)
+    )
 
 
 def time_linearity() -> list[tuple[int, float]]:
@@ -230,33 +284,49 @@ def run() -> str:
         "|---|---|---|---|---|",
     ]
     ok = True
-    for label, size, number, rounds in (("2 KB form POST", 2048, 5, 400),
-                                        ("1 MiB form POST", 1 << 20, 1, 60)):
+    for label, size, number, rounds in (
+        ("2 KB form POST", 2048, 5, 400),
+        ("1 MiB form POST", 1 << 20, 1, 60),
+    ):
         without, with_guard, ratio = time_request(form_body(rnd, size), number, rounds)
         target = TARGETS[label]
         ok &= ratio <= target
-        lines.append(f"| {label} | {without * 1e3:.3f} ms | {with_guard * 1e3:.3f} ms | "
-                     f"{ratio:.3f}× | ≤ {target}× {'✓' if ratio <= target else '✗'} |")
+        lines.append(
+            f"| {label} | {without * 1e3:.3f} ms | {with_guard * 1e3:.3f} ms | "
+            f"{ratio:.3f}× | ≤ {target}× {'✓' if ratio <= target else '✗'} |"
+        )
     counted = count_instructions()
     lines += ["", "Instructions per 2 KB form POST (callgrind, garbage collector off):", ""]
     if counted:
         plain, guarded = counted
-        lines += ["| request | without | with guard + filter | ratio |", "|---|---|---|---|",
-                  f"| 2 KB form POST | {plain / 1e6:.3f} M | {guarded / 1e6:.3f} M | "
-                  f"{guarded / plain:.3f}× |"]
+        lines += [
+            "| request | without | with guard + filter | ratio |",
+            "|---|---|---|---|",
+            f"| 2 KB form POST | {plain / 1e6:.3f} M | {guarded / 1e6:.3f} M | "
+            f"{guarded / plain:.3f}× |",
+        ]
     else:
         lines.append("not counted: valgrind is not installed (`apt-get install valgrind`).")
     plain, filtered, ratio = time_filter()
-    lines += ["", "| log record | without filter | with ScrubFilter | ratio |", "|---|---|---|---|",
-              f"| one INFO line | {plain * 1e6:.2f} µs | {filtered * 1e6:.2f} µs | "
-              f"{ratio:.2f}× |"]
+    lines += [
+        "",
+        "| log record | without filter | with ScrubFilter | ratio |",
+        "|---|---|---|---|",
+        f"| one INFO line | {plain * 1e6:.2f} µs | {filtered * 1e6:.2f} µs | {ratio:.2f}× |",
+    ]
     rows = time_linearity()
     base = rows[0][1] / rows[0][0]
-    lines += ["", "Linearity: detector on adversarial digits and separators", "",
-              "| size | time | time per byte vs 10 KB |", "|---|---|---|"]
+    lines += [
+        "",
+        "Linearity: detector on adversarial digits and separators",
+        "",
+        "| size | time | time per byte vs 10 KB |",
+        "|---|---|---|",
+    ]
     for size, seconds in rows:
-        lines.append(f"| {size // 1000} KB | {seconds * 1e3:.1f} ms | "
-                     f"{(seconds / size) / base:.2f}× |")
+        lines.append(
+            f"| {size // 1000} KB | {seconds * 1e3:.1f} ms | {(seconds / size) / base:.2f}× |"
+        )
     lines += ["", "All request targets met." if ok else "Some request targets were missed."]
     return "\n".join(lines) + "\n"
 

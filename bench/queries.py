@@ -25,8 +25,14 @@ from shop.models import Product  # noqa: E402
 def _add_products(upto: int) -> None:
     start = Product.objects.count()
     Product.objects.bulk_create(
-        Product(name=f"Bench product {n}", slug=f"bench-product-{n}", price=45000, currency="THB",
-                image="img/products/celadon-mug.svg", description="For the benchmark.")
+        Product(
+            name=f"Bench product {n}",
+            slug=f"bench-product-{n}",
+            price=45000,
+            currency="THB",
+            image="img/products/celadon-mug.svg",
+            description="For the benchmark.",
+        )
         for n in range(start, upto)
     )
 

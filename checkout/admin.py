@@ -45,26 +45,43 @@ class RefundInline(admin.TabularInline):
 def reconcile_with_omise(model_admin, request, queryset):
     """Ask Omise about the selected attempts (or the orders' attempts) and apply the answers."""
     attempts = (
-        PaymentAttempt.objects.filter(order__in=queryset)
-        if queryset.model is Order else queryset
+        PaymentAttempt.objects.filter(order__in=queryset) if queryset.model is Order else queryset
     ).select_related("order")
     model_admin.message_user(request, f"Reconciled {describe(reconcile_attempts(attempts))}.")
 
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ["reference", "status", "amount", "refunded_amount", "currency", "email",
-                    "duplicate_of", "created_at"]
+    list_display = [
+        "reference",
+        "status",
+        "amount",
+        "refunded_amount",
+        "currency",
+        "email",
+        "duplicate_of",
+        "created_at",
+    ]
     # "Duplicate of": a second payment for a cart already paid, refunded automatically.
-    list_filter = ["status", ("duplicate_of", admin.EmptyFieldListFilter), "country",
-                   "created_at"]
+    list_filter = ["status", ("duplicate_of", admin.EmptyFieldListFilter), "country", "created_at"]
     search_fields = ["reference", "email", "name", "attempts__charge_id"]
     date_hierarchy = "created_at"
     inlines = [OrderItemInline, PaymentAttemptInline, RefundInline]
     actions = [reconcile_with_omise]
     # Payment state changes only through Omise (services.charge_apply), never by hand.
-    readonly_fields = ["reference", "status", "amount", "currency", "refunded_amount", "paid_at",
-                       "duplicate_of", "cart_id", "client_ip", "created_at", "updated_at"]
+    readonly_fields = [
+        "reference",
+        "status",
+        "amount",
+        "currency",
+        "refunded_amount",
+        "paid_at",
+        "duplicate_of",
+        "cart_id",
+        "client_ip",
+        "created_at",
+        "updated_at",
+    ]
 
     def get_urls(self):
         wrap = self.admin_site.admin_view  # the same verified-2FA staff check as every page
@@ -74,17 +91,26 @@ class OrderAdmin(admin.ModelAdmin):
 
         return [
             path("<path:object_id>/refund/", wrap(refund), name="checkout_order_refund"),
-            path("monitoring/",
-                 wrap(lambda request: admin_views.dashboard(self.admin_site, request)),
-                 name="checkout_monitoring"),
+            path(
+                "monitoring/",
+                wrap(lambda request: admin_views.dashboard(self.admin_site, request)),
+                name="checkout_monitoring",
+            ),
             *super().get_urls(),
         ]
 
 
 @admin.register(PaymentAttempt)
 class PaymentAttemptAdmin(admin.ModelAdmin):
-    list_display = ["order", "charge_id", "payment_method", "status", "failure_code", "amount",
-                    "created_at"]
+    list_display = [
+        "order",
+        "charge_id",
+        "payment_method",
+        "status",
+        "failure_code",
+        "amount",
+        "created_at",
+    ]
     list_filter = ["status", "payment_method", "failure_code", "card_brand"]
     search_fields = ["charge_id", "order__reference", "order__email", "card_fingerprint"]
     date_hierarchy = "created_at"

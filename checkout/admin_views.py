@@ -72,7 +72,9 @@ def order_refund(model_admin, request: HttpRequest, object_id: str) -> HttpRespo
         if form.is_valid():
             try:
                 refund = refund_create(
-                    order=order, amount=form.cleaned_data["amount"], requested_by=request.user,
+                    order=order,
+                    amount=form.cleaned_data["amount"],
+                    requested_by=request.user,
                     request_token=form.cleaned_data["token"],
                 )
             except RefundError as error:
@@ -88,7 +90,8 @@ def order_refund(model_admin, request: HttpRequest, object_id: str) -> HttpRespo
         form = RefundForm(
             order=order,
             initial={
-                "amount": major_units(left, order.currency), "token": secrets.token_urlsafe(24)
+                "amount": major_units(left, order.currency),
+                "token": secrets.token_urlsafe(24),
             },
         )
     context = {

@@ -20,7 +20,11 @@ from checkout.services import charge_apply
 logger = logging.getLogger(__name__)
 
 CHARGE_EVENTS = {
-    "charge.create", "charge.complete", "charge.capture", "charge.reverse", "charge.update",
+    "charge.create",
+    "charge.complete",
+    "charge.capture",
+    "charge.reverse",
+    "charge.update",
     "charge.expire",
 }
 
@@ -54,10 +58,17 @@ def event_apply(*, event: dict, again: bool = False) -> bool:
     with transaction.atomic():
         # The event's row, inserted unless it exists (ON CONFLICT DO NOTHING: no savepoint, no
         # read first), then locked: concurrent deliveries of one event queue up here.
-        WebhookEvent.objects.bulk_create([WebhookEvent(
-            event_id=event["id"], key=str(event.get("key", ""))[:64],
-            livemode=bool(event.get("livemode")), data=event,
-        )], ignore_conflicts=True)
+        WebhookEvent.objects.bulk_create(
+            [
+                WebhookEvent(
+                    event_id=event["id"],
+                    key=str(event.get("key", ""))[:64],
+                    livemode=bool(event.get("livemode")),
+                    data=event,
+                )
+            ],
+            ignore_conflicts=True,
+        )
         record = WebhookEvent.objects.select_for_update().get(event_id=event["id"])
         if record.processed_at is not None and not again:
             return False

@@ -9,12 +9,29 @@ from checkout.services import Buyer, ShownCart
 # Omise's fraud guidance: billing addresses matter most for shoppers in the US and Canada.
 ADDRESS_REQUIRED_COUNTRIES = {"US", "CA"}
 COUNTRIES = [
-    ("TH", "Thailand"), ("AU", "Australia"), ("CA", "Canada"), ("CN", "China"),
-    ("FR", "France"), ("DE", "Germany"), ("HK", "Hong Kong"), ("IN", "India"),
-    ("ID", "Indonesia"), ("JP", "Japan"), ("KR", "South Korea"), ("LA", "Laos"),
-    ("MY", "Malaysia"), ("MM", "Myanmar"), ("NL", "Netherlands"), ("NZ", "New Zealand"),
-    ("PH", "Philippines"), ("SG", "Singapore"), ("TW", "Taiwan"), ("GB", "United Kingdom"),
-    ("US", "United States"), ("VN", "Vietnam"), ("KH", "Cambodia"),
+    ("TH", "Thailand"),
+    ("AU", "Australia"),
+    ("CA", "Canada"),
+    ("CN", "China"),
+    ("FR", "France"),
+    ("DE", "Germany"),
+    ("HK", "Hong Kong"),
+    ("IN", "India"),
+    ("ID", "Indonesia"),
+    ("JP", "Japan"),
+    ("KR", "South Korea"),
+    ("LA", "Laos"),
+    ("MY", "Malaysia"),
+    ("MM", "Myanmar"),
+    ("NL", "Netherlands"),
+    ("NZ", "New Zealand"),
+    ("PH", "Philippines"),
+    ("SG", "Singapore"),
+    ("TW", "Taiwan"),
+    ("GB", "United Kingdom"),
+    ("US", "United States"),
+    ("VN", "Vietnam"),
+    ("KH", "Cambodia"),
 ]
 
 
@@ -30,23 +47,31 @@ class CheckoutForm(forms.Form):
     )
     country = forms.ChoiceField(choices=COUNTRIES, initial="TH")
     street1 = forms.CharField(
-        label="Address", max_length=200, required=False,
+        label="Address",
+        max_length=200,
+        required=False,
         widget=forms.TextInput(attrs={"autocomplete": "address-line1"}),
     )
     street2 = forms.CharField(
-        label="Address line 2", max_length=200, required=False,
+        label="Address line 2",
+        max_length=200,
+        required=False,
         widget=forms.TextInput(attrs={"autocomplete": "address-line2"}),
     )
     city = forms.CharField(
-        max_length=100, required=False,
+        max_length=100,
+        required=False,
         widget=forms.TextInput(attrs={"autocomplete": "address-level2"}),
     )
     state = forms.CharField(
-        label="State / province", max_length=100, required=False,
+        label="State / province",
+        max_length=100,
+        required=False,
         widget=forms.TextInput(attrs={"autocomplete": "address-level1"}),
     )
     postal_code = forms.CharField(
-        max_length=20, required=False,
+        max_length=20,
+        required=False,
         widget=forms.TextInput(attrs={"autocomplete": "postal-code"}),
     )
     # Filled by Omise.js' form callback: the only payment data this server ever receives. A

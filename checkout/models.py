@@ -75,7 +75,11 @@ class Order(models.Model):
     # Set when this order's payment arrived after another order of the same cart was already
     # paid: this one is then refunded in full (checkout.refunds.duplicate_refund).
     duplicate_of = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="duplicates",
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="duplicates",
         help_text="The order that had already paid for this cart.",
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

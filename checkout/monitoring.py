@@ -68,6 +68,7 @@ class Bucket:
 
 # --- the querysets behind each number ---------------------------------------------------------
 
+
 def payments() -> QuerySet:
     return PaymentAttempt.objects.filter(status=PaymentAttempt.Status.SUCCESSFUL)
 
@@ -109,15 +110,14 @@ def _sources(now: datetime) -> dict[str, tuple[QuerySet, str]]:
         "webhook_failures": (webhook_failures(), "received_at"),
         # Refused before being stored (bad signature, not JSON…): only the event remains. A
         # steady count here while Omise's dashboard shows deliveries: the secret is wrong.
-        "webhook_rejections": (security_events(SecurityEvent.Kind.WEBHOOK_REJECTED),
-                               "created_at"),
+        "webhook_rejections": (security_events(SecurityEvent.Kind.WEBHOOK_REJECTED), "created_at"),
         # A second payment for a cart already paid (a bank race), refunded automatically.
-        "duplicate_payments": (security_events(SecurityEvent.Kind.DUPLICATE_PAYMENT),
-                               "created_at"),
+        "duplicate_payments": (security_events(SecurityEvent.Kind.DUPLICATE_PAYMENT), "created_at"),
     }
 
 
 # --- series and summaries ---------------------------------------------------------------------
+
 
 def hourly_series(*, now: datetime | None = None, hours: int = 24) -> list[Bucket]:
     """One bucket per hour for the last `hours` hours, the current (partial) hour last."""

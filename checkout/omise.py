@@ -291,7 +291,8 @@ class OmiseClient:
         if not (int(offset) >= 0) or not (1 <= int(limit) <= 100):
             raise ValueError("offset must be >= 0 and limit between 1 and 100")
         return self._request(
-            "GET", f"/charges/{_check_id('chrg', charge_id)}/refunds",
+            "GET",
+            f"/charges/{_check_id('chrg', charge_id)}/refunds",
             params={"offset": offset, "limit": limit, "order": "chronological"},
         )
 

@@ -45,7 +45,7 @@ def apply_charge(attempt: PaymentAttempt, charge: dict) -> None:
         attempt.payment_method = str(source["type"])[:40]
     elif charge.get("card"):
         attempt.payment_method = CARD
-    image = ((source.get("scannable_code") or {}).get("image") or {})
+    image = (source.get("scannable_code") or {}).get("image") or {}
     pending = attempt.status == PaymentAttempt.Status.PENDING
     # Only while it can still be paid: a settled order page must not show a QR code.
     attempt.qr_code_uri = _web_url(image.get("download_uri")) if pending else ""
@@ -54,9 +54,7 @@ def apply_charge(attempt: PaymentAttempt, charge: dict) -> None:
 
 def awaiting_scan(attempt: PaymentAttempt | None) -> bool:
     """True while the shopper should be looking at a QR code to pay."""
-    return bool(
-        attempt and attempt.qr_code_uri and attempt.status == PaymentAttempt.Status.PENDING
-    )
+    return bool(attempt and attempt.qr_code_uri and attempt.status == PaymentAttempt.Status.PENDING)
 
 
 def _web_url(value) -> str:

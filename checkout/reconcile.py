@@ -26,7 +26,8 @@ def attempts_to_reconcile(*, older_than: timedelta, limit: int):
     """
     cutoff = timezone.now() - older_than
     return (
-        PaymentAttempt.objects.exclude(status__in=SETTLED).filter(created_at__lt=cutoff)
+        PaymentAttempt.objects.exclude(status__in=SETTLED)
+        .filter(created_at__lt=cutoff)
         .select_related("order")
         .order_by("created_at")[:limit]
     )

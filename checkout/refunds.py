@@ -90,7 +90,8 @@ def refund_create(
                 charge_id,
                 amount=amount,
                 metadata={
-                    "order_reference": order.reference, "refund_request": request_token or ""
+                    "order_reference": order.reference,
+                    "refund_request": request_token or "",
                 },
             )
         except OmiseAPIError as error:
@@ -100,8 +101,13 @@ def refund_create(
             refund = None
         # Recorded even when the answer is unknown: a resubmission then finds the token's row
         # and cannot refund again; the webhook fills in the refund id if the refund was made.
-        row = _record(order=order, refund_id=refund["id"] if refund else None, amount=amount,
-                      requested_by=requested_by, request_token=request_token)
+        row = _record(
+            order=order,
+            refund_id=refund["id"] if refund else None,
+            amount=amount,
+            requested_by=requested_by,
+            request_token=request_token,
+        )
     if refund is not None:
         # Omise's numbers, not ours: the charge says how much is refunded in total. Read after
         # the commit above, so no lock is held while waiting on Omise again; if it cannot be
@@ -133,9 +139,11 @@ def refund_record(*, refund: dict) -> Refund | None:
     existing = Refund.objects.filter(refund_id=refund_id).first()
     if existing is not None:
         return existing
-    attempt = PaymentAttempt.objects.filter(charge_id=refund.get("charge")).select_related(
-        "order"
-    ).first()
+    attempt = (
+        PaymentAttempt.objects.filter(charge_id=refund.get("charge"))
+        .select_related("order")
+        .first()
+    )
     if attempt is None:
         return None
     token = (refund.get("metadata") or {}).get("refund_request") or None
@@ -146,7 +154,9 @@ def refund_record(*, refund: dict) -> Refund | None:
             ):
                 return Refund.objects.get(refund_id=refund_id)
             return Refund.objects.create(
-                order=attempt.order, refund_id=refund_id, amount=int(refund.get("amount") or 0),
+                order=attempt.order,
+                refund_id=refund_id,
+                amount=int(refund.get("amount") or 0),
                 currency=attempt.currency,
             )
     except IntegrityError:  # recorded meanwhile by the admin request or another delivery
@@ -171,8 +181,9 @@ def duplicate_refund(*, order_id: int) -> Refund | None:
     if amount <= 0:
         return None
     try:
-        return refund_create(order=order, amount=amount,
-                             request_token=f"duplicate-{order.reference}")
+        return refund_create(
+            order=order, amount=amount, request_token=f"duplicate-{order.reference}"
+        )
     except RefundError as error:
         logger.error("Duplicate payment %s not refunded yet: %s", order.reference, error)
         return None
@@ -188,9 +199,11 @@ def refunds_unknown_resolve(
     cutoff = timezone.now() - settles_after
     if not order.refunds.filter(refund_id=None, created_at__lte=cutoff).exists():
         return 0
-    attempt = order.attempts.filter(status=PaymentAttempt.Status.SUCCESSFUL).exclude(
-        charge_id=None
-    ).first()
+    attempt = (
+        order.attempts.filter(status=PaymentAttempt.Status.SUCCESSFUL)
+        .exclude(charge_id=None)
+        .first()
+    )
     if attempt is None:
         return 0
     charge_id = attempt.charge_id
@@ -220,7 +233,8 @@ def refunds_unknown_resolve(
             elif refund is None:
                 logger.warning(
                     "Refund of %s for %s never reached Omise: cleared, so it can be asked again",
-                    format_money(row.amount, row.currency), order.reference,
+                    format_money(row.amount, row.currency),
+                    order.reference,
                 )
                 row.delete()
             else:  # the refund.create webhook recorded it on a row of its own meanwhile
@@ -251,9 +265,8 @@ def duplicates_to_refund():
 
 # --- helpers ---------------------------------------------------------------------------------
 
-def _check_refundable(
-    order: Order, attempt: PaymentAttempt | None, amount: int
-) -> PaymentAttempt:
+
+def _check_refundable(order: Order, attempt: PaymentAttempt | None, amount: int) -> PaymentAttempt:
     """`attempt`, the paid one, once `order` is found refundable by `amount`."""
     if order.status not in REFUNDABLE_STATUSES or attempt is None:
         raise RefundError(
@@ -272,6 +285,10 @@ def _check_refundable(
 def _record(*, order, refund_id, amount, requested_by, request_token) -> Refund:
     user = requested_by if getattr(requested_by, "pk", None) else None
     return Refund.objects.create(
-        order=order, refund_id=refund_id, amount=amount, currency=order.currency,
-        created_by=user, request_token=request_token or None,
+        order=order,
+        refund_id=refund_id,
+        amount=amount,
+        currency=order.currency,
+        created_by=user,
+        request_token=request_token or None,
     )

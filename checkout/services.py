@@ -43,8 +43,10 @@ logger = logging.getLogger(__name__)
 AMOUNT_LIMITS = {"THB": (2000, 15_000_000)}
 # Attempt states Omise will not move out of on its own (refunds aside).
 SETTLED = {
-    PaymentAttempt.Status.SUCCESSFUL, PaymentAttempt.Status.FAILED,
-    PaymentAttempt.Status.EXPIRED, PaymentAttempt.Status.REVERSED,
+    PaymentAttempt.Status.SUCCESSFUL,
+    PaymentAttempt.Status.FAILED,
+    PaymentAttempt.Status.EXPIRED,
+    PaymentAttempt.Status.REVERSED,
 }
 # Order states in which an order holds the cart's one payment.
 HOLDS_PAYMENT = {Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED}
@@ -119,8 +121,16 @@ class Buyer:
 
 
 def checkout_submit(
-    *, cart: Cart, buyer: Buyer, shown: ShownCart, token: str = "", source: str = "",
-    attempt_key: str, client_ip: str, return_url, payer: velocity.Identity
+    *,
+    cart: Cart,
+    buyer: Buyer,
+    shown: ShownCart,
+    token: str = "",
+    source: str = "",
+    attempt_key: str,
+    client_ip: str,
+    return_url,
+    payer: velocity.Identity,
 ) -> PaymentAttempt:
     """`cart_charge` within the velocity limits of `payer` (card testing): a payer over a limit
     is refused before any order or charge, and the attempt's outcome settles the points it was
@@ -128,8 +138,14 @@ def checkout_submit(
     if block := velocity.check(identity=payer, attempt_key=attempt_key):
         raise VelocityBlocked(block)
     attempt = cart_charge(
-        cart=cart, buyer=buyer, shown=shown, token=token, source=source,
-        attempt_key=attempt_key, client_ip=client_ip, return_url=return_url,
+        cart=cart,
+        buyer=buyer,
+        shown=shown,
+        token=token,
+        source=source,
+        attempt_key=attempt_key,
+        client_ip=client_ip,
+        return_url=return_url,
     )
     if block := velocity.record(identity=payer, attempt=attempt):
         raise VelocityBlocked(block, attempt)  # the card it revealed is blocked
@@ -155,8 +171,15 @@ def attempt_settled_seen(*, attempt: PaymentAttempt | None, payer: velocity.Iden
 
 
 def cart_charge(
-    *, cart: Cart, buyer: Buyer, shown: ShownCart, token: str = "", source: str = "",
-    attempt_key: str, client_ip: str, return_url
+    *,
+    cart: Cart,
+    buyer: Buyer,
+    shown: ShownCart,
+    token: str = "",
+    source: str = "",
+    attempt_key: str,
+    client_ip: str,
+    return_url,
 ) -> PaymentAttempt:
     """Turn the cart into an order and charge the card token or the source (PromptPay, a
     bank…), exactly one of them, exactly once per `attempt_key`, for exactly what the page
@@ -198,18 +221,30 @@ def cart_charge(
     try:
         with transaction.atomic():
             order = Order.objects.create(
-                amount=amount, currency=currency, client_ip=client_ip or None,
-                cart_id=cart_id, **buyer.__dict__,
+                amount=amount,
+                currency=currency,
+                client_ip=client_ip or None,
+                cart_id=cart_id,
+                **buyer.__dict__,
             )
-            items = OrderItem.objects.bulk_create([
-                OrderItem(
-                    order=order, product=line.product, name=line.product.name,
-                    sku=line.product.slug, unit_price=line.product.price, quantity=line.quantity,
-                )
-                for line in lines
-            ])
+            items = OrderItem.objects.bulk_create(
+                [
+                    OrderItem(
+                        order=order,
+                        product=line.product,
+                        name=line.product.name,
+                        sku=line.product.slug,
+                        unit_price=line.product.price,
+                        quantity=line.quantity,
+                    )
+                    for line in lines
+                ]
+            )
             attempt = PaymentAttempt.objects.create(
-                order=order, key=attempt_key, amount=amount, currency=currency,
+                order=order,
+                key=attempt_key,
+                amount=amount,
+                currency=currency,
                 # A source's type (PromptPay…) is known once its charge is (charge_apply).
                 payment_method=payment_methods.CARD if token else payment_methods.SOURCE,
             )
@@ -235,8 +270,12 @@ def cart_charge(
             # Omise refused *us* (a wrong or rolled key, a rate limit): nothing was charged, and
             # it is no fault of the shopper's card. The merchant must hear of a key problem.
             log = logger.error if error.http_status in (401, 403) else logger.warning
-            log("Omise refused the charge request for %s: %s (HTTP %s)",
-                order.reference, error.code, error.http_status)
+            log(
+                "Omise refused the charge request for %s: %s (HTTP %s)",
+                order.reference,
+                error.code,
+                error.http_status,
+            )
             return _attempt_refused(
                 attempt, code="service_unavailable", message=f"{error.code}: {error.message}"
             )
@@ -245,8 +284,9 @@ def cart_charge(
             # processed, so nothing was charged.
             return _attempt_refused(attempt, code=error.code, message=error.message)
         # A server error on Omise's side says nothing about whether the charge was made.
-        logger.warning("Charge creation for %s failed at Omise (%s); reconciling",
-                       order.reference, error.code)
+        logger.warning(
+            "Charge creation for %s failed at Omise (%s); reconciling", order.reference, error.code
+        )
         return _attempt_unknown(attempt)
     except OmiseNetworkError:
         # The charge may or may not exist. Keep the attempt open and find out by retrieving.
@@ -335,8 +375,10 @@ def cart_settle_earlier(*, cart_id: str, attempt_key: str = "") -> None:
     if paid := cart_paid_order(cart_id=cart_id):
         raise CartAlreadyPaid(paid)
     unsettled = (
-        PaymentAttempt.objects.filter(order__cart_id=cart_id).exclude(status__in=SETTLED)
-        .exclude(key=attempt_key).select_related("order")
+        PaymentAttempt.objects.filter(order__cart_id=cart_id)
+        .exclude(status__in=SETTLED)
+        .exclude(key=attempt_key)
+        .select_related("order")
     )
     for attempt in unsettled:
         attempt = attempt_end(attempt=attempt)
@@ -350,18 +392,20 @@ def cart_paid_order(*, cart_id: str) -> Order | None:
     """The order holding this cart's payment, if one does."""
     if not cart_id:
         return None
-    return Order.objects.filter(
-        cart_id=cart_id, status__in=HOLDS_PAYMENT, duplicate_of__isnull=True
-    ).order_by("paid_at", "pk").first()
+    return (
+        Order.objects.filter(cart_id=cart_id, status__in=HOLDS_PAYMENT, duplicate_of__isnull=True)
+        .order_by("paid_at", "pk")
+        .first()
+    )
 
 
 def cart_pending_order(*, cart_id: str) -> Order | None:
     """The newest order of this cart whose payment is still in progress, if any."""
     if not cart_id:
         return None
-    return Order.objects.filter(cart_id=cart_id, status=Order.Status.PENDING).order_by(
-        "-pk"
-    ).first()
+    return (
+        Order.objects.filter(cart_id=cart_id, status=Order.Status.PENDING).order_by("-pk").first()
+    )
 
 
 def attempt_end(*, attempt: PaymentAttempt) -> PaymentAttempt:
@@ -452,6 +496,7 @@ def attempt_needs_reconcile(attempt: PaymentAttempt) -> bool:
 
 # --- helpers ---------------------------------------------------------------------------------
 
+
 def _cart_problem(lines, amount: int, currency: str) -> str:
     """Why this cart cannot be paid for, for the shopper; "" if it can."""
     if not lines:
@@ -528,8 +573,7 @@ def _order_follow(order: Order, attempt: PaymentAttempt, charge: dict) -> None:
                 order.transition_to(target)
         else:
             # e.g. a late "failed" for a paid order: the payment that happened stands.
-            logger.info("Order %s stays %s (charge says %s)", order.reference, order.status,
-                        status)
+            logger.info("Order %s stays %s (charge says %s)", order.reference, order.status, status)
     if (order.status, order.refunded_amount) != before:  # nothing to write otherwise
         order.save()
 
@@ -548,16 +592,20 @@ def _mark_paid(order: Order) -> None:
     if first is None or first.pk == order.pk:
         return
     order.duplicate_of = first
-    logger.error("Order %s paid for a cart already paid by %s: refunding it",
-                 order.reference, first.reference)
+    logger.error(
+        "Order %s paid for a cart already paid by %s: refunding it",
+        order.reference,
+        first.reference,
+    )
     record_security_event(
-        SecurityEvent.Kind.DUPLICATE_PAYMENT, order=order.reference, paid_first=first.reference,
-        amount=order.amount, currency=order.currency,
+        SecurityEvent.Kind.DUPLICATE_PAYMENT,
+        order=order.reference,
+        paid_first=first.reference,
+        amount=order.amount,
+        currency=order.currency,
     )
     # Refunded once the mark is committed (checkout.refunds listens).
-    transaction.on_commit(
-        lambda: signals.duplicate_payment.send(sender=Order, order_id=order.pk)
-    )
+    transaction.on_commit(lambda: signals.duplicate_payment.send(sender=Order, order_id=order.pk))
 
 
 def _charge_matches(charge: dict, order: Order, attempt: PaymentAttempt) -> bool:
@@ -572,7 +620,9 @@ def _charge_matches(charge: dict, order: Order, attempt: PaymentAttempt) -> bool
     if problems:
         logger.error(
             "Charge %s does not match order %s (%s); not applied",
-            charge.get("id"), order.reference, ", ".join(problems),
+            charge.get("id"),
+            order.reference,
+            ", ".join(problems),
         )
         return False
     return True
@@ -600,12 +650,14 @@ def _metadata(order: Order, attempt: PaymentAttempt, items: list[OrderItem]) -> 
     # The card is tokenized in Omise's frame, so the shop cannot put the billing address on the
     # token; it goes with the charge instead (required for US/CA shoppers by the form).
     address = {
-        "street1": order.street1, "street2": order.street2, "city": order.city,
-        "state": order.state, "postal_code": order.postal_code, "country": order.country,
+        "street1": order.street1,
+        "street2": order.street2,
+        "city": order.city,
+        "state": order.state,
+        "postal_code": order.postal_code,
+        "country": order.country,
         "phone_number": order.phone,
     }
     if order.street1:
         metadata["billing_address"] = {name: value for name, value in address.items() if value}
     return metadata
-
-

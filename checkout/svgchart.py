@@ -70,5 +70,3 @@ def bar_chart(*, title: str, labels: list[str], values: list[int]) -> SafeString
             )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every interpolated text above is escaped
-
-

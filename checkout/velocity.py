@@ -132,13 +132,23 @@ def check(
         if value and limit is not None:
             counted.append((dimension, value, limit))
     # Every dimension's block and points in one read (one MGET on Redis).
-    known = cache.get_many([
-        _key(kind, dimension, value) for dimension, value, _ in counted
-        for kind in ("block", "points")
-    ]) if counted else {}
+    known = (
+        cache.get_many(
+            [
+                _key(kind, dimension, value)
+                for dimension, value, _ in counted
+                for kind in ("block", "points")
+            ]
+        )
+        if counted
+        else {}
+    )
     for dimension, value, limit in counted:
         if block := _blocked(
-            dimension=dimension, value=value, limit=limit, request=request,
+            dimension=dimension,
+            value=value,
+            limit=limit,
+            request=request,
             until=known.get(_key("block", dimension, value)),
             points=known.get(_key("points", dimension, value), 0),
         ):
@@ -147,8 +157,12 @@ def check(
     # The marker names the counters charged, so that `record` gives back to them and no others.
     if not cache.add(_paid_marker(attempt_key), charged, COUNTED_FOR_SECONDS):
         return None
-    totals = _add_points_many([(key, decline_points(), limit.window)
-                               for key, (_, _, limit) in zip(charged, counted, strict=True)])
+    totals = _add_points_many(
+        [
+            (key, decline_points(), limit.window)
+            for key, (_, _, limit) in zip(charged, counted, strict=True)
+        ]
+    )
     for (dimension, value, limit), points in zip(counted, totals, strict=True):
         if points > limit.points:  # a parallel request took the last point first
             return _start_block(
@@ -191,8 +205,10 @@ def record(
     cleared = attempt.status == PaymentAttempt.Status.SUCCESSFUL or (
         attempt.status == PaymentAttempt.Status.FAILED and not declined
     )
-    given_back = cleared and charged and cache.add(
-        f"velocity:eased:{attempt.key}", True, COUNTED_FOR_SECONDS
+    given_back = (
+        cleared
+        and charged
+        and cache.add(f"velocity:eased:{attempt.key}", True, COUNTED_FOR_SECONDS)
     )
     changes = [(key, -extra, 0) for key in charged] if given_back else []
     if card_limit is not None:
@@ -211,43 +227,55 @@ def record(
         return None
     if card_blocked_until is None:
         # Reaching the card's limit starts its block (one event); this decline is shown as usual.
-        _blocked(dimension="card", value=card, limit=card_limit, request=request, until=None,
-                 points=cache.get(_key("points", "card", card), 0))
+        _blocked(
+            dimension="card",
+            value=card,
+            limit=card_limit,
+            request=request,
+            until=None,
+            points=cache.get(_key("points", "card", card), 0),
+        )
         return None
     # A blocked card came back under another identity. Its charge could not be avoided (the
     # card is known only from the charge), so burn the IP, session and email that carried it:
     # they cannot bring the next card.
     carried = [
-        dimension for dimension in ("ip", "session", "email")
-        if getattr(identity, dimension) and dimension in configured
+        dimension
+        for dimension in ("ip", "session", "email")
+        if getattr(identity, dimension)
+        and dimension in configured
         and _set_block(dimension, getattr(identity, dimension), configured[dimension])
     ]
     if carried:
         record_security_event(
-            SecurityEvent.Kind.VELOCITY_BLOCK, request, dimension="card",
+            SecurityEvent.Kind.VELOCITY_BLOCK,
+            request,
+            dimension="card",
             count=cache.get(_key("points", "card", card), 0),
-            limit=card_limit.points, window=card_limit.window, blocked=carried,
+            limit=card_limit.points,
+            window=card_limit.window,
+            blocked=carried,
         )
     return _block("card", card, card_limit, card_blocked_until)
 
 
 def is_decline(attempt: PaymentAttempt) -> bool:
     """Did the card or the bank refuse this attempt (not the payment service failing us)?"""
-    return (attempt.status == PaymentAttempt.Status.FAILED
-            and attempt.failure_code not in NOT_A_DECLINE)
+    return (
+        attempt.status == PaymentAttempt.Status.FAILED and attempt.failure_code not in NOT_A_DECLINE
+    )
 
 
 def refusal(request: HttpRequest, block: Block) -> HttpResponse:
     """The polite 429 page. It says when to come back and nothing about what was counted."""
     minutes = max(1, math.ceil(block.retry_after / 60))
-    response = render(
-        request, "checkout/too_many_attempts.html", {"minutes": minutes}, status=429
-    )
+    response = render(request, "checkout/too_many_attempts.html", {"minutes": minutes}, status=429)
     response["Retry-After"] = str(max(1, block.retry_after))
     return response
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
 
 def _key(kind: str, dimension: str, value: str) -> str:
     # Hashed: cache keys then hold no e-mail address or IP, and fit any backend's key rules.
@@ -290,8 +318,13 @@ def _add_points_many(changes: list[tuple[str, int, int]]) -> list[int]:
 
 
 def _blocked(
-    *, dimension: str, value: str, limit: Limit, request: HttpRequest | None,
-    until: float | None, points: int,
+    *,
+    dimension: str,
+    value: str,
+    limit: Limit,
+    request: HttpRequest | None,
+    until: float | None,
+    points: int,
 ) -> Block | None:
     """The running block of this value (`until`, as read from the cache), or a new one if its
     `points` reached the limit."""
@@ -315,8 +348,13 @@ def _start_block(
 ) -> Block:
     if _set_block(dimension, value, limit):
         record_security_event(
-            SecurityEvent.Kind.VELOCITY_BLOCK, request, dimension=dimension, count=points,
-            limit=limit.points, window=limit.window, block_seconds=limit.block,
+            SecurityEvent.Kind.VELOCITY_BLOCK,
+            request,
+            dimension=dimension,
+            count=points,
+            limit=limit.points,
+            window=limit.window,
+            block_seconds=limit.block,
         )
     until = cache.get(_key("block", dimension, value), time.time() + limit.block)
     return _block(dimension, value, limit, until, points=points)
@@ -328,6 +366,8 @@ def _block(
     if points is None:  # not read yet
         points = cache.get(_key("points", dimension, value), 0)
     return Block(
-        dimension=dimension, points=points, window=limit.window,
+        dimension=dimension,
+        points=points,
+        window=limit.window,
         retry_after=max(1, math.ceil(until - time.time())),
     )

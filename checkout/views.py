@@ -123,7 +123,8 @@ def _cart_already_paid(request: HttpRequest, cart: Cart, order: Order) -> HttpRe
 def _remember_order(request: HttpRequest, order: Order) -> None:
     """The orders placed from this browser (its order pages may empty the cart)."""
     request.session[ORDERS_SESSION_KEY] = [
-        *request.session.get(ORDERS_SESSION_KEY, [])[-9:], order.reference
+        *request.session.get(ORDERS_SESSION_KEY, [])[-9:],
+        order.reference,
     ]
 
 
@@ -173,8 +174,10 @@ def order_detail(request: HttpRequest, reference: str, token: str) -> HttpRespon
         raise Http404
     attempt = order.attempts.first()
     # A waiting page asks Omise itself now and then, so it settles even if no webhook comes.
-    if attempt and services.attempt_needs_reconcile(attempt) and cache.add(
-        f"reconcile:{attempt.pk}", 1, RECONCILE_EVERY_SECONDS
+    if (
+        attempt
+        and services.attempt_needs_reconcile(attempt)
+        and cache.add(f"reconcile:{attempt.pk}", 1, RECONCILE_EVERY_SECONDS)
     ):
         attempt = services.attempt_reconcile(attempt=attempt)
         order.refresh_from_db()
@@ -193,11 +196,12 @@ def order_detail(request: HttpRequest, reference: str, token: str) -> HttpRespon
             "attempt": attempt,
             "awaiting_scan": scanning,
             "method_label": payment_methods.label(attempt.payment_method) if attempt else "",
-            "failure_message": shopper_message(
-                attempt.failure_code, method=attempt.payment_method
-            ) if attempt else "",
+            "failure_message": shopper_message(attempt.failure_code, method=attempt.payment_method)
+            if attempt
+            else "",
             "refresh_seconds": RECONCILE_EVERY_SECONDS
-            if order.status == Order.Status.PENDING and not scanning else 0,
+            if order.status == Order.Status.PENDING and not scanning
+            else 0,
         },
     )
     return with_omise_images(response) if scanning else response

@@ -47,8 +47,13 @@ SIGNATURE_HEADER = "Omise-Signature"
 TIMESTAMP_HEADER = "Omise-Signature-Timestamp"
 # Headers kept with the raw delivery: enough to debug, nothing that grants access.
 STORED_HEADERS = {
-    "Content-Type", "Content-Length", "User-Agent", SIGNATURE_HEADER, TIMESTAMP_HEADER,
-    "X-Forwarded-For", "X-Forwarded-Proto",
+    "Content-Type",
+    "Content-Length",
+    "User-Agent",
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    "X-Forwarded-For",
+    "X-Forwarded-Proto",
 }
 MAX_HEADER_CHARS = 300
 # Two hex signatures (during a secret rotation), a comma and some spaces.
@@ -73,7 +78,9 @@ def webhook_receive(*, request: HttpRequest) -> Outcome:
     """
     if refusal := _refuse_unverified(request):
         record_security_event_limited(
-            SecurityEvent.Kind.WEBHOOK_REJECTED, request, reason=refusal.message,
+            SecurityEvent.Kind.WEBHOOK_REJECTED,
+            request,
+            reason=refusal.message,
             status=refusal.status,
         )
         return refusal
@@ -85,8 +92,10 @@ def webhook_receive(*, request: HttpRequest) -> Outcome:
     digest = hashlib.sha256(signed).hexdigest()
     stored = WebhookDelivery.objects.filter(signature_digest=digest).exists()
     delivery = WebhookDelivery(
-        remote_ip=client_ip(request) or None, headers=_stored_headers(request),
-        signature_valid=True, signature_digest=digest,
+        remote_ip=client_ip(request) or None,
+        headers=_stored_headers(request),
+        signature_valid=True,
+        signature_digest=digest,
     )
     verdict = _event_id(request.body, delivery)
     event_id = verdict if isinstance(verdict, str) else ""  # applied only if no outcome yet
@@ -112,7 +121,8 @@ def _stored_headers(request: HttpRequest) -> dict[str, str]:
     not the User-Agent or X-Forwarded-For a proxy passed on, which may carry anything."""
     return {
         name: scrub(value)[:MAX_HEADER_CHARS]
-        for name, value in request.headers.items() if name in STORED_HEADERS
+        for name, value in request.headers.items()
+        if name in STORED_HEADERS
     }
 
 

@@ -72,8 +72,9 @@ SANDBOX_ORIGIN = env.str("SANDBOX_ORIGIN", default=f"http://localhost:{PORT}")
 
 def _sandbox_credential(purpose: str, size: int = 24) -> bytes:
     """Derive a stable sandbox credential from SECRET_KEY: generated, never written in code."""
-    return hmac.new(SECRET_KEY.encode(), f"omise-sandbox:{purpose}".encode(), hashlib.sha256)\
-        .digest()[:size]
+    return hmac.new(
+        SECRET_KEY.encode(), f"omise-sandbox:{purpose}".encode(), hashlib.sha256
+    ).digest()[:size]
 
 
 if OMISE_SANDBOX:
@@ -84,9 +85,9 @@ if OMISE_SANDBOX:
         )
     OMISE_PUBLIC_KEY = OMISE_PUBLIC_KEY or "pkey_test_" + _sandbox_credential("pkey").hex()[:19]
     OMISE_SECRET_KEY = OMISE_SECRET_KEY or "skey_test_" + _sandbox_credential("skey").hex()[:19]
-    OMISE_WEBHOOK_SECRET = OMISE_WEBHOOK_SECRET or base64.b64encode(
-        _sandbox_credential("whsec", 32)
-    ).decode()
+    OMISE_WEBHOOK_SECRET = (
+        OMISE_WEBHOOK_SECRET or base64.b64encode(_sandbox_credential("whsec", 32)).decode()
+    )
     _omise_api, _omise_vault = f"{SANDBOX_ORIGIN}/sandbox/api", f"{SANDBOX_ORIGIN}/sandbox/vault"
     _omise_js = f"{SANDBOX_ORIGIN}/sandbox/omise.js"
 else:
@@ -235,8 +236,10 @@ CACHES["catalog"] = {
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-     "OPTIONS": {"min_length": 12}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -268,9 +271,17 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # ...believed only from a peer in these networks (our proxy: loopback or a private network by
 # default), so a client reaching gunicorn directly cannot name its own address. "*": any peer
 # (a PaaS whose router addresses are public and vary, and whose app port is not reachable).
-TRUSTED_PROXY_NETWORKS = env.list("TRUSTED_PROXY_NETWORKS", default=[
-    "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7",
-])
+TRUSTED_PROXY_NETWORKS = env.list(
+    "TRUSTED_PROXY_NETWORKS",
+    default=[
+        "127.0.0.0/8",
+        "::1/128",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "fc00::/7",
+    ],
+)
 # Per-IP rate limits count an IPv6 client by its network of this many bits (a VPS gets a /64),
 # never by its address alone (security/clientip.py rate_limit_bucket).
 RATE_LIMIT_IPV6_PREFIX = env.int("RATE_LIMIT_IPV6_PREFIX", default=64)
@@ -415,10 +426,13 @@ LOGGING = {
     },
     "handlers": {
         "console": {
-            "class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["scrub"],
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["scrub"],
         },
         "django.server": {
-            "class": "logging.StreamHandler", "filters": ["scrub"],
+            "class": "logging.StreamHandler",
+            "filters": ["scrub"],
             "formatter": "json" if LOG_FORMAT == "json" else "django.server",
         },
         "mail_admins": {

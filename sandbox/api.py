@@ -160,8 +160,13 @@ def _recordable(params: dict, *, vault: bool) -> dict:
     return params
 
 
-def endpoint(name: str | dict[str, str], *, methods: tuple[str, ...] = ("GET",),
-             vault: bool = False, public: bool = False):
+def endpoint(
+    name: str | dict[str, str],
+    *,
+    methods: tuple[str, ...] = ("GET",),
+    vault: bool = False,
+    public: bool = False,
+):
     """Wrap a handler `(request, params, **kwargs) -> dict` as an Omise-like endpoint.
 
     `name` (per method when a dict) is what faults target and what requests are recorded as.
@@ -194,7 +199,8 @@ def endpoint(name: str | dict[str, str], *, methods: tuple[str, ...] = ("GET",),
                 fault = take_fault(endpoint=name)
                 if fault and fault.kind == Fault.Kind.STATUS:
                     raise SandboxError(
-                        FAULT_CODES.get(fault.status, "internal_error"), "injected fault",
+                        FAULT_CODES.get(fault.status, "internal_error"),
+                        "injected fault",
                         fault.status,
                     )
                 if fault and fault.kind == Fault.Kind.STALL_BEFORE:
@@ -317,8 +323,11 @@ def test_deliver_webhooks(request, params):
         duplicate=_int_param(params, "duplicate", 1),
         reverse_order=as_bool(params.get("reverse"), default=False),
     )
-    return {"object": "list", "data": [delivery_json(d) for d in deliveries],
-            "total": len(deliveries)}
+    return {
+        "object": "list",
+        "data": [delivery_json(d) for d in deliveries],
+        "total": len(deliveries),
+    }
 
 
 @endpoint("test.faults", methods=("POST", "DELETE"))
@@ -336,8 +345,15 @@ def test_faults(request, params):
         status=_int_param(params, "status", 500),
         count=_int_param(params, "count", 1),
     )
-    return {"object": "fault", "id": fault.pk, "endpoint": fault.endpoint, "kind": fault.kind,
-            "seconds": fault.seconds, "status": fault.status, "remaining": fault.remaining}
+    return {
+        "object": "fault",
+        "id": fault.pk,
+        "endpoint": fault.endpoint,
+        "kind": fault.kind,
+        "seconds": fault.seconds,
+        "status": fault.status,
+        "remaining": fault.remaining,
+    }
 
 
 def known_endpoints() -> set[str]:

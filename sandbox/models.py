@@ -17,9 +17,9 @@ class Token(models.Model):
     used = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
-
     def __str__(self) -> str:
         return self.id
+
 
 class Source(models.Model):
     """A payment source made with the public key (`POST /sources`): PromptPay, a bank…
@@ -78,9 +78,9 @@ class Charge(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
-
     def __str__(self) -> str:
         return self.id
+
 
 class Refund(models.Model):
     id = models.CharField(primary_key=True, max_length=40)
@@ -93,9 +93,9 @@ class Refund(models.Model):
     class Meta:
         ordering = ["created_at"]
 
-
     def __str__(self) -> str:
         return self.id
+
 
 class Event(models.Model):
     id = models.CharField(primary_key=True, max_length=40)
@@ -108,9 +108,9 @@ class Event(models.Model):
     class Meta:
         ordering = ["-seq"]
 
-
     def __str__(self) -> str:
         return f"{self.id} {self.key}"
+
 
 class Delivery(models.Model):
     """One webhook POST attempt, whatever its outcome."""
@@ -124,9 +124,9 @@ class Delivery(models.Model):
     class Meta:
         ordering = ["-attempted_at", "-id"]
 
-
     def __str__(self) -> str:
         return f"{self.event_id} -> {self.status_code or self.error}"
+
 
 class ReceivedRequest(models.Model):
     """What reached "Omise": endpoint, parameters (never card fields), caller's IP."""
@@ -143,9 +143,9 @@ class ReceivedRequest(models.Model):
     class Meta:
         ordering = ["-id"]
 
-
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
+
 
 class Fault(models.Model):
     """An injected misbehaviour for the next `remaining` calls of an endpoint (tests)."""
@@ -162,9 +162,9 @@ class Fault(models.Model):
     remaining = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
 
-
     def __str__(self) -> str:
         return f"{self.endpoint} {self.kind}"
+
 
 class KeyUse(models.Model):
     """Each (secret key, IP) pair seen, as Omise tracks to e-mail "used from a new IP"."""
@@ -178,9 +178,9 @@ class KeyUse(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["key_hint", "ip"], name="one_use_per_ip")]
 
-
     def __str__(self) -> str:
         return self.ip
+
 
 class Notice(models.Model):
     """A message Omise would e-mail the merchant, shown on the sandbox dashboard."""

@@ -25,10 +25,14 @@ urlpatterns = [
     re_path(rf"^api/charges/{CHARGE}/capture$", api.charge_capture, name="charge_capture"),
     re_path(rf"^api/charges/{CHARGE}/reverse$", api.charge_reverse, name="charge_reverse"),
     re_path(rf"^api/charges/{CHARGE}/expire$", api.charge_expire, name="charge_expire"),
-    re_path(rf"^api/charges/{CHARGE}/mark_as_paid$", api.charge_mark_as_paid,
-            name="charge_mark_as_paid"),
-    re_path(rf"^api/charges/{CHARGE}/mark_as_failed$", api.charge_mark_as_failed,
-            name="charge_mark_as_failed"),
+    re_path(
+        rf"^api/charges/{CHARGE}/mark_as_paid$", api.charge_mark_as_paid, name="charge_mark_as_paid"
+    ),
+    re_path(
+        rf"^api/charges/{CHARGE}/mark_as_failed$",
+        api.charge_mark_as_failed,
+        name="charge_mark_as_failed",
+    ),
     re_path(rf"^api/charges/{CHARGE}/refunds$", api.charge_refunds, name="charge_refunds"),
     path("api/events", api.events, name="events"),
     re_path(rf"^api/events/{EVENT}$", api.event_detail, name="event"),

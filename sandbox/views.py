@@ -106,11 +106,15 @@ def promptpay_app(request: HttpRequest, charge_id: str) -> HttpResponse:
             mark_charge(charge_id=charge.id, paid=request.POST.get("choice") == "pay")
         return redirect("sandbox:promptpay_app", charge_id=charge.id)
     charge = get_charge(charge.id)  # expires it if its time has passed
-    return render(request, "sandbox/promptpay_app.html", {
-        "charge": charge,
-        "amount": _display_amount(str(charge.amount), charge.currency),
-        "awaiting": charge.status == Charge.Status.PENDING,
-    })
+    return render(
+        request,
+        "sandbox/promptpay_app.html",
+        {
+            "charge": charge,
+            "amount": _display_amount(str(charge.amount), charge.currency),
+            "awaiting": charge.status == Charge.Status.PENDING,
+        },
+    )
 
 
 SETTLE_ACTIONS = {
@@ -140,15 +144,14 @@ def three_d_secure(request: HttpRequest, charge_id: str) -> HttpResponse:
     if request.method == "POST":
         # Already settled (a second tab, the back button)? Just go back to the shop.
         with contextlib.suppress(SandboxError):
-            complete_3ds(
-                charge_id=charge.id, passed=request.POST.get("choice") == "authorize"
-            )
+            complete_3ds(charge_id=charge.id, passed=request.POST.get("choice") == "authorize")
         return redirect(charge.return_uri)
     awaiting = charge.status == Charge.Status.PENDING and not charge.authorized
     # The same page stands in for the bank of a redirect method (internet banking).
     method = sources.LABELS.get((charge.source or {}).get("type", ""), "")
     response = render(
-        request, "sandbox/three_d_secure.html",
+        request,
+        "sandbox/three_d_secure.html",
         {"charge": charge, "awaiting": awaiting, "method": method},
     )
     # After the POST the browser follows a redirect to the shop: form-action must allow it.
@@ -183,8 +186,9 @@ def card_frame(request: HttpRequest) -> HttpResponse:
         "parent_origin": settings.SHOP_ORIGIN.rstrip("/"),
         "amount": request.GET.get("amount", "")[:12],
         "currency": request.GET.get("currency", "thb")[:3],
-        "other_methods": [(m, sources.LABELS[m]) for m in dict.fromkeys(others)
-                          if m in sources.LABELS],
+        "other_methods": [
+            (m, sources.LABELS[m]) for m in dict.fromkeys(others) if m in sources.LABELS
+        ],
     }
     response = render(request, "sandbox/card_frame.html", context)
     return _with_csp(response, frame_ancestors=[settings.SHOP_ORIGIN.rstrip("/")])

@@ -63,7 +63,9 @@ def findings(path: str, text: str):
 def tracked_files(root: Path) -> list[str]:
     # A fixed argument list (no shell); git from PATH, as the developer runs it.
     output = subprocess.run(  # noqa: S603
-        ["git", "-C", str(root), "ls-files", "-z"], capture_output=True, check=True  # noqa: S607
+        ["git", "-C", str(root), "ls-files", "-z"],  # noqa: S607
+        capture_output=True,
+        check=True,
     ).stdout
     return [name for name in output.decode().split("\0") if name]
 

@@ -89,8 +89,9 @@ def scan_fields(fields: QueryDict, carrier: str) -> Finding | None:
         if match:
             owners = [*names, *(name for name, _ in entries)]
             offsets = list(accumulate(len(entry) + 1 for entry in chain(names, values)))
-            return Finding(carrier, owners[bisect_right(offsets, match.start)], "card_number",
-                           match.last4)
+            return Finding(
+                carrier, owners[bisect_right(offsets, match.start)], "card_number", match.last4
+            )
     for name in _card_fields_among(names):
         if any(map(_has_value, fields.getlist(name))):
             return Finding(carrier, name, "card_field")
@@ -316,13 +317,18 @@ class CardGuardMiddleware:
         from security.logscrub import scrub  # a card number used as a field *name* is masked too
         from security.models import SecurityEvent
 
-        detail: _EventDetail = {"carrier": finding.carrier, "reason": finding.reason,
-                                "method": request.method}
+        detail: _EventDetail = {
+            "carrier": finding.carrier,
+            "reason": finding.reason,
+            "method": request.method,
+        }
         if finding.last4:
             detail["last4"] = finding.last4
         # Limited per client address: anyone can send card-like digits at will, and every
         # refusal still answers 400, but only the first few a minute leave a row.
         record_security_event_limited(
-            SecurityEvent.Kind.CARD_DATA_REFUSED, request,
-            field_name=scrub(finding.field_name), **detail,
+            SecurityEvent.Kind.CARD_DATA_REFUSED,
+            request,
+            field_name=scrub(finding.field_name),
+            **detail,
         )

@@ -36,8 +36,10 @@ BRANDS: dict[str, tuple[tuple[tuple[str, str], ...], frozenset[int]]] = {
     "amex": ((("34", "34"), ("37", "37")), frozenset({15})),
     "jcb": ((("3528", "3589"),), frozenset(range(16, 20))),
     "unionpay": ((("62", "62"),), frozenset(range(16, 20))),
-    "diners": ((("300", "305"), ("3095", "3095"), ("36", "36"), ("38", "39")),
-               frozenset(range(14, 20))),
+    "diners": (
+        (("300", "305"), ("3095", "3095"), ("36", "36"), ("38", "39")),
+        frozenset(range(14, 20)),
+    ),
     "discover": ((("6011", "6011"), ("644", "649"), ("65", "65")), frozenset(range(16, 20))),
 }
 
@@ -234,8 +236,9 @@ def _find_in_stretch(text: str, start: int, end: int) -> Iterator[CardMatch]:
                 digits = ""
                 # A separated number starts with a 4-digit group; otherwise only the group
                 # itself can be a (plain) number.
-                last = last_free + 1 if groups[i][1] - groups[i][0] == 4 else min(i + 1,
-                                                                                  last_free + 1)
+                last = (
+                    last_free + 1 if groups[i][1] - groups[i][0] == 4 else min(i + 1, last_free + 1)
+                )
                 # At most 19 digits per window, so this inner loop is bounded: linear overall.
                 for j in range(i, last):
                     digits += text[groups[j][0] : groups[j][1]]
@@ -273,9 +276,21 @@ _WORDS = re.compile(r"[a-z0-9]+")
 _CARD_CONTEXT = {"card", "cc", "creditcard", "debitcard", "paymentcard"}
 _CVV_WORDS = {"cvv", "cvv2", "cvc", "cvc2", "csc", "cvn", "cvd", "securitycode", "cardcode"}
 _NUMBER_WORDS = {"number", "num", "no", "nr", "pan"}
-_EXPIRY_WORDS = {"exp", "expiry", "expiration", "expire", "expdate", "expirydate",
-                 "expirationdate", "expmonth", "expyear", "expirymonth", "expiryyear",
-                 "expirationmonth", "expirationyear"}
+_EXPIRY_WORDS = {
+    "exp",
+    "expiry",
+    "expiration",
+    "expire",
+    "expdate",
+    "expirydate",
+    "expirationdate",
+    "expmonth",
+    "expyear",
+    "expirymonth",
+    "expiryyear",
+    "expirationmonth",
+    "expirationyear",
+}
 _EXPIRY_PARTS = {"month", "year", "date", "mm", "yy", "yyyy", "mmyy"}
 _JOINED_NUMBER = re.compile(r"(credit|debit)?(card|cc)(number|num|no|nr|pan)")
 
@@ -307,8 +322,11 @@ def is_card_field_memo(name: str, context: tuple[str, ...]) -> bool:
 
 def _names_security_code(words: list[str]) -> bool:
     """cvv, cvc2, security_code, cc-csc, cardCode … (but not `security_code_check`)."""
-    return (words[-1] in _CVV_WORDS or words[-2:] == ["security", "code"]
-            or "".join(words).endswith("securitycode"))
+    return (
+        words[-1] in _CVV_WORDS
+        or words[-2:] == ["security", "code"]
+        or "".join(words).endswith("securitycode")
+    )
 
 
 def names_number_or_code(words: list[str]) -> bool:
@@ -316,7 +334,8 @@ def names_number_or_code(words: list[str]) -> bool:
     if not words:
         return False
     return (
-        words == ["number"] or _names_security_code(words)
+        words == ["number"]
+        or _names_security_code(words)
         or bool(_JOINED_NUMBER.fullmatch("".join(words[-3:])))
     )
 

@@ -219,7 +219,10 @@ class RequestCharsetMiddleware:
         from security.logscrub import scrub
 
         logger.warning(
-            "Refused %s %s: %s %r", request.method, scrub(request.path)[:500], error,
+            "Refused %s %s: %s %r",
+            request.method,
+            scrub(request.path)[:500],
+            error,
             scrub(charset[:MAX_NAME_LENGTH]),
         )
         return refusal_response(request, error, message)

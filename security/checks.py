@@ -29,7 +29,7 @@ EXPECTED_PREFIX = {"OMISE_PUBLIC_KEY": "pkey_", "OMISE_SECRET_KEY": "skey_"}
 
 def key_mode(key: str) -> str:
     """ "test" or "live" for an Omise public or secret key (the `_test_` infix decides)."""
-    return "test" if key[len("pkey_"):].startswith("test_") else "live"
+    return "test" if key[len("pkey_") :].startswith("test_") else "live"
 
 
 def mask_key(key: str) -> str:
@@ -49,53 +49,67 @@ def check_omise_keys(app_configs=None, **kwargs):
 
     missing = [name for name, value in keys.items() if not value]
     if missing and not settings.DEBUG and not sandbox:
-        problems.append(Error(
-            f"Production (DEBUG off) without {', '.join(missing)}.",
-            hint="Set them in the environment (docs/keys.md); never in code or a committed file.",
-            id="shop.E001",
-        ))
+        problems.append(
+            Error(
+                f"Production (DEBUG off) without {', '.join(missing)}.",
+                hint="Set them in the environment (docs/keys.md); never in code or a "
+                "committed file.",
+                id="shop.E001",
+            )
+        )
 
     for name, prefix in EXPECTED_PREFIX.items():
         value = keys[name]
         if value and not value.startswith(prefix):
             swapped = value.startswith("skey_") and name == "OMISE_PUBLIC_KEY"
-            problems.append(Error(
-                f"{name} does not start with {prefix!r}"
-                + (": it holds a secret key, which would be sent to every browser." if swapped
-                   else "."),
-                hint="Public keys (pkey_…) go in OMISE_PUBLIC_KEY, secret keys (skey_…) in "
-                "OMISE_SECRET_KEY. If a secret key was ever served to browsers, roll it "
-                "(docs/keys.md).",
-                id="shop.E002",
-            ))
+            problems.append(
+                Error(
+                    f"{name} does not start with {prefix!r}"
+                    + (
+                        ": it holds a secret key, which would be sent to every browser."
+                        if swapped
+                        else "."
+                    ),
+                    hint="Public keys (pkey_…) go in OMISE_PUBLIC_KEY, secret keys (skey_…) in "
+                    "OMISE_SECRET_KEY. If a secret key was ever served to browsers, roll it "
+                    "(docs/keys.md).",
+                    id="shop.E002",
+                )
+            )
     public, secret = keys["OMISE_PUBLIC_KEY"], keys["OMISE_SECRET_KEY"]
     well_formed = public.startswith("pkey_") and secret.startswith("skey_")
     if any(problem.id == "shop.E002" for problem in problems):
         return problems  # modes of keys in the wrong variables would only add noise
 
     if well_formed and key_mode(public) != key_mode(secret):
-        problems.append(Error(
-            f"OMISE_PUBLIC_KEY is a {key_mode(public)} key but OMISE_SECRET_KEY is a "
-            f"{key_mode(secret)} key.",
-            hint="Copy both keys from the same mode (test or live) of the Omise dashboard.",
-            id="shop.E003",
-        ))
+        problems.append(
+            Error(
+                f"OMISE_PUBLIC_KEY is a {key_mode(public)} key but OMISE_SECRET_KEY is a "
+                f"{key_mode(secret)} key.",
+                hint="Copy both keys from the same mode (test or live) of the Omise dashboard.",
+                id="shop.E003",
+            )
+        )
     live = [name for name in EXPECTED_PREFIX if keys[name] and key_mode(keys[name]) == "live"]
     if live and settings.DEBUG:
-        problems.append(Error(
-            f"Live Omise key ({', '.join(live)}) with DEBUG on.",
-            hint="Debug pages and logs of a development machine can show settings: use test "
-            "keys (pkey_test_…, skey_test_…) or the sandbox while DEBUG is on.",
-            id="shop.E004",
-        ))
+        problems.append(
+            Error(
+                f"Live Omise key ({', '.join(live)}) with DEBUG on.",
+                hint="Debug pages and logs of a development machine can show settings: use test "
+                "keys (pkey_test_…, skey_test_…) or the sandbox while DEBUG is on.",
+                id="shop.E004",
+            )
+        )
     test = [name for name in EXPECTED_PREFIX if keys[name] and key_mode(keys[name]) == "test"]
     if test and not settings.DEBUG:
-        problems.append(Warning(
-            f"Test-mode Omise key ({', '.join(test)}) in production (DEBUG off): no real "
-            "payment can be taken.",
-            hint="Fine for a staging server; a shop taking real orders needs live keys.",
-            id="shop.W001",
-        ))
+        problems.append(
+            Warning(
+                f"Test-mode Omise key ({', '.join(test)}) in production (DEBUG off): no real "
+                "payment can be taken.",
+                hint="Fine for a staging server; a shop taking real orders needs live keys.",
+                id="shop.W001",
+            )
+        )
     return problems
 
 
@@ -105,12 +119,14 @@ def check_otp_throttling(app_configs=None, **kwargs):
     problems = []
     for name in ("OTP_TOTP_THROTTLE_FACTOR", "OTP_STATIC_THROTTLE_FACTOR"):
         if getattr(settings, name, 1) <= 0:
-            problems.append(Error(
-                f"{name} is {getattr(settings, name)}: wrong 2FA codes would not be throttled, "
-                "so a 6-digit code could be guessed.",
-                hint="Leave it at 1 (the waits double from 1 second per wrong code).",
-                id="shop.E005",
-            ))
+            problems.append(
+                Error(
+                    f"{name} is {getattr(settings, name)}: wrong 2FA codes would not be throttled, "
+                    "so a 6-digit code could be guessed.",
+                    hint="Leave it at 1 (the waits double from 1 second per wrong code).",
+                    id="shop.E005",
+                )
+            )
     return problems
 
 
@@ -127,19 +143,23 @@ def check_card_guard_compiled(app_configs=None, **kwargs):
     if settings.DEBUG or (cards._compiled_candidates and cards._compiled_any_candidate):
         return []
     if cards._compiled_candidates is not None:
-        return [Warning(
-            "The card guard's compiled first pass is out of date: security/_cardscan.c changed "
-            "since it was built, and forms are checked the slower way.",
-            hint="Run `pip install -e '.[prod]'` again where the shop is installed.",
+        return [
+            Warning(
+                "The card guard's compiled first pass is out of date: security/_cardscan.c changed "
+                "since it was built, and forms are checked the slower way.",
+                hint="Run `pip install -e '.[prod]'` again where the shop is installed.",
+                id="shop.W002",
+            )
+        ]
+    return [
+        Warning(
+            "The card guard runs its pure-Python first pass: security/_cardscan.c was not built.",
+            hint="Install a C compiler and Python's headers where the shop is installed (Debian: "
+            "build-essential python3-dev), then `pip install -e '.[prod]'` again "
+            "(docs/card-guard.md). A 1 MiB form costs about twice as much to check without it.",
             id="shop.W002",
-        )]
-    return [Warning(
-        "The card guard runs its pure-Python first pass: security/_cardscan.c was not built.",
-        hint="Install a C compiler and Python's headers where the shop is installed (Debian: "
-        "build-essential python3-dev), then `pip install -e '.[prod]'` again "
-        "(docs/card-guard.md). A 1 MiB form costs about twice as much to check without it.",
-        id="shop.W002",
-    )]
+        )
+    ]
 
 
 # --- Deployment checks (`manage.py check --deploy`) -------------------------------------------
@@ -187,18 +207,20 @@ def check_shared_cache(app_configs=None, **kwargs):
     backend = settings.CACHES.get("default", {}).get("BACKEND", "")
     if settings.DEBUG or cache_is_shared(backend):
         return []
-    return [Error(
-        f"The default cache ({backend.rpartition('.')[2] or 'none'}) does not keep one atomic "
-        "count for all worker processes, and DEBUG is off: the admin login lockout and the "
-        "checkout velocity limits would count per worker, lose counts to simultaneous "
-        "requests, or not count at all (on 3 workers, 3 times the password guesses and card "
-        "declines).",
-        hint="Set CACHE_URL to a Redis server shared by every worker and host (redis://…; "
-        "Memcached also works). LocMemCache and DummyCache are per process; FileBasedCache "
-        "(one host) and DatabaseCache read then write, so simultaneous requests slip through. "
-        "CACHES['catalog'] may stay per process.",
-        id="shop.E006",
-    )]
+    return [
+        Error(
+            f"The default cache ({backend.rpartition('.')[2] or 'none'}) does not keep one atomic "
+            "count for all worker processes, and DEBUG is off: the admin login lockout and the "
+            "checkout velocity limits would count per worker, lose counts to simultaneous "
+            "requests, or not count at all (on 3 workers, 3 times the password guesses and card "
+            "declines).",
+            hint="Set CACHE_URL to a Redis server shared by every worker and host (redis://…; "
+            "Memcached also works). LocMemCache and DummyCache are per process; FileBasedCache "
+            "(one host) and DatabaseCache read then write, so simultaneous requests slip through. "
+            "CACHES['catalog'] may stay per process.",
+            id="shop.E006",
+        )
+    ]
 
 
 @register(Tags.security, deploy=True)
@@ -218,16 +240,18 @@ def check_trusted_proxy_count(app_configs=None, **kwargs):
         return []
     if getattr(settings, "TRUSTED_PROXY_COUNT", 0) > 0:
         return []
-    return [Warning(
-        "SECURE_PROXY_SSL_HEADER is set (a proxy is in front) but TRUSTED_PROXY_COUNT is 0: "
-        "every shopper then has the proxy's address, so the per-IP limits block everyone at "
-        "once (5 declines by anyone) and Omise's fraud checks see one IP.",
-        hint="Set TRUSTED_PROXY_COUNT to the number of proxies that append X-Forwarded-For "
-        "(nginx alone: 1; see docs/deploy.md), no more: a higher count lets clients forge "
-        "their address. If your application server already puts the client's address in "
-        "REMOTE_ADDR, silence shop.W003.",
-        id="shop.W003",
-    )]
+    return [
+        Warning(
+            "SECURE_PROXY_SSL_HEADER is set (a proxy is in front) but TRUSTED_PROXY_COUNT is 0: "
+            "every shopper then has the proxy's address, so the per-IP limits block everyone at "
+            "once (5 declines by anyone) and Omise's fraud checks see one IP.",
+            hint="Set TRUSTED_PROXY_COUNT to the number of proxies that append X-Forwarded-For "
+            "(nginx alone: 1; see docs/deploy.md), no more: a higher count lets clients forge "
+            "their address. If your application server already puts the client's address in "
+            "REMOTE_ADDR, silence shop.W003.",
+            id="shop.W003",
+        )
+    ]
 
 
 OMISE_URL_NAMES = ("OMISE_API_URL", "OMISE_VAULT_URL", "OMISE_JS_URL")
@@ -265,14 +289,17 @@ def check_omise_urls(app_configs=None, **kwargs):
     if not wrong:
         return []
     verb = "is not an https:// URL" if len(wrong) == 1 else "are not https:// URLs"
-    return [Error(
-        f"{', '.join(wrong)} {verb} on an Omise host (omise.co or a subdomain), and the "
-        "sandbox is off: the secret key and card data would go in clear or to another host.",
-        hint="Unset them to use Omise's defaults (https://api.omise.co, https://vault.omise.co, "
-        "https://cdn.omise.co/omise.js), or write Omise's host exactly: https://, no user, "
-        "port or trailing dot. For a fixed egress IP use OMISE_PROXY_URL, not these.",
-        id="shop.E007",
-    )]
+    return [
+        Error(
+            f"{', '.join(wrong)} {verb} on an Omise host (omise.co or a subdomain), and the "
+            "sandbox is off: the secret key and card data would go in clear or to another host.",
+            hint="Unset them to use Omise's defaults (https://api.omise.co, "
+            "https://vault.omise.co, https://cdn.omise.co/omise.js), or write Omise's host "
+            "exactly: https://, no user, port or trailing dot. For a fixed egress IP use "
+            "OMISE_PROXY_URL, not these.",
+            id="shop.E007",
+        )
+    ]
 
 
 def webhook_secret_is_valid(secret: str) -> bool:
@@ -297,10 +324,12 @@ def check_webhook_secret(app_configs=None, **kwargs):
     secret = getattr(settings, "OMISE_WEBHOOK_SECRET", "") or ""
     if not secret or webhook_secret_is_valid(secret):
         return []
-    return [Error(
-        "OMISE_WEBHOOK_SECRET is not valid base64 (or decodes to nothing): every webhook "
-        "from Omise would be refused and paid orders would stay pending.",
-        hint="Copy the webhook secret again from the Omise dashboard (docs/keys.md), as shown: "
-        "standard base64 (A-Z, a-z, 0-9, +, /, = padding), no spaces, quotes or line breaks.",
-        id="shop.E008",
-    )]
+    return [
+        Error(
+            "OMISE_WEBHOOK_SECRET is not valid base64 (or decodes to nothing): every webhook "
+            "from Omise would be refused and paid orders would stay pending.",
+            hint="Copy the webhook secret again from the Omise dashboard (docs/keys.md), as shown: "
+            "standard base64 (A-Z, a-z, 0-9, +, /, = padding), no spaces, quotes or line breaks.",
+            id="shop.E008",
+        )
+    ]

@@ -47,7 +47,8 @@ def client_ip(request: HttpRequest) -> str:
     trusted = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
     if trusted > 0 and _is_our_proxy(remote):
         forwarded = [
-            part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+            part.strip()
+            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
             if part.strip()
         ]
         # Each trusted proxy appends the address it saw: the client is `trusted` from the end,

@@ -169,6 +169,8 @@ def csp_report(request: HttpRequest) -> HttpResponse:
         event.save(update_fields=["path"])
         logger.warning(
             "CSP violation on %s: %s blocked %s",
-            event.path or "?", report["effective_directive"] or "?", report["blocked_uri"] or "?",
+            event.path or "?",
+            report["effective_directive"] or "?",
+            report["blocked_uri"] or "?",
         )
     return HttpResponse(status=204)

@@ -16,7 +16,10 @@ EVENTS_PER_MINUTE = 10
 
 
 def record_security_event(
-    kind: SecurityEvent.Kind, request: HttpRequest | None = None, *, field_name: str = "",
+    kind: SecurityEvent.Kind,
+    request: HttpRequest | None = None,
+    *,
+    field_name: str = "",
     **detail,
 ) -> SecurityEvent:
     """Store a security event with the request's path, client IP and user agent."""
@@ -27,13 +30,20 @@ def record_security_event(
         ip = client_ip(request)
         agent = scrub(request.META.get("HTTP_USER_AGENT", ""))[:500]
     return SecurityEvent.objects.create(
-        kind=kind, path=path, field_name=field_name[:200], client_ip=ip or None,
-        user_agent=agent, detail=detail,
+        kind=kind,
+        path=path,
+        field_name=field_name[:200],
+        client_ip=ip or None,
+        user_agent=agent,
+        detail=detail,
     )
 
 
 def record_security_event_limited(
-    kind: SecurityEvent.Kind, request: HttpRequest, *, per_minute: int = EVENTS_PER_MINUTE,
+    kind: SecurityEvent.Kind,
+    request: HttpRequest,
+    *,
+    per_minute: int = EVENTS_PER_MINUTE,
     **detail,
 ) -> SecurityEvent | None:
     """`record_security_event` for refusals anyone can trigger at will: at most `per_minute`

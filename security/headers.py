@@ -90,9 +90,7 @@ class SecurityHeadersMiddleware:
         response.headers.setdefault(
             "Reporting-Endpoints", f'{CSP_REPORT_GROUP}="{CSP_REPORT_PATH}"'
         )
-        if CSP.HEADER_ENFORCE not in response.headers and getattr(
-            response, "_csp_config", True
-        ):
+        if CSP.HEADER_ENFORCE not in response.headers and getattr(response, "_csp_config", True):
             nonce = getattr(request, "_csp_nonce", None)
             # A LazyNonce is true once a template used it: the page's scripts carry it.
             policy = build_policy(settings.SECURE_CSP, nonce) if nonce else default_policy()

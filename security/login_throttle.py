@@ -32,9 +32,7 @@ DEFAULT_USERNAME_LIMIT = 5  # one person mistyping a password rarely fails 5 tim
 DEFAULT_IP_LIMIT = 20  # higher: several staff may share an office NAT address
 DEFAULT_COOL_OFF_SECONDS = 15 * 60
 
-LOCKED_MESSAGE = (
-    "Too many failed login attempts. Try again later, or ask another administrator."
-)
+LOCKED_MESSAGE = "Too many failed login attempts. Try again later, or ask another administrator."
 # The one answer to every login that did not pass both factors (security.otp_admin), whichever
 # failed: telling "wrong code" from "wrong password" would confirm a leaked password.
 FAILED_MESSAGE = (
@@ -99,14 +97,18 @@ class LoginGuard:
         self.ip = client_bucket(request) if request is not None else UNKNOWN_BUCKET
         self.counters = [
             _Counter(
-                "username", self.username,
+                "username",
+                self.username,
                 getattr(settings, "ADMIN_LOGIN_USERNAME_LIMIT", DEFAULT_USERNAME_LIMIT),
             ),
         ]
-        self.counters.append(_Counter(
-            "ip", self.ip,
-            getattr(settings, "ADMIN_LOGIN_IP_LIMIT", DEFAULT_IP_LIMIT),
-        ))
+        self.counters.append(
+            _Counter(
+                "ip",
+                self.ip,
+                getattr(settings, "ADMIN_LOGIN_IP_LIMIT", DEFAULT_IP_LIMIT),
+            )
+        )
 
     def _recorded_username(self) -> str:
         """The username for the record, only if such an account exists: people type their
@@ -117,8 +119,9 @@ class LoginGuard:
     def locked(self) -> bool:
         return any(counter.locked() for counter in self.counters)
 
-    def failed(self, kind: SecurityEvent.Kind, *, account: str = "", field_name: str = "",
-               **detail) -> None:
+    def failed(
+        self, kind: SecurityEvent.Kind, *, account: str = "", field_name: str = "", **detail
+    ) -> None:
         """Count a failed login and record it as security events: `kind` says which factor
         failed (LOGIN_FAILURE, OTP_FAILURE), for the merchant only.
 
@@ -130,14 +133,20 @@ class LoginGuard:
         if account:
             username = account[:150]
         record_security_event(
-            kind, self.request, field_name=field_name or "username", username=username,
+            kind,
+            self.request,
+            field_name=field_name or "username",
+            username=username,
             **detail,
         )
         for counter in self.counters:
             if counter.fail():
                 record_security_event(
-                    SecurityEvent.Kind.LOGIN_LOCKOUT, self.request, field_name="username",
-                    username=username, scope=counter.scope,
+                    SecurityEvent.Kind.LOGIN_LOCKOUT,
+                    self.request,
+                    field_name="username",
+                    username=username,
+                    scope=counter.scope,
                     cool_off_seconds=_cool_off(),
                 )
 
@@ -148,8 +157,9 @@ class LoginGuard:
     def otp_failed(self, account: str, reason: str) -> None:
         """Count a right password whose second factor failed (`reason`: invalid_token,
         token_required, device_required, throttled)."""
-        self.failed(SecurityEvent.Kind.OTP_FAILURE, account=account, field_name="otp_token",
-                    reason=reason)
+        self.failed(
+            SecurityEvent.Kind.OTP_FAILURE, account=account, field_name="otp_token", reason=reason
+        )
 
     def succeeded(self) -> None:
         """A full login (password and second factor): forget this username's failures.

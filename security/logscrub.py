@@ -151,14 +151,18 @@ _settings_secrets: list[tuple[str, ...]] = []
 def _configured_secrets() -> tuple[str, ...]:
     if not _settings_secrets:
         if not settings.configured:  # gunicorn's own loggers may log before Django is set up
-            return _literal_secrets(os.environ.get("OMISE_SECRET_KEY", ""),
-                                    os.environ.get("OMISE_WEBHOOK_SECRET", ""),
-                                    os.environ.get("SECRET_KEY", ""))
-        _settings_secrets.append(_literal_secrets(
-            getattr(settings, "OMISE_SECRET_KEY", "") or "",
-            getattr(settings, "OMISE_WEBHOOK_SECRET", "") or "",
-            getattr(settings, "SECRET_KEY", "") or "",  # signs sessions, derives other keys
-        ))
+            return _literal_secrets(
+                os.environ.get("OMISE_SECRET_KEY", ""),
+                os.environ.get("OMISE_WEBHOOK_SECRET", ""),
+                os.environ.get("SECRET_KEY", ""),
+            )
+        _settings_secrets.append(
+            _literal_secrets(
+                getattr(settings, "OMISE_SECRET_KEY", "") or "",
+                getattr(settings, "OMISE_WEBHOOK_SECRET", "") or "",
+                getattr(settings, "SECRET_KEY", "") or "",  # signs sessions, derives other keys
+            )
+        )
     return _settings_secrets[0]
 
 
@@ -259,12 +263,21 @@ def admin_mail_key(record: logging.LogRecord) -> str:
     if kind is not None:
         while tb is not None and tb.tb_next is not None:
             tb = tb.tb_next
-        where = (tb.tb_frame.f_code.co_filename, tb.tb_lineno) if tb else (
-            record.pathname, record.lineno)
+        where = (
+            (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+            if tb
+            else (record.pathname, record.lineno)
+        )
         parts = ("exception", f"{kind.__module__}.{kind.__qualname__}", *where)
     else:
-        parts = ("log", record.name, record.levelno, record.pathname, record.lineno,
-                 getattr(record, "status_code", None))
+        parts = (
+            "log",
+            record.name,
+            record.levelno,
+            record.pathname,
+            record.lineno,
+            getattr(record, "status_code", None),
+        )
     digest = hashlib.sha256("\0".join(str(part)[:500] for part in parts).encode()).hexdigest()
     return f"shop:admin-mail:{digest[:32]}"
 
@@ -304,9 +317,11 @@ class ScrubbingAdminEmailHandler(AdminEmailHandler):
     def send_mail(self, subject, message, *args, **kwargs):
         suppressed = getattr(self, "_suppressed", 0)
         if suppressed:
-            message = (f"{suppressed} more report(s) of this error were not e-mailed since "
-                       f"the last one (one e-mail per error every "
-                       f"{_throttle_seconds()} seconds).\n\n{message}")
+            message = (
+                f"{suppressed} more report(s) of this error were not e-mailed since "
+                f"the last one (one e-mail per error every "
+                f"{_throttle_seconds()} seconds).\n\n{message}"
+            )
         if kwargs.get("html_message"):
             kwargs["html_message"] = scrub(kwargs["html_message"])
         super().send_mail(scrub(subject), scrub(message), *args, **kwargs)

@@ -55,10 +55,13 @@ def _looks_like_totp(token: str) -> bool:
 def _write_nothing(model, *args, **kwargs) -> None:
     """The stand-in's `save`: the UPDATE of every column a real device's save issues, on a
     row that does not exist."""
-    model.objects.filter(pk=_STAND_IN_PK).update(**{
-        field.attname: F(field.attname)
-        for field in model._meta.concrete_fields if not field.primary_key
-    })
+    model.objects.filter(pk=_STAND_IN_PK).update(
+        **{
+            field.attname: F(field.attname)
+            for field in model._meta.concrete_fields
+            if not field.primary_key
+        }
+    )
 
 
 def _stand_in(model):
@@ -112,7 +115,9 @@ def verify_second_factor(user, token: str) -> tuple[object | None, str]:
     with transaction.atomic():
         device = (
             model.objects.select_for_update()
-            .filter(user=user, confirmed=True).order_by("pk").first()
+            .filter(user=user, confirmed=True)
+            .order_by("pk")
+            .first()
         )
         reason = "" if device is not None else "device_required"
         if not token:

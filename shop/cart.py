@@ -61,8 +61,12 @@ class Cart:
         cleaned = {}
         for key, value in list(raw.items())[:MAX_LINES]:
             if (
-                isinstance(key, str) and key.isascii() and key.isdigit() and len(key) < 19
-                and type(value) is int and 1 <= value <= MAX_QUANTITY
+                isinstance(key, str)
+                and key.isascii()
+                and key.isdigit()
+                and len(key) < 19
+                and type(value) is int
+                and 1 <= value <= MAX_QUANTITY
             ):
                 cleaned[key] = value
         return cleaned
@@ -79,9 +83,7 @@ class Cart:
         self._check_sellable(product)
         new_quantity = self.quantity_of(product) + quantity
         if new_quantity > MAX_QUANTITY:
-            raise CartError(
-                f"You can buy at most {MAX_QUANTITY} of “{product.name}” in one order."
-            )
+            raise CartError(f"You can buy at most {MAX_QUANTITY} of “{product.name}” in one order.")
         self.set(product, new_quantity)
 
     def set(self, product: Product, quantity: int) -> None:

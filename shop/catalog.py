@@ -28,7 +28,6 @@ FRAGMENT_SECONDS = 300
 LOCAL_SECONDS = 2.0
 
 
-
 class _Remembered(TypedDict):
     version: int
     until: float  # time.monotonic()

@@ -15,9 +15,13 @@ def product_list(request: HttpRequest) -> HttpResponse:
     # Lazy: the query runs only when the cached grid for this catalog version is missing.
     products = Product.objects.active()
     return render(
-        request, "shop/product_list.html",
-        {"products": products, "catalog_version": catalog_version(),
-         "fragment_seconds": FRAGMENT_SECONDS},
+        request,
+        "shop/product_list.html",
+        {
+            "products": products,
+            "catalog_version": catalog_version(),
+            "fragment_seconds": FRAGMENT_SECONDS,
+        },
     )
 
 

@@ -79,9 +79,18 @@ FAILURE_MESSAGES = {
 SETTLE_STATUSES = {"successful", "failed", "expired", "reversed", "pending"}
 # OmiseClient's methods the fake answers (the payment code calls these).
 API_METHODS = (
-    "create_charge", "retrieve_charge", "capture_charge", "expire_charge", "reverse_charge",
-    "list_charges", "create_refund", "list_refunds", "retrieve_event", "list_events",
-    "retrieve_account", "create_token",
+    "create_charge",
+    "retrieve_charge",
+    "capture_charge",
+    "expire_charge",
+    "reverse_charge",
+    "list_charges",
+    "create_refund",
+    "list_refunds",
+    "retrieve_event",
+    "list_events",
+    "retrieve_account",
+    "create_token",
 )
 
 
@@ -95,7 +104,9 @@ def iso(moment: datetime | None) -> str | None:
 
 def _error(code: str, message: str, status: int = 400) -> OmiseAPIError:
     return OmiseAPIError(
-        code=code, message=message, http_status=status,
+        code=code,
+        message=message,
+        http_status=status,
         location=f"https://www.omise.co/api-errors#{code.replace('_', '-')}",
     )
 
@@ -103,8 +114,12 @@ def _error(code: str, message: str, status: int = 400) -> OmiseAPIError:
 def _fresh(error: Exception) -> Exception:
     """A new instance of a scheduled error, so each raise has its own traceback."""
     if isinstance(error, OmiseAPIError):
-        return OmiseAPIError(code=error.code, message=error.message,
-                             http_status=error.http_status, location=error.location)
+        return OmiseAPIError(
+            code=error.code,
+            message=error.message,
+            http_status=error.http_status,
+            location=error.location,
+        )
     return OmiseNetworkError(str(error), timed_out=error.timed_out)
 
 
@@ -175,22 +190,37 @@ class FakeOmise:
         (the same test cards as the sandbox: tests.shopping.pay works with the fake)."""
         behaviour = TEST_CARDS.get(number, SUCCESS)
         token_id = new_id("tokn")
-        self._tokens[token_id] = _Token(behaviour=behaviour, card={
-            "object": "card", "id": new_id("card"), "livemode": False,
-            "brand": _brand(number), "last_digits": number[-4:],
-            "fingerprint": f"fp-{number[:6]}-{number[-4:]}", "name": fields.get("name", "T"),
-            "country": "th", "financing": "credit", "bank": "Fake Bank",
-            "expiration_month": 12, "expiration_year": 2040,
-        })
+        self._tokens[token_id] = _Token(
+            behaviour=behaviour,
+            card={
+                "object": "card",
+                "id": new_id("card"),
+                "livemode": False,
+                "brand": _brand(number),
+                "last_digits": number[-4:],
+                "fingerprint": f"fp-{number[:6]}-{number[-4:]}",
+                "name": fields.get("name", "T"),
+                "country": "th",
+                "financing": "credit",
+                "bank": "Fake Bank",
+                "expiration_month": 12,
+                "expiration_year": 2040,
+            },
+        )
         return token_id
 
     def source(self, type: str = "promptpay", *, amount: int, currency: str = "THB") -> str:
         """A fresh `src_test_…` for `amount` (PromptPay by default, or a redirect method)."""
         source_id = new_id("src")
         self._sources[source_id] = {
-            "object": "source", "id": source_id, "livemode": False, "type": type,
-            "flow": "offline" if type == "promptpay" else "redirect", "amount": amount,
-            "currency": currency.lower(), "used": False,
+            "object": "source",
+            "id": source_id,
+            "livemode": False,
+            "type": type,
+            "flow": "offline" if type == "promptpay" else "redirect",
+            "amount": amount,
+            "currency": currency.lower(),
+            "used": False,
         }
         return source_id
 
@@ -215,8 +245,9 @@ class FakeOmise:
         assert calls, f"the fake Omise received no {method} call"
         return calls[-1]
 
-    def fail_next(self, method: str, error: Exception | None = None, *, after: bool = False,
-                  count: int = 1) -> None:
+    def fail_next(
+        self, method: str, error: Exception | None = None, *, after: bool = False, count: int = 1
+    ) -> None:
         """The next `count` calls of `method` raise `error` (default: a timeout), before the call
         takes effect, or `after` it (the charge or refund exists; its answer was lost)."""
         self._known(method)
@@ -233,8 +264,15 @@ class FakeOmise:
     def clear_failures(self) -> None:
         self._failures.clear()
 
-    def settle(self, charge_id: str, *, status: str = "successful", failure_code: str = "",
-               failure_message: str = "", event: str = "charge.complete") -> dict:
+    def settle(
+        self,
+        charge_id: str,
+        *,
+        status: str = "successful",
+        failure_code: str = "",
+        failure_message: str = "",
+        event: str = "charge.complete",
+    ) -> dict:
         """Move a charge as Omise would on its own (a bank's answer, an expiry, a reversal),
         record the event it makes, and return the charge. `status="pending"` with
         `failure_code=""` puts it back awaiting the shopper, for stale-copy tests."""
@@ -245,12 +283,20 @@ class FakeOmise:
         data["status"] = status
         data["failure_code"] = data["failure_message"] = None
         if status == "successful":
-            data.update(authorized=True, paid=True, paid_at=iso(now),
-                        transaction=data["transaction"] or new_id("trxn"))
+            data.update(
+                authorized=True,
+                paid=True,
+                paid_at=iso(now),
+                transaction=data["transaction"] or new_id("trxn"),
+            )
         elif status == "failed":
             code = failure_code or "payment_rejected"
-            data.update(authorized=False, paid=False, failure_code=code,
-                        failure_message=failure_message or FAILURE_MESSAGES.get(code, code))
+            data.update(
+                authorized=False,
+                paid=False,
+                failure_code=code,
+                failure_message=failure_message or FAILURE_MESSAGES.get(code, code),
+            )
         elif status == "expired":
             data.update(authorized=False, paid=False, expired=True, expired_at=iso(now))
             event = "charge.expire" if event == "charge.complete" else event
@@ -269,8 +315,12 @@ class FakeOmise:
             raise AssertionError(f"{charge_id} is not awaiting 3-D Secure")
         if passed and state.behaviour != THREE_DS_VALIDATION_FAILS:
             return self.settle(charge_id, status="successful")
-        return self.settle(charge_id, status="failed", failure_code="failed_processing",
-                           failure_message="3-D Secure authentication failed")
+        return self.settle(
+            charge_id,
+            status="failed",
+            failure_code="failed_processing",
+            failure_message="3-D Secure authentication failed",
+        )
 
     # --- OmiseClient's API ------------------------------------------------------------------
     def create_charge(
@@ -292,35 +342,55 @@ class FakeOmise:
             raise ValueError("pass exactly one of card (a token id) or source")
         if card is not None:
             _check_id("tokn", card)
-        return self._call("create_charge", dict(
-            amount=amount, currency=currency, card=card, source=source,
-            description=description, metadata=copy.deepcopy(metadata), return_uri=return_uri,
-            ip=ip, capture=capture,
-        ), lambda: self._create_charge(
-            amount=amount, currency=currency, card=card, source=source,
-            description=description, metadata=metadata, return_uri=return_uri, ip=ip,
-            capture=capture,
-        ))
+        return self._call(
+            "create_charge",
+            dict(
+                amount=amount,
+                currency=currency,
+                card=card,
+                source=source,
+                description=description,
+                metadata=copy.deepcopy(metadata),
+                return_uri=return_uri,
+                ip=ip,
+                capture=capture,
+            ),
+            lambda: self._create_charge(
+                amount=amount,
+                currency=currency,
+                card=card,
+                source=source,
+                description=description,
+                metadata=metadata,
+                return_uri=return_uri,
+                ip=ip,
+                capture=capture,
+            ),
+        )
 
     def retrieve_charge(self, charge_id: str) -> dict:
         _check_id("chrg", charge_id)
-        return self._call("retrieve_charge", {"charge_id": charge_id},
-                          lambda: self._found(charge_id).data)
+        return self._call(
+            "retrieve_charge", {"charge_id": charge_id}, lambda: self._found(charge_id).data
+        )
 
     def capture_charge(self, charge_id: str) -> dict:
         _check_id("chrg", charge_id)
-        return self._call("capture_charge", {"charge_id": charge_id},
-                          lambda: self._capture(charge_id))
+        return self._call(
+            "capture_charge", {"charge_id": charge_id}, lambda: self._capture(charge_id)
+        )
 
     def expire_charge(self, charge_id: str) -> dict:
         _check_id("chrg", charge_id)
-        return self._call("expire_charge", {"charge_id": charge_id},
-                          lambda: self._expire(charge_id))
+        return self._call(
+            "expire_charge", {"charge_id": charge_id}, lambda: self._expire(charge_id)
+        )
 
     def reverse_charge(self, charge_id: str) -> dict:
         _check_id("chrg", charge_id)
-        return self._call("reverse_charge", {"charge_id": charge_id},
-                          lambda: self._reverse(charge_id))
+        return self._call(
+            "reverse_charge", {"charge_id": charge_id}, lambda: self._reverse(charge_id)
+        )
 
     def list_charges(
         self,
@@ -341,18 +411,26 @@ class FakeOmise:
 
         def listing():
             states = [
-                s for s in self._charges.values()
+                s
+                for s in self._charges.values()
                 # Omise's bounds are whole seconds (the client sends ISO 8601 without any).
                 if (from_time is None or s.created_at >= from_time.replace(microsecond=0))
                 and (to_time is None or s.created_at <= to_time.replace(microsecond=0))
             ]
             states.sort(key=lambda s: s.created_at, reverse=order == "reverse_chronological")
-            return self._list([s.data for s in states], offset=offset, limit=limit,
-                              order=order)
+            return self._list([s.data for s in states], offset=offset, limit=limit, order=order)
 
-        return self._call("list_charges", dict(
-            from_time=from_time, to_time=to_time, offset=offset, limit=limit, order=order,
-        ), listing)
+        return self._call(
+            "list_charges",
+            dict(
+                from_time=from_time,
+                to_time=to_time,
+                offset=offset,
+                limit=limit,
+                order=order,
+            ),
+            listing,
+        )
 
     def create_refund(self, charge_id: str, *, amount: int, metadata: dict | None = None) -> dict:
         if not isinstance(amount, int) or isinstance(amount, bool):
@@ -369,9 +447,11 @@ class FakeOmise:
             raise ValueError("offset must be >= 0 and limit between 1 and 100")
         _check_id("chrg", charge_id)
         return self._call(
-            "list_refunds", {"charge_id": charge_id, "offset": offset, "limit": limit},
-            lambda: self._list(self._found(charge_id).refunds, offset=offset, limit=limit,
-                               order="chronological"),
+            "list_refunds",
+            {"charge_id": charge_id, "offset": offset, "limit": limit},
+            lambda: self._list(
+                self._found(charge_id).refunds, offset=offset, limit=limit, order="chronological"
+            ),
         )
 
     def retrieve_event(self, event_id: str) -> dict:
@@ -388,24 +468,40 @@ class FakeOmise:
     def list_events(self, *, offset: int = 0, limit: int = 20) -> dict:
         if not (int(offset) >= 0) or not (1 <= int(limit) <= 100):
             raise ValueError("offset must be >= 0 and limit between 1 and 100")
-        return self._call("list_events", {"offset": offset, "limit": limit},
-                          lambda: self._list(self._events, offset=offset, limit=limit,
-                                             order="chronological"))
+        return self._call(
+            "list_events",
+            {"offset": offset, "limit": limit},
+            lambda: self._list(self._events, offset=offset, limit=limit, order="chronological"),
+        )
 
     def retrieve_account(self) -> dict:
-        return self._call("retrieve_account", {}, lambda: {
-            "object": "account", "id": "acct_test_fakeomise0000000000", "livemode": False,
-            "email": "merchant@example.com", "currency": "thb",
-            "supported_currencies": ["thb"],
-        })
+        return self._call(
+            "retrieve_account",
+            {},
+            lambda: {
+                "object": "account",
+                "id": "acct_test_fakeomise0000000000",
+                "livemode": False,
+                "email": "merchant@example.com",
+                "currency": "thb",
+                "supported_currencies": ["thb"],
+            },
+        )
 
     def create_token(self, *, card: dict) -> dict:
         """Tooling only (the shop never tokenizes on the server): a token for `card`'s number."""
+
         def make():
             token_id = self.token(str(card.get("number") or "4242424242424242"))
             token = self._tokens[token_id]
-            return {"object": "token", "id": token_id, "livemode": False, "used": False,
-                    "card": token.card, "created_at": iso(self._now())}
+            return {
+                "object": "token",
+                "id": token_id,
+                "livemode": False,
+                "used": False,
+                "card": token.card,
+                "created_at": iso(self._now()),
+            }
 
         # The card fields are not recorded: a test's calls list must never hold a card number.
         return self._call("create_token", {"card": "(not recorded)"}, make)
@@ -451,9 +547,14 @@ class FakeOmise:
 
     def _event(self, key: str, data: dict) -> dict:
         event = {
-            "object": "event", "id": new_id("evnt"), "livemode": False,
-            "location": None, "key": key, "created_at": iso(self._now()),
-            "data": copy.deepcopy(data), "webhook_deliveries": [],
+            "object": "event",
+            "id": new_id("evnt"),
+            "livemode": False,
+            "location": None,
+            "key": key,
+            "created_at": iso(self._now()),
+            "data": copy.deepcopy(data),
+            "webhook_deliveries": [],
         }
         event["location"] = f"/events/{event['id']}"
         self._events.append(event)
@@ -470,19 +571,28 @@ class FakeOmise:
         data["refundable"] = data["paid"] and data["refunded_amount"] < data["amount"]
         data["disputable"] = data["paid"]
         data["refunds"] = {
-            "object": "list", "data": copy.deepcopy(state.refunds), "limit": 20, "offset": 0,
-            "total": len(state.refunds), "location": f"/charges/{data['id']}/refunds",
+            "object": "list",
+            "data": copy.deepcopy(state.refunds),
+            "limit": 20,
+            "offset": 0,
+            "total": len(state.refunds),
+            "location": f"/charges/{data['id']}/refunds",
         }
 
     def _list(self, items: list, *, offset: int, limit: int, order: str) -> dict:
         return {
-            "object": "list", "data": copy.deepcopy(items[offset:offset + limit]),
-            "limit": limit, "offset": offset, "total": len(items), "order": order,
+            "object": "list",
+            "data": copy.deepcopy(items[offset : offset + limit]),
+            "limit": limit,
+            "offset": offset,
+            "total": len(items),
+            "order": order,
             "location": None,
         }
 
-    def _create_charge(self, *, amount, currency, card, source, description, metadata,
-                       return_uri, ip, capture) -> dict:
+    def _create_charge(
+        self, *, amount, currency, card, source, description, metadata, return_uri, ip, capture
+    ) -> dict:
         currency = str(currency).lower()
         if currency not in SUPPORTED_CURRENCIES:
             raise _error("invalid_charge", "currency is currently not supported")
@@ -493,19 +603,46 @@ class FakeOmise:
         now = self._now()
         charge_id = new_id("chrg")
         data = {
-            "object": "charge", "id": charge_id, "location": f"/charges/{charge_id}",
-            "livemode": False, "amount": amount, "net": 0, "fee": 0, "fee_vat": 0,
-            "interest": 0, "interest_vat": 0, "funding_amount": amount, "refunded_amount": 0,
-            "currency": currency, "funding_currency": currency,
-            "description": description or None, "metadata": copy.deepcopy(metadata or {}),
-            "card": None, "source": None, "customer": None, "schedule": None,
-            "dispute": None, "link": None, "ip": ip or None, "transaction": None,
-            "status": "pending", "authorized": False, "paid": False, "capture": bool(capture),
-            "voided": False, "reversed": False, "expired": False,
-            "authorize_uri": None, "return_uri": return_uri or None,
-            "failure_code": None, "failure_message": None,
-            "created_at": iso(now), "paid_at": None, "expires_at": None,
-            "reversed_at": None, "expired_at": None,
+            "object": "charge",
+            "id": charge_id,
+            "location": f"/charges/{charge_id}",
+            "livemode": False,
+            "amount": amount,
+            "net": 0,
+            "fee": 0,
+            "fee_vat": 0,
+            "interest": 0,
+            "interest_vat": 0,
+            "funding_amount": amount,
+            "refunded_amount": 0,
+            "currency": currency,
+            "funding_currency": currency,
+            "description": description or None,
+            "metadata": copy.deepcopy(metadata or {}),
+            "card": None,
+            "source": None,
+            "customer": None,
+            "schedule": None,
+            "dispute": None,
+            "link": None,
+            "ip": ip or None,
+            "transaction": None,
+            "status": "pending",
+            "authorized": False,
+            "paid": False,
+            "capture": bool(capture),
+            "voided": False,
+            "reversed": False,
+            "expired": False,
+            "authorize_uri": None,
+            "return_uri": return_uri or None,
+            "failure_code": None,
+            "failure_message": None,
+            "created_at": iso(now),
+            "paid_at": None,
+            "expires_at": None,
+            "reversed_at": None,
+            "expired_at": None,
         }
         state = _ChargeState(data=data, created_at=now.replace(microsecond=0))
         authorize_uri = f"{UNREACHABLE_URL}/pay/{charge_id}/authorize"
@@ -520,18 +657,25 @@ class FakeOmise:
             token.used = True
             state.behaviour, data["card"] = token.behaviour, copy.deepcopy(token.card)
             if token.behaviour in FAILURE_MESSAGES:
-                data.update(status="failed", failure_code=token.behaviour,
-                            failure_message=FAILURE_MESSAGES[token.behaviour])
+                data.update(
+                    status="failed",
+                    failure_code=token.behaviour,
+                    failure_message=FAILURE_MESSAGES[token.behaviour],
+                )
             elif token.behaviour == THREE_DS_ENROLLMENT_FAILS:
-                data.update(status="failed", failure_code="failed_processing",
-                            failure_message="3-D Secure enrollment failed")
+                data.update(
+                    status="failed",
+                    failure_code="failed_processing",
+                    failure_message="3-D Secure enrollment failed",
+                )
             elif token.behaviour in {THREE_DS, THREE_DS_VALIDATION_FAILS}:
                 data["authorize_uri"] = authorize_uri
             else:
                 data["authorized"] = True
                 if capture:
-                    data.update(status="successful", paid=True, paid_at=iso(now),
-                                transaction=new_id("trxn"))
+                    data.update(
+                        status="successful", paid=True, paid_at=iso(now), transaction=new_id("trxn")
+                    )
         else:
             found = self._sources.get(source)
             if found is None:
@@ -543,10 +687,16 @@ class FakeOmise:
             found["used"] = True
             source_data = {k: v for k, v in found.items() if k != "used"}
             if found["flow"] == "offline":
-                source_data["scannable_code"] = {"object": "barcode", "type": "qr", "image": {
-                    "object": "document", "id": new_id("docu"), "filename": "qrcode.svg",
-                    "download_uri": f"https://fake-omise.invalid/qr/{charge_id}.svg",
-                }}
+                source_data["scannable_code"] = {
+                    "object": "barcode",
+                    "type": "qr",
+                    "image": {
+                        "object": "document",
+                        "id": new_id("docu"),
+                        "filename": "qrcode.svg",
+                        "download_uri": f"https://fake-omise.invalid/qr/{charge_id}.svg",
+                    },
+                }
                 data["expires_at"] = iso(now + timedelta(days=1))
             else:
                 if not return_uri:
@@ -577,8 +727,9 @@ class FakeOmise:
     def _reverse(self, charge_id: str) -> dict:
         state = self._found(charge_id)
         if not (state.data["status"] == "pending" and state.data["authorized"]):
-            raise _error("invalid_charge", "charge cannot be reversed: it is not authorized "
-                         "and uncaptured")
+            raise _error(
+                "invalid_charge", "charge cannot be reversed: it is not authorized and uncaptured"
+            )
         self.settle(charge_id, status="reversed")
         return state.data
 
@@ -593,10 +744,17 @@ class FakeOmise:
             raise _error("failed_refund", "amount exceeds the refundable amount of the charge")
         refund_id = new_id("rfnd")
         refund = {
-            "object": "refund", "id": refund_id, "location": f"/charges/{charge_id}/refunds/"
-            f"{refund_id}", "livemode": False, "amount": amount, "currency": data["currency"],
-            "charge": charge_id, "transaction": new_id("trxn"), "voided": False,
-            "status": "closed", "metadata": copy.deepcopy(metadata),
+            "object": "refund",
+            "id": refund_id,
+            "location": f"/charges/{charge_id}/refunds/{refund_id}",
+            "livemode": False,
+            "amount": amount,
+            "currency": data["currency"],
+            "charge": charge_id,
+            "transaction": new_id("trxn"),
+            "voided": False,
+            "status": "closed",
+            "metadata": copy.deepcopy(metadata),
             "created_at": iso(self._now()),
         }
         state.refunds.append(refund)
@@ -609,8 +767,13 @@ class FakeOmise:
 # Modules known to call get_client() by the name they imported (`from checkout.omise import
 # get_client`); any other module that did so is found in sys.modules as well.
 CLIENT_USERS = (
-    "checkout.services", "checkout.refunds", "checkout.events", "checkout.reconcile",
-    "checkout.webhooks", "checkout.tasks", "checkout.management.commands.omise_check",
+    "checkout.services",
+    "checkout.refunds",
+    "checkout.events",
+    "checkout.reconcile",
+    "checkout.webhooks",
+    "checkout.tasks",
+    "checkout.management.commands.omise_check",
 )
 
 
@@ -637,8 +800,10 @@ def fake_omise(request, monkeypatch, settings):
     monkeypatch.setattr(omise, "get_client", get_client)
     patched = []
     for name, module in list(sys.modules.items()):
-        if name.startswith(("checkout", "shop", "security", "sandbox", "config", "tests")) \
-                and getattr(module, "get_client", None) is real:
+        if (
+            name.startswith(("checkout", "shop", "security", "sandbox", "config", "tests"))
+            and getattr(module, "get_client", None) is real
+        ):
             monkeypatch.setattr(module, "get_client", get_client)
             patched.append(name)
     missing = set(CLIENT_USERS) - set(patched)
@@ -647,4 +812,3 @@ def fake_omise(request, monkeypatch, settings):
     yield fake
     if failures := fake.pending_failures():
         pytest.fail(f"fake Omise failures scheduled but never reached: {failures}")
-

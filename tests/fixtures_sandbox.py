@@ -83,7 +83,9 @@ class SandboxHelper:
         """A fresh `src_test_…` as Omise.js' createSource makes it (public key, `POST /sources`):
         PromptPay by default, or "internet_banking_bbl" (a redirect method)."""
         response = self._http.post(
-            f"{self.api_url}/sources", auth=(self.settings.OMISE_PUBLIC_KEY, ""), timeout=10,
+            f"{self.api_url}/sources",
+            auth=(self.settings.OMISE_PUBLIC_KEY, ""),
+            timeout=10,
             json={"type": type, "amount": amount, "currency": currency},
         )
         body = response.json()
@@ -112,17 +114,29 @@ class SandboxHelper:
         return self._hook("POST", "test/webhooks/deliver", payload)["data"]
 
     def fault(
-        self, endpoint: str, kind: str = "status", *, seconds: float = 0, status: int = 500,
+        self,
+        endpoint: str,
+        kind: str = "status",
+        *,
+        seconds: float = 0,
+        status: int = 500,
         count: int = 1,
     ) -> dict:
         """Make the next `count` calls of `endpoint` (e.g. "charges.create",
         "charges.retrieve", "tokens.create") misbehave: kind "status" answers `status`
         (500, 429…) without processing; "stall_before" sleeps `seconds` then processes;
         "stall_after" processes (the charge exists) then sleeps."""
-        return self._hook("POST", "test/faults", {
-            "endpoint": endpoint, "kind": kind, "seconds": seconds, "status": status,
-            "count": count,
-        })
+        return self._hook(
+            "POST",
+            "test/faults",
+            {
+                "endpoint": endpoint,
+                "kind": kind,
+                "seconds": seconds,
+                "status": status,
+                "count": count,
+            },
+        )
 
     def clear_faults(self) -> None:
         self._hook("DELETE", "test/faults")
@@ -192,8 +206,9 @@ def sandbox(live_server, settings):
     """The live server as shop (localhost) and Omise sandbox (127.0.0.1), wired in settings."""
     parts = urlsplit(live_server.url)
     port = parts.port
-    shop_host, sandbox_host = ("127.0.0.1", "localhost") if parts.hostname == "127.0.0.1" \
-        else ("localhost", "127.0.0.1")
+    shop_host, sandbox_host = (
+        ("127.0.0.1", "localhost") if parts.hostname == "127.0.0.1" else ("localhost", "127.0.0.1")
+    )
     shop_url, sandbox_url = f"http://{shop_host}:{port}", f"http://{sandbox_host}:{port}"
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "localhost", "127.0.0.1"]
     settings.SHOP_ORIGIN = shop_url

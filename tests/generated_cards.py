@@ -45,8 +45,9 @@ def typed(rnd: random.Random, digits: str) -> str:
         return separator.join([digits[:4], digits[4:10], digits[10:]])
     cuts = [4, *sorted(rnd.sample(range(5, len(digits)), rnd.randint(0, 4)))]
     parts = [digits[a:b] for a, b in zip([0, *cuts], [*cuts, len(digits)], strict=True)]
-    return "".join(part + (rnd.choice(" -") if i < len(parts) - 1 else "")
-                   for i, part in enumerate(parts))
+    return "".join(
+        part + (rnd.choice(" -") if i < len(parts) - 1 else "") for i, part in enumerate(parts)
+    )
 
 
 def card_value(rnd: random.Random) -> str:
@@ -83,8 +84,19 @@ def failing_long_number(rnd: random.Random) -> str:
 
 def legitimate_value(rnd: random.Random) -> str:
     """What the shop's own forms and Omise post: ids, references, phones, codes, times."""
-    kind = rnd.choice(["omise_id", "order_ref", "phone", "postal", "quantity", "timestamp",
-                       "iso_time", "long_id", "amount"])
+    kind = rnd.choice(
+        [
+            "omise_id",
+            "order_ref",
+            "phone",
+            "postal",
+            "quantity",
+            "timestamp",
+            "iso_time",
+            "long_id",
+            "amount",
+        ]
+    )
     if kind == "omise_id":
         prefix = rnd.choice(["tokn", "chrg", "src", "evnt", "cust", "card", "rfnd"])
         return f"{prefix}_{rnd.choice(['test_', ''])}{base36(rnd, rnd.randint(10, 22))}"
@@ -92,11 +104,15 @@ def legitimate_value(rnd: random.Random) -> str:
         return f"LG-{rnd.randint(20200101, 20351231)}-{rnd.randint(0, 9999):04d}"
     if kind == "phone":
         local = f"0{rnd.choice('689')}{rnd.randint(0, 99999999):08d}"
-        return rnd.choice([
-            local, f"{local[:3]}-{local[3:6]}-{local[6:]}", f"{local[:3]} {local[3:6]} {local[6:]}",
-            f"+66 {local[1:3]} {local[3:6]} {local[6:]}",
-            f"+{rnd.randint(1, 999)}{rnd.randint(10**9, 10**12 - 1)}",  # E.164, up to 15 digits
-        ])
+        return rnd.choice(
+            [
+                local,
+                f"{local[:3]}-{local[3:6]}-{local[6:]}",
+                f"{local[:3]} {local[3:6]} {local[6:]}",
+                f"+66 {local[1:3]} {local[3:6]} {local[6:]}",
+                f"+{rnd.randint(1, 999)}{rnd.randint(10**9, 10**12 - 1)}",  # E.164, up to 15 digits
+            ]
+        )
     if kind == "postal":
         return f"{rnd.randint(10000, 99999)}"
     if kind == "quantity":
@@ -105,19 +121,37 @@ def legitimate_value(rnd: random.Random) -> str:
         seconds = rnd.randint(1_500_000_000, 2_000_000_000)
         return str(rnd.choice([seconds, seconds * 1000, seconds * 1_000_000]))
     if kind == "iso_time":
-        return (f"{rnd.randint(2000, 2099)}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}"
-                f"{rnd.choice([' ', 'T'])}{rnd.randint(0, 23):02d}:{rnd.randint(0, 59):02d}")
+        return (
+            f"{rnd.randint(2000, 2099)}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}"
+            f"{rnd.choice([' ', 'T'])}{rnd.randint(0, 23):02d}:{rnd.randint(0, 59):02d}"
+        )
     if kind == "long_id":
         return failing_long_number(rnd)
     return str(rnd.randint(2000, 15_000_000))  # satang
 
 
-SHOP_NAMES = ["product", "quantity", "next", "omise_token", "omise_source", "card", "source",
-              "phone", "postal_code", "order", "reference", "created", "id", "note", "email",
-              "amount", "charge", "csrfmiddlewaretoken", "card_last_digits"]
+SHOP_NAMES = [
+    "product",
+    "quantity",
+    "next",
+    "omise_token",
+    "omise_source",
+    "card",
+    "source",
+    "phone",
+    "postal_code",
+    "order",
+    "reference",
+    "created",
+    "id",
+    "note",
+    "email",
+    "amount",
+    "charge",
+    "csrfmiddlewaretoken",
+    "card_last_digits",
+]
 
 
 def shop_name(rnd: random.Random) -> str:
     return rnd.choice(SHOP_NAMES) + rnd.choice(["", "", "_2", "[0]"])
-
-

@@ -29,11 +29,22 @@ import threading
 from urllib.parse import unquote_plus
 
 # Omise's test cards (docs/omise-api.md): the numbers the whole suite sends around.
-TEST_CARDS = frozenset({
-    "4242424242424242", "5555555555554444", "3530111333300000", "4111111111140011",
-    "4111111111130012", "4111111111120013", "4111111111110014", "4111111111190016",
-    "4111111111180017", "4111111111160001", "4111111111150002", "4111111111140003",
-})
+TEST_CARDS = frozenset(
+    {
+        "4242424242424242",
+        "5555555555554444",
+        "3530111333300000",
+        "4111111111140011",
+        "4111111111130012",
+        "4111111111120013",
+        "4111111111110014",
+        "4111111111190016",
+        "4111111111180017",
+        "4111111111160001",
+        "4111111111150002",
+        "4111111111140003",
+    }
+)
 _SEPARATORS = re.compile(r"[\s\-]")
 _formatter = logging.Formatter()
 
@@ -118,9 +129,9 @@ def pytest_runtest_logstart(nodeid, location):
 def pytest_sessionfinish(session, exitstatus):
     collector.uninstall()
     if collector.offenders:
-        lines = [f"  {test}: logger {name!r} logged card ****{last4}"
-                 for test, name, last4 in collector.offenders]
+        lines = [
+            f"  {test}: logger {name!r} logged card ****{last4}"
+            for test, name, last4 in collector.offenders
+        ]
         print("\nCard numbers were logged (tests/log_capture.py):\n" + "\n".join(lines))
         session.exitstatus = 1
-
-

@@ -19,8 +19,13 @@ os.environ.update(
         "DJANGO_ALLOW_ASYNC_UNSAFE": "true",
     }
 )
-for name in ("OMISE_API_URL", "OMISE_VAULT_URL", "OMISE_JS_URL", "OMISE_PROXY_URL",
-             "ALLOWED_HOSTS"):
+for name in (
+    "OMISE_API_URL",
+    "OMISE_VAULT_URL",
+    "OMISE_JS_URL",
+    "OMISE_PROXY_URL",
+    "ALLOWED_HOSTS",
+):
     os.environ.pop(name, None)
 
 from config.settings import *  # noqa: E402,F403

@@ -55,8 +55,9 @@ def shopper(sandbox, page):
     make_product(name="Silk Scarf", slug="silk-scarf", price=129000)
     page.csp_errors = []
     page.hosts = set()
-    page.on("console", lambda m: "Content Security Policy" in m.text
-            and page.csp_errors.append(m.text))
+    page.on(
+        "console", lambda m: "Content Security Policy" in m.text and page.csp_errors.append(m.text)
+    )
     page.on("request", lambda r: page.hosts.add(urlsplit(r.url).netloc))
     page.goto(f"{sandbox.url}/products/silk-scarf/")
     page.get_by_role("button", name="Add to cart").click()

@@ -71,6 +71,10 @@ def load_settings(env: dict[str, str], tmp_path: Path, expr: str = "settings.DEB
     }
     code = f"import django; from django.conf import settings; django.setup(); print({expr})"
     return subprocess.run(  # noqa: S603 - our own interpreter and code
-        [sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True,
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
         timeout=60,
     )

@@ -134,8 +134,12 @@ def create_charge(*, params: dict, ip_seen: str = "") -> dict:
         raise SandboxError("invalid_charge", "return_uri is not a valid URI")
     if source:
         return _create_source_charge(
-            source_id=str(source), amount=amount, currency=currency, params=params,
-            metadata=metadata, return_uri=return_uri or "",
+            source_id=str(source),
+            amount=amount,
+            currency=currency,
+            params=params,
+            metadata=metadata,
+            return_uri=return_uri or "",
         )
     token = Token.objects.filter(id=str(token_id)).first()
     if token is None:
@@ -195,9 +199,14 @@ def _create_source_charge(
         raise SandboxError("invalid_charge", "source was already used for a charge")
 
     charge = Charge(
-        id=new_id("chrg"), amount=amount, currency=currency, status=Charge.Status.PENDING,
-        description=str(params.get("description") or ""), metadata=metadata,
-        return_uri=return_uri, ip=str(params.get("ip") or ""),
+        id=new_id("chrg"),
+        amount=amount,
+        currency=currency,
+        status=Charge.Status.PENDING,
+        description=str(params.get("description") or ""),
+        metadata=metadata,
+        return_uri=return_uri,
+        ip=str(params.get("ip") or ""),
     )
     if source.flow == sources.OFFLINE:
         charge.source = source_json(source, scannable_code=scannable_code(charge.id))
@@ -244,10 +253,14 @@ def capture_charge(*, charge_id: str) -> dict:
 def reverse_charge(*, charge_id: str) -> dict:
     charge = get_charge(charge_id)
     if not (charge.status == Charge.Status.PENDING and charge.authorized):
-        raise SandboxError("invalid_charge", "charge cannot be reversed: it is not authorized "
-                           "and uncaptured")
+        raise SandboxError(
+            "invalid_charge", "charge cannot be reversed: it is not authorized and uncaptured"
+        )
     charge.status, charge.reversed, charge.reversed_at = (
-        Charge.Status.REVERSED, True, timezone.now())
+        Charge.Status.REVERSED,
+        True,
+        timezone.now(),
+    )
     charge.save()
     data = charge_json(charge)
     record_event(key="charge.reverse", data=data)
@@ -264,8 +277,7 @@ def expire_charge(*, charge_id: str) -> dict:
         status=Charge.Status.EXPIRED
     ):
         raise SandboxError("invalid_charge", "only a pending charge can expire")
-    charge.status, charge.expired, charge.expired_at = (
-        Charge.Status.EXPIRED, True, timezone.now())
+    charge.status, charge.expired, charge.expired_at = (Charge.Status.EXPIRED, True, timezone.now())
     charge.authorized = False
     charge.save()
     data = charge_json(charge)
@@ -327,7 +339,10 @@ def create_refund(*, charge_id: str, params: dict) -> dict:
     if not isinstance(metadata, dict):
         raise SandboxError("bad_request", "metadata must be an object")
     refund = Refund.objects.create(
-        id=new_id("rfnd"), charge=charge, amount=amount, metadata=metadata,
+        id=new_id("rfnd"),
+        charge=charge,
+        amount=amount,
+        metadata=metadata,
         transaction=new_id("trxn"),
     )
     data = refund_json(refund)

@@ -20,7 +20,10 @@ def create_source(*, params: dict) -> dict:
         )
     amount, currency = validate_amount(params.get("amount"), params.get("currency"))
     source = Source.objects.create(
-        id=new_id("src"), type=source_type, flow=sources.FLOWS[source_type], amount=amount,
+        id=new_id("src"),
+        type=source_type,
+        flow=sources.FLOWS[source_type],
+        amount=amount,
         currency=currency,
     )
     return source_json(source)

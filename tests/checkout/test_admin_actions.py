@@ -5,7 +5,6 @@ the Refund button; all behind the verified 2FA session.
 code, as a person would.
 """
 
-
 import pytest
 from django.urls import reverse
 
@@ -27,7 +26,7 @@ def run_action(client, model: str, action: str, ids) -> str:
 
 
 def test_reconcile_action_settles_a_lost_webhook(shop, sandbox, otp_admin_client):
-    """"Reconcile with Omise" on an order waiting for 3-D Secure, authorised at the bank but never
+    """ "Reconcile with Omise" on an order waiting for 3-D Secure, authorised at the bank but never
     heard of again, marks it paid."""
     response = pay(shop, sandbox, "4000000000000002")
     sandbox.complete_3ds({"authorize_uri": response.context["authorize_uri"]})
@@ -42,8 +41,12 @@ def test_reconcile_action_on_settled_attempts_asks_omise_nothing(shop, sandbox, 
     """Attempts already settled are skipped: no request reaches Omise."""
     pay(shop, sandbox)
     calls = len(sandbox.requests())
-    shown = run_action(otp_admin_client, "paymentattempt", "reconcile_with_omise",
-                       PaymentAttempt.objects.values_list("pk", flat=True))
+    shown = run_action(
+        otp_admin_client,
+        "paymentattempt",
+        "reconcile_with_omise",
+        PaymentAttempt.objects.values_list("pk", flat=True),
+    )
     assert "1 skipped" in shown and len(sandbox.requests()) == calls
 
 
@@ -106,4 +109,3 @@ def test_order_page_links_to_its_refund_page(shop, sandbox, otp_admin_client):
 def test_admin_index_links_to_monitoring(otp_admin_client):
     """The admin index links to the monitoring dashboard."""
     assert reverse("admin:checkout_monitoring") in otp_admin_client.get(INDEX).text
-

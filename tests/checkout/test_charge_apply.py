@@ -23,17 +23,29 @@ CHECKOUT = Path(services.__file__).resolve().parent
 S, A = Order.Status, PaymentAttempt.Status
 
 
-def new_payment(fake, number="4242424242424242", *, amount=AMOUNT, charge_amount=None,
-                reference=None, capture=True):
+def new_payment(
+    fake,
+    number="4242424242424242",
+    *,
+    amount=AMOUNT,
+    charge_amount=None,
+    reference=None,
+    capture=True,
+):
     """An order, its attempt, and the charge Omise made for it, as checkout_submit leaves them
     just before applying the charge: (order, attempt, charge)."""
-    order = Order.objects.create(amount=amount, currency="THB", email="malee@example.com",
-                                 name="Malee Sukjai", country="TH")
-    attempt = PaymentAttempt.objects.create(order=order, key=secrets.token_urlsafe(16),
-                                            amount=amount, currency="THB")
+    order = Order.objects.create(
+        amount=amount, currency="THB", email="malee@example.com", name="Malee Sukjai", country="TH"
+    )
+    attempt = PaymentAttempt.objects.create(
+        order=order, key=secrets.token_urlsafe(16), amount=amount, currency="THB"
+    )
     charge = fake.create_charge(
-        amount=charge_amount or amount, currency="THB", card=fake.token(number),
-        return_uri="https://shop.example/return/", capture=capture,
+        amount=charge_amount or amount,
+        currency="THB",
+        card=fake.token(number),
+        return_uri="https://shop.example/return/",
+        capture=capture,
         metadata={"order_reference": reference or order.reference, "attempt": attempt.key},
     )
     return order, attempt, charge
@@ -58,12 +70,16 @@ def cart(client):
 def test_the_fake_has_the_clients_methods_with_the_same_signatures():
     """Every API method of OmiseClient is on the fake, with the same parameters, so code that
     works with the fake calls the real client the same way."""
-    public = {name for name, _ in inspect.getmembers(OmiseClient, inspect.isfunction)
-              if not name.startswith("_")} - {"close"}
+    public = {
+        name
+        for name, _ in inspect.getmembers(OmiseClient, inspect.isfunction)
+        if not name.startswith("_")
+    } - {"close"}
     assert public == set(API_METHODS)
     for name in API_METHODS:
         assert inspect.signature(getattr(FakeOmise, name)) == inspect.signature(
-            getattr(OmiseClient, name)), name
+            getattr(OmiseClient, name)
+        ), name
 
 
 def test_the_fake_answers_every_call_the_payment_code_makes():
@@ -92,15 +108,17 @@ def test_the_fixture_stands_in_for_get_client_everywhere(fake_omise, settings):
 def test_charges_are_in_omises_wire_format(fake_omise):
     """Ids, lower-case currency, the status flags and the metadata as Omise answers them; each
     answer is a copy (changing it changes nothing at "Omise")."""
-    charge = fake_omise.create_charge(amount=AMOUNT, currency="THB", card=fake_omise.token(),
-                                      metadata={"order_reference": "LG-1"})
+    charge = fake_omise.create_charge(
+        amount=AMOUNT, currency="THB", card=fake_omise.token(), metadata={"order_reference": "LG-1"}
+    )
     assert re.fullmatch(r"chrg_test_[0-9a-z]{19}", charge["id"])
     assert charge["object"] == "charge" and charge["currency"] == "thb"
     assert (charge["status"], charge["authorized"], charge["paid"]) == ("successful", True, True)
     assert charge["failure_code"] is None and charge["authorize_uri"] is None
     assert charge["refunded_amount"] == 0 and charge["refunds"]["total"] == 0
     assert charge["card"]["last_digits"] == "4242" and charge["metadata"] == {
-        "order_reference": "LG-1"}
+        "order_reference": "LG-1"
+    }
     charge["status"] = "failed"
     assert fake_omise.retrieve_charge(charge["id"])["status"] == "successful"
     assert [e["key"] for e in fake_omise.events()] == ["charge.create"]
@@ -137,8 +155,9 @@ def test_scheduled_failures_raise_the_clients_errors(fake_omise):
     with pytest.raises(OmiseNetworkError):
         fake_omise.create_charge(amount=AMOUNT, currency="THB", card=fake_omise.token())
     assert len(fake_omise.charges) == 1  # made, its answer lost
-    fake_omise.fail_next("retrieve_charge", OmiseAPIError(code="server_error", message="x",
-                                                          http_status=500))
+    fake_omise.fail_next(
+        "retrieve_charge", OmiseAPIError(code="server_error", message="x", http_status=500)
+    )
     with pytest.raises(OmiseAPIError, match="server_error"):
         fake_omise.retrieve_charge(fake_omise.charges[0]["id"])
     with pytest.raises(AttributeError):
@@ -157,14 +176,18 @@ def test_a_successful_charge_pays_the_order(fake_omise):
     assert (attempt.card_brand, attempt.card_last_digits) == ("Visa", "4242")
     assert attempt.payment_method == "card" and attempt.authorize_uri == ""
     assert fake_omise.calls_of("create_charge")[0]["metadata"]["order_reference"] == (
-        order.reference)
+        order.reference
+    )
 
 
-@pytest.mark.parametrize(("number", "code"), [
-    ("4111111111140011", "insufficient_fund"),
-    ("4111111111130012", "stolen_or_lost_card"),
-    ("4111111111150002", "failed_processing"),  # 3-D Secure enrollment fails
-])
+@pytest.mark.parametrize(
+    ("number", "code"),
+    [
+        ("4111111111140011", "insufficient_fund"),
+        ("4111111111130012", "stolen_or_lost_card"),
+        ("4111111111150002", "failed_processing"),  # 3-D Secure enrollment fails
+    ],
+)
 def test_a_failed_charge_fails_the_order_with_its_reason(fake_omise, number, code):
     order, attempt, charge = new_payment(fake_omise, number)
     order, attempt = applied(charge, attempt)
@@ -193,7 +216,10 @@ def test_a_pending_charge_whose_3ds_fails_fails_the_order(fake_omise):
     applied(charge, attempt)
     order, attempt = applied(fake_omise.complete_3ds(charge["id"], passed=True))
     assert (order.status, attempt.status, attempt.failure_code) == (
-        S.FAILED, A.FAILED, "failed_processing")
+        S.FAILED,
+        A.FAILED,
+        "failed_processing",
+    )
 
 
 @pytest.mark.parametrize("mismatch", ["amount", "reference"])
@@ -217,7 +243,8 @@ def test_refunds_follow_omises_refunded_amount(fake_omise):
     order, _ = applied(charge, attempt)
     refunds.refund_create(order=order, amount=30000, request_token="r1")
     assert fake_omise.last_call("create_refund").params == {
-        "charge_id": charge["id"], "amount": 30000,
+        "charge_id": charge["id"],
+        "amount": 30000,
         "metadata": {"order_reference": order.reference, "refund_request": "r1"},
     }
     order.refresh_from_db()

@@ -58,15 +58,17 @@ def test_charge_carries_server_amount_and_fraud_data(shop, sandbox):
     assert metadata["order_reference"] == order.reference
     assert metadata["email"] == BUYER["email"]
     assert {(i["sku"], i["quantity"]) for i in metadata["items"]} == {
-        ("silk-scarf", 1), ("rice-soap", 2)
+        ("silk-scarf", 1),
+        ("rice-soap", 2),
     }
     assert sent["return_uri"].endswith(f"/orders/{order.reference}/return/{attempt.return_token}/")
     assert len(attempt.return_token) >= 32
 
 
 @pytest.mark.parametrize(("number", "phrase"), DECLINES.items())
-def test_declines_return_to_checkout_with_a_message_and_the_cart_intact(shop, sandbox, number,
-                                                                        phrase):
+def test_declines_return_to_checkout_with_a_message_and_the_cart_intact(
+    shop, sandbox, number, phrase
+):
     """Each decline code brings the shopper back to checkout with its own message."""
     response = pay(shop, sandbox, number)
     assert response.status_code == 302 and response.url == reverse("checkout:checkout")
@@ -105,8 +107,9 @@ def test_foreign_attempt_key_is_refused(shop, sandbox):
     assert sandbox.requests("charges.create") == []
 
 
-@pytest.mark.parametrize("token", ["", "tokn_", "chrg_test_abc123456", "tokn_test_../../x",
-                                   "4242424242424242"[:10]])
+@pytest.mark.parametrize(
+    "token", ["", "tokn_", "chrg_test_abc123456", "tokn_test_../../x", "4242424242424242"[:10]]
+)
 def test_malformed_tokens_are_refused_before_omise(shop, sandbox, token):
     """Anything but a well-formed token id re-renders the form with an error; nothing charged."""
     response = shop.post("/checkout/", {**BUYER, **checkout_form(shop), "omise_token": token})
@@ -127,10 +130,14 @@ def test_used_token_is_a_clear_message(shop, sandbox):
 @pytest.mark.parametrize("missing", ["street1", "city", "state", "postal_code"])
 def test_us_and_canadian_shoppers_must_give_a_billing_address(shop, sandbox, missing):
     """For US/CA shoppers each billing address field is required (Omise's fraud guidance)."""
-    address = {"country": "US", "street1": "1 Main St", "city": "Austin", "state": "TX",
-               "postal_code": "78701"}
-    data = {**BUYER, **address, missing: "", "omise_token": sandbox.token(),
-            **checkout_form(shop)}
+    address = {
+        "country": "US",
+        "street1": "1 Main St",
+        "city": "Austin",
+        "state": "TX",
+        "postal_code": "78701",
+    }
+    data = {**BUYER, **address, missing: "", "omise_token": sandbox.token(), **checkout_form(shop)}
     response = shop.post("/checkout/", data)
     assert response.status_code == 400
     assert "Required for billing addresses" in response.text
@@ -167,10 +174,14 @@ def test_three_d_secure_pass(shop, sandbox):
     assert "your order is paid" in shop.get(landing.url).text
 
 
-@pytest.mark.parametrize(("number", "authorize", "message"), [
-    ("4000000000000002", False, "not charged"),  # the shopper fails the bank's check
-    ("4111111111140003", True, "could not be processed"),  # validation fails all the same
-], ids=["shopper-fails", "validation-fails"])
+@pytest.mark.parametrize(
+    ("number", "authorize", "message"),
+    [
+        ("4000000000000002", False, "not charged"),  # the shopper fails the bank's check
+        ("4111111111140003", True, "could not be processed"),  # validation fails all the same
+    ],
+    ids=["shopper-fails", "validation-fails"],
+)
 def test_three_d_secure_fail(shop, sandbox, number, authorize, message):
     """A failed 3-D Secure check brings the shopper back to checkout with a message, the cart
     intact; the order fails and nothing is charged."""
@@ -235,10 +246,14 @@ def _submit(shop, sandbox, key: str, cart=None):
     """checkout_submit called directly, as a second request racing past the view's check."""
     cart = cart or Cart(shop.session)
     return services.cart_charge(
-        cart=cart, buyer=services.Buyer(**{
-            k: v for k, v in BUYER.items() if k in services.Buyer.__dataclass_fields__}),
+        cart=cart,
+        buyer=services.Buyer(
+            **{k: v for k, v in BUYER.items() if k in services.Buyer.__dataclass_fields__}
+        ),
         shown=services.ShownCart(cart.total, cart.currency, cart.fingerprint),
-        token=sandbox.token(), attempt_key=key, client_ip="127.0.0.1",
+        token=sandbox.token(),
+        attempt_key=key,
+        client_ip="127.0.0.1",
         return_url=lambda a: f"http://testserver/return/{a.return_token}/",
     )
 
@@ -260,6 +275,7 @@ def test_a_key_already_used_returns_its_attempt_without_a_new_charge(shop, sandb
 def test_the_charge_id_is_stored_even_if_applying_the_charge_fails(shop, sandbox, monkeypatch):
     """The charge id and the outcome are written in one transaction; if applying fails, the
     id is still stored on its own, so reconciling retrieves the charge by id."""
+
     def broken(order, attempt, charge):
         raise RuntimeError("applying failed")
 

@@ -16,9 +16,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 THAI_SHOPPER = {"email": "malee@example.com", "name": "Malee Sukjai", "country": "TH"}
 US_SHOPPER = {
-    "email": "Jane.Doe@example.com", "name": "Jane Doe", "phone": "+1 512 555 0100",
-    "country": "US", "street1": "1 Congress Ave", "street2": "Suite 200", "city": "Austin",
-    "state": "TX", "postal_code": "78701",
+    "email": "Jane.Doe@example.com",
+    "name": "Jane Doe",
+    "phone": "+1 512 555 0100",
+    "country": "US",
+    "street1": "1 Congress Ave",
+    "street2": "Suite 200",
+    "city": "Austin",
+    "state": "TX",
+    "postal_code": "78701",
 }
 
 
@@ -26,7 +32,8 @@ US_SHOPPER = {
 def shop(client, sandbox):
     """A shopper with one silk scarf and three rice soaps in the cart."""
     for slug, name, price, quantity in [
-        ("silk-scarf", "Silk Scarf", 129000, 1), ("rice-soap", "Rice Soap", 12000, 3)
+        ("silk-scarf", "Silk Scarf", 129000, 1),
+        ("rice-soap", "Rice Soap", 12000, 3),
     ]:
         make_product(name=name, slug=slug, price=price)
         client.post("/cart/add/", {"product": slug, "quantity": str(quantity)})
@@ -59,9 +66,7 @@ def test_behind_one_trusted_proxy_the_address_it_saw_is_sent(shop, sandbox, sett
     """Behind one proxy, charge.ip is the address the proxy appended, not the client's own
     claim before it, nor the proxy's address."""
     settings.TRUSTED_PROXY_COUNT = 1
-    sent = pay(
-        shop, sandbox, REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="8.8.8.8, 198.51.100.23"
-    )
+    sent = pay(shop, sandbox, REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="8.8.8.8, 198.51.100.23")
     assert sent["ip"] == "198.51.100.23"
 
 
@@ -93,8 +98,13 @@ def test_a_us_shopper_billing_address_goes_with_the_charge(shop, sandbox):
     reaches Omise in the charge's metadata."""
     metadata = pay(shop, sandbox, US_SHOPPER)["metadata"]
     assert metadata["billing_address"] == {
-        "street1": "1 Congress Ave", "street2": "Suite 200", "city": "Austin", "state": "TX",
-        "postal_code": "78701", "country": "US", "phone_number": "+1 512 555 0100",
+        "street1": "1 Congress Ave",
+        "street2": "Suite 200",
+        "city": "Austin",
+        "state": "TX",
+        "postal_code": "78701",
+        "country": "US",
+        "phone_number": "+1 512 555 0100",
     }
     assert metadata["email"] == "Jane.Doe@example.com"
 

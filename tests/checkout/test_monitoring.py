@@ -21,13 +21,29 @@ URL = reverse("admin:checkout_monitoring")
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def attempt(status, ago, *, ip="198.51.100.1", email="a@example.com", code="",
-            authorize_uri="", fingerprint="", method="card"):
-    order = Order.objects.create(amount=50000, currency="THB", email=email, name="A",
-                                 country="TH", client_ip=ip)
+def attempt(
+    status,
+    ago,
+    *,
+    ip="198.51.100.1",
+    email="a@example.com",
+    code="",
+    authorize_uri="",
+    fingerprint="",
+    method="card",
+):
+    order = Order.objects.create(
+        amount=50000, currency="THB", email=email, name="A", country="TH", client_ip=ip
+    )
     row = PaymentAttempt.objects.create(
-        order=order, key=secrets.token_urlsafe(8), amount=50000, currency="THB", status=status,
-        failure_code=code, authorize_uri=authorize_uri, card_fingerprint=fingerprint,
+        order=order,
+        key=secrets.token_urlsafe(8),
+        amount=50000,
+        currency="THB",
+        status=status,
+        failure_code=code,
+        authorize_uri=authorize_uri,
+        card_fingerprint=fingerprint,
         payment_method=method,
     )
     PaymentAttempt.objects.filter(pk=row.pk).update(created_at=NOW - ago)
@@ -46,8 +62,11 @@ def delivery(status, ago):
 @pytest.fixture
 def known_events():
     """Chosen events around NOW: each number below is counted by hand from this list."""
-    minutes, hours, days = (lambda n: timedelta(minutes=n)), (lambda n: timedelta(hours=n)), \
-        (lambda n: timedelta(days=n))
+    minutes, hours, days = (
+        (lambda n: timedelta(minutes=n)),
+        (lambda n: timedelta(hours=n)),
+        (lambda n: timedelta(days=n)),
+    )
     S = PaymentAttempt.Status
     # Payments: 14:20 and 12:30 today, three days ago, and one outside the 14 days.
     attempt(S.SUCCESSFUL, minutes(10))
@@ -55,10 +74,22 @@ def known_events():
     attempt(S.SUCCESSFUL, days(3))
     attempt(S.SUCCESSFUL, days(20))
     # Declines: a card tester at 14:10 with two cards, one at 09:30, one two days ago.
-    attempt(S.FAILED, minutes(20), ip="203.0.113.9", email="tester@example.com",
-            code="insufficient_fund", fingerprint="fp-1")
-    attempt(S.FAILED, minutes(20), ip="203.0.113.9", email="tester@example.com",
-            code="stolen_or_lost_card", fingerprint="fp-2")
+    attempt(
+        S.FAILED,
+        minutes(20),
+        ip="203.0.113.9",
+        email="tester@example.com",
+        code="insufficient_fund",
+        fingerprint="fp-1",
+    )
+    attempt(
+        S.FAILED,
+        minutes(20),
+        ip="203.0.113.9",
+        email="tester@example.com",
+        code="stolen_or_lost_card",
+        fingerprint="fp-2",
+    )
     attempt(S.FAILED, hours(5), ip="198.51.100.1", code="payment_rejected")
     attempt(S.FAILED, days(2), ip="192.0.2.50", email="b@example.com", code="failed_processing")
     # Not declines: "not charged" is our own verdict, not the bank's.
@@ -88,9 +119,15 @@ def test_summary_of_the_last_24_hours(known_events):
     """Totals over 24 hours, the decline rate and the 3-D Secure abandonment."""
     summary = monitoring.summary(hours=24, now=NOW)
     assert {k: summary[k] for k, _ in monitoring.SERIES} == {
-        "payments": 2, "declines": 3, "abandoned_3ds": 1, "card_guard": 2,
-        "velocity_blocks": 1, "csp_reports": 0, "webhook_failures": 2,
-        "webhook_rejections": 0, "duplicate_payments": 0,
+        "payments": 2,
+        "declines": 3,
+        "abandoned_3ds": 1,
+        "card_guard": 2,
+        "velocity_blocks": 1,
+        "csp_reports": 0,
+        "webhook_failures": 2,
+        "webhook_rejections": 0,
+        "duplicate_payments": 0,
     }
     assert summary["decline_rate"] == pytest.approx(3 / 5)
     assert summary["attempts"] == 9  # the expired PromptPay QR code is an attempt, not abandoned
@@ -101,9 +138,15 @@ def test_summary_of_the_last_14_days(known_events):
     """The 14-day totals include the older events and leave out those of 20 days ago."""
     summary = monitoring.summary(hours=24 * 14, now=NOW)
     assert {k: summary[k] for k, _ in monitoring.SERIES} == {
-        "payments": 3, "declines": 4, "abandoned_3ds": 2, "card_guard": 2,
-        "velocity_blocks": 1, "csp_reports": 3, "webhook_failures": 2,
-        "webhook_rejections": 0, "duplicate_payments": 0,
+        "payments": 3,
+        "declines": 4,
+        "abandoned_3ds": 2,
+        "card_guard": 2,
+        "velocity_blocks": 1,
+        "csp_reports": 3,
+        "webhook_failures": 2,
+        "webhook_rejections": 0,
+        "duplicate_payments": 0,
     }
     assert summary["decline_rate"] == pytest.approx(4 / 7)
 
@@ -118,8 +161,11 @@ def test_hourly_series(known_events):
     now_hour = by_hour["14"]
     assert (now_hour.payments, now_hour.declines, now_hour.abandoned_3ds) == (1, 2, 1)
     assert by_hour["14"].decline_rate == pytest.approx(2 / 3)
-    assert (by_hour["13"].card_guard, by_hour["13"].velocity_blocks,
-            by_hour["13"].webhook_failures) == (2, 1, 1)
+    assert (
+        by_hour["13"].card_guard,
+        by_hour["13"].velocity_blocks,
+        by_hour["13"].webhook_failures,
+    ) == (2, 1, 1)
     assert by_hour["12"].payments == 1 and by_hour["11"].webhook_failures == 1
     assert by_hour["09"].declines == 1
     assert sum(b.payments for b in hourly) == 2 and by_hour["10"].decline_rate is None
@@ -161,8 +207,9 @@ def test_empty_database_has_no_rates():
 def test_bar_chart_is_well_formed_accessible_svg():
     """The chart parses as XML, is labelled by its title and a description listing the values,
     draws one bar per value scaled to a round maximum, and escapes its text."""
-    markup = svgchart.bar_chart(title="Declines <& friends>", labels=["a", "b", "c"],
-                                values=[0, 5, 10])
+    markup = svgchart.bar_chart(
+        title="Declines <& friends>", labels=["a", "b", "c"], values=[0, 5, 10]
+    )
     root = ET.fromstring(str(markup))  # noqa: S314 - our own markup
     assert root.tag == f"{SVG}svg" and root.get("role") == "img"
     title_id, desc_id = root.get("aria-labelledby").split()
@@ -175,8 +222,9 @@ def test_bar_chart_is_well_formed_accessible_svg():
     assert "style=" not in markup
 
 
-@pytest.mark.parametrize(("value", "ceiling"), [(0, 1), (1, 1), (3, 5), (7, 10), (11, 20),
-                                                (49, 50), (51, 100)])
+@pytest.mark.parametrize(
+    ("value", "ceiling"), [(0, 1), (1, 1), (3, 5), (7, 10), (11, 20), (49, 50), (51, 100)]
+)
 def test_axis_maximum_is_round(value, ceiling):
     """The chart's top is the next 1, 2 or 5 times a power of ten, and never 0."""
     assert svgchart.nice_ceiling(value) == ceiling

@@ -37,8 +37,10 @@ def test_refused_secret_key_fails_clearly(sandbox, settings, monkeypatch):
     """A secret key Omise does not know: non-zero exit naming authentication_failure."""
     unknown = "skey_test_" + secrets.token_hex(10)  # well-formed, but not this account's key
     client = OmiseClient(
-        secret_key=unknown, public_key=settings.OMISE_PUBLIC_KEY,
-        api_url=sandbox.api_url, vault_url=sandbox.vault_url,
+        secret_key=unknown,
+        public_key=settings.OMISE_PUBLIC_KEY,
+        api_url=sandbox.api_url,
+        vault_url=sandbox.vault_url,
     )
     monkeypatch.setattr("checkout.management.commands.omise_check.get_client", lambda: client)
     with pytest.raises(CommandError, match="authentication_failure") as refused:
@@ -51,8 +53,10 @@ def test_refused_public_key_fails_clearly(sandbox, settings, monkeypatch):
     secret key was accepted; the vault was asked with an empty card, never a card number."""
     unknown = "pkey_test_" + secrets.token_hex(10)
     client = OmiseClient(
-        secret_key=settings.OMISE_SECRET_KEY, public_key=unknown,
-        api_url=sandbox.api_url, vault_url=sandbox.vault_url,
+        secret_key=settings.OMISE_SECRET_KEY,
+        public_key=unknown,
+        api_url=sandbox.api_url,
+        vault_url=sandbox.vault_url,
     )
     monkeypatch.setattr("checkout.management.commands.omise_check.get_client", lambda: client)
     with pytest.raises(CommandError, match="vault refused the public key") as refused:
@@ -82,7 +86,8 @@ def test_proxy_is_shown_without_its_credentials(sandbox, settings):
 def test_swapped_keys_stop_before_any_request(sandbox, settings):
     """Keys in the wrong variables fail the key checks, and nothing is sent to Omise."""
     settings.OMISE_PUBLIC_KEY, settings.OMISE_SECRET_KEY = (
-        settings.OMISE_SECRET_KEY, settings.OMISE_PUBLIC_KEY,
+        settings.OMISE_SECRET_KEY,
+        settings.OMISE_PUBLIC_KEY,
     )
     before = len(sandbox.requests("account.retrieve"))
     with pytest.raises(CommandError, match="nothing was sent"):

@@ -36,15 +36,25 @@ def test_create_charge_sends_pinned_version_user_agent_and_json_params(sandbox):
     sent; the request carries Omise-Version 2019-05-29 and a User-Agent naming this shop."""
     token = sandbox.token()
     charge = sandbox.client.create_charge(
-        amount=129000, currency="THB", card=token, description="Order 42",
-        metadata={"order_id": "42"}, return_uri="http://localhost/ret", ip="203.0.113.9",
+        amount=129000,
+        currency="THB",
+        card=token,
+        description="Order 42",
+        metadata={"order_id": "42"},
+        return_uri="http://localhost/ret",
+        ip="203.0.113.9",
     )
     assert charge["object"] == "charge" and charge["status"] == "successful"
     received = sandbox.requests("charges.create")[-1]
     assert received.params == {
-        "amount": 129000, "currency": "THB", "capture": True, "card": token,
-        "description": "Order 42", "metadata": {"order_id": "42"},
-        "return_uri": "http://localhost/ret", "ip": "203.0.113.9",
+        "amount": 129000,
+        "currency": "THB",
+        "capture": True,
+        "card": token,
+        "description": "Order 42",
+        "metadata": {"order_id": "42"},
+        "return_uri": "http://localhost/ret",
+        "ip": "203.0.113.9",
     }
     assert received.headers["Omise-Version"] == "2019-05-29"
     assert received.headers["User-Agent"].startswith("OmiseStorefront/")
@@ -122,17 +132,31 @@ def test_get_client_follows_settings(sandbox, settings):
 @pytest.mark.parametrize(
     ("call", "code", "status"),
     [
-        (lambda c, s: s.make_client(secret_key="skey_test_wrong").retrieve_account(),
-         "authentication_failure", 401),
+        (
+            lambda c, s: s.make_client(secret_key="skey_test_wrong").retrieve_account(),
+            "authentication_failure",
+            401,
+        ),
         (lambda c, s: c.retrieve_charge("chrg_test_doesnotexist"), "not_found", 404),
-        (lambda c, s: c.create_charge(amount=1999, currency="THB", card=s.token()),
-         "invalid_charge", 400),
-        (lambda c, s: c.capture_charge(
-            c.create_charge(amount=20000, currency="THB", card=s.token())["id"]),
-         "failed_capture", 400),
-        (lambda c, s: c.create_refund(
-            c.create_charge(amount=20000, currency="THB", card=s.token())["id"], amount=20001),
-         "failed_refund", 400),
+        (
+            lambda c, s: c.create_charge(amount=1999, currency="THB", card=s.token()),
+            "invalid_charge",
+            400,
+        ),
+        (
+            lambda c, s: c.capture_charge(
+                c.create_charge(amount=20000, currency="THB", card=s.token())["id"]
+            ),
+            "failed_capture",
+            400,
+        ),
+        (
+            lambda c, s: c.create_refund(
+                c.create_charge(amount=20000, currency="THB", card=s.token())["id"], amount=20001
+            ),
+            "failed_refund",
+            400,
+        ),
         (lambda c, s: c.create_token(card=s.card("4242424242424241")), "invalid_card", 400),
     ],
     ids=["auth", "not_found", "amount", "capture", "refund", "card"],
@@ -165,8 +189,10 @@ def test_non_json_answer_is_still_a_typed_error(sandbox):
     assert caught.value.http_status == 404 and caught.value.code == "invalid_response"
 
 
-@pytest.mark.parametrize("bad_id", ["../account", "chrg_test_x/capture", "CHRG_TEST_X",
-                                    "evnt_test_1", "chrg_test_1?x=1", ""])
+@pytest.mark.parametrize(
+    "bad_id",
+    ["../account", "chrg_test_x/capture", "CHRG_TEST_X", "evnt_test_1", "chrg_test_1?x=1", ""],
+)
 def test_ids_that_could_inject_path_segments_are_refused(sandbox, bad_id):
     """Only well-formed chrg_ ids reach a URL; anything else raises before any request."""
     with pytest.raises(OmiseInvalidId):
@@ -202,8 +228,9 @@ def test_charge_creation_that_times_out_is_never_retried(sandbox):
     sandbox.fault("charges.create", "stall_after", seconds=1.5)
     client = client_for(sandbox, timeout=(2, 0.3), get_retries=5)
     with pytest.raises(OmiseNetworkError) as caught:
-        client.create_charge(amount=20000, currency="THB", card=sandbox.token(),
-                             metadata={"order_id": "7"})
+        client.create_charge(
+            amount=20000, currency="THB", card=sandbox.token(), metadata={"order_id": "7"}
+        )
     assert "outcome unknown" in str(caught.value)
     assert len(sandbox.requests("charges.create")) == 1
     assert Charge.objects.filter(metadata__order_id="7").count() == 1
@@ -242,11 +269,17 @@ def test_secret_key_never_in_repr_errors_or_logs(sandbox, caplog):
     never contain the key."""
     key = sandbox.settings.OMISE_SECRET_KEY
     caplog.set_level(logging.DEBUG)
-    client = client_for(sandbox, api_url="http://127.0.0.1:9", timeout=(0.5, 0.5),
-                        proxy_url="http://user:proxy-pass@127.0.0.1:9")
+    client = client_for(
+        sandbox,
+        api_url="http://127.0.0.1:9",
+        timeout=(0.5, 0.5),
+        proxy_url="http://user:proxy-pass@127.0.0.1:9",
+    )
     texts = [repr(client), str(vars(client))]
-    for call in (client.retrieve_account,
-                 lambda: sandbox.client.retrieve_charge("chrg_test_missing")):
+    for call in (
+        client.retrieve_account,
+        lambda: sandbox.client.retrieve_charge("chrg_test_missing"),
+    ):
         with pytest.raises(OmiseError) as caught:
             call()
         texts += [str(caught.value), repr(caught.value), repr(caught.value.__cause__)]
@@ -273,8 +306,11 @@ class _ForwardProxy(http.server.BaseHTTPRequestHandler):
         upstream = http.client.HTTPConnection(
             target.hostname, target.port, timeout=10, source_address=("127.0.0.2", 0)
         )
-        headers = {k: v for k, v in self.headers.items()
-                   if k.lower() not in {"proxy-connection", "connection"}}
+        headers = {
+            k: v
+            for k, v in self.headers.items()
+            if k.lower() not in {"proxy-connection", "connection"}
+        }
         path = target.path + (f"?{target.query}" if target.query else "")
         upstream.request(self.command, path, body=body or None, headers=headers)
         answer = upstream.getresponse()

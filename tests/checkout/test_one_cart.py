@@ -36,6 +36,7 @@ def paid_orders():
 
 # --- The amount charged is the amount shown ---------------------------------------------------
 
+
 def test_the_charge_is_for_the_total_the_page_showed(shop, sandbox):
     form = checkout_form(shop)
     assert form["shown_total"] == str(TOTAL) and form["shown_currency"] == "THB"
@@ -88,11 +89,20 @@ def test_the_same_total_from_other_lines_is_still_a_changed_cart(shop, sandbox):
     assert sandbox.requests("charges.create") == []
 
 
-@pytest.mark.parametrize("forged", [
-    {"shown_total": "1"}, {"shown_total": ""}, {"shown_total": "-5"}, {"shown_total": "1e9"},
-    {"shown_currency": "USD"}, {"shown_currency": ""}, {"cart_fingerprint": "0" * 32},
-    {"cart_fingerprint": ""}, {"cart_fingerprint": "x" * 500},
-])
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"shown_total": "1"},
+        {"shown_total": ""},
+        {"shown_total": "-5"},
+        {"shown_total": "1e9"},
+        {"shown_currency": "USD"},
+        {"shown_currency": ""},
+        {"cart_fingerprint": "0" * 32},
+        {"cart_fingerprint": ""},
+        {"cart_fingerprint": "x" * 500},
+    ],
+)
 def test_a_missing_or_forged_shown_total_charges_nothing(shop, sandbox, forged):
     form = {**checkout_form(shop), **forged}
     response = submit(shop, sandbox, form)
@@ -111,6 +121,7 @@ def test_a_page_rendered_again_after_an_error_shows_the_cart_as_it_is(shop, sand
 
 
 # --- One cart, one payment ----------------------------------------------------------------------
+
 
 def test_a_card_payment_ends_the_carts_pending_3ds_payment_first(shop, sandbox):
     """3-D Secure left pending, the same cart paid by card: the first charge is expired at
@@ -133,8 +144,10 @@ def test_a_card_payment_ends_the_carts_pending_3ds_payment_first(shop, sandbox):
 
 
 def test_a_card_payment_ends_the_carts_unscanned_promptpay_first(shop, sandbox):
-    shop.post("/checkout/", {**BUYER, **checkout_form(shop),
-                             "omise_source": sandbox.source("promptpay", amount=TOTAL)})
+    shop.post(
+        "/checkout/",
+        {**BUYER, **checkout_form(shop), "omise_source": sandbox.source("promptpay", amount=TOTAL)},
+    )
     first = PaymentAttempt.objects.get()
     assert first.status == PaymentAttempt.Status.PENDING
     pay(shop, sandbox)
@@ -183,8 +196,7 @@ def test_a_paid_post_for_a_cart_already_paid_charges_nothing(shop, sandbox):
     first = PaymentAttempt.objects.get()
     sandbox.complete_3ds(sandbox.client.retrieve_charge(first.charge_id), authorize=True)
     sandbox.deliver_webhooks()
-    response = submit(shop, sandbox, {**form, "attempt_key": shop.session[
-        "checkout_attempt_key"]})
+    response = submit(shop, sandbox, {**form, "attempt_key": shop.session["checkout_attempt_key"]})
     assert response.status_code == 302
     assert len(sandbox.requests("charges.create")) == 1
     assert paid_orders().count() == 1
@@ -200,7 +212,8 @@ def race_both_paid(shop, sandbox):
     assert second.order.status == Order.Status.PAID
     # The race: the bank's approval lands after the expiry.
     Charge.objects.filter(id=first.charge_id).update(
-        status="successful", authorized=True, paid=True, expired=False)
+        status="successful", authorized=True, paid=True, expired=False
+    )
     services.attempt_reconcile(attempt=PaymentAttempt.objects.get(pk=first.pk))
     return Order.objects.get(pk=first.order_id), Order.objects.get(pk=second.order_id)
 
@@ -286,9 +299,12 @@ def test_two_tabs_racing_to_a_carts_first_payment_share_its_id(shop, sandbox):
 
     def submit_in(tab, key):
         return services.cart_charge(
-            cart=tab, buyer=services.Buyer(email=BUYER["email"], name=BUYER["name"], country="TH"),
+            cart=tab,
+            buyer=services.Buyer(email=BUYER["email"], name=BUYER["name"], country="TH"),
             shown=services.ShownCart(tab.total, tab.currency, tab.fingerprint),
-            token=sandbox.token("4242424242424242"), attempt_key=key, client_ip="203.0.113.9",
+            token=sandbox.token("4242424242424242"),
+            attempt_key=key,
+            client_ip="203.0.113.9",
             return_url=lambda attempt: "https://shop.example/return",
         )
 

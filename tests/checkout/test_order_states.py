@@ -10,18 +10,24 @@ from checkout.services import charge_apply
 
 S = Order.Status
 ALLOWED = {
-    (S.PENDING, S.PAID), (S.PENDING, S.FAILED), (S.PENDING, S.EXPIRED),
+    (S.PENDING, S.PAID),
+    (S.PENDING, S.FAILED),
+    (S.PENDING, S.EXPIRED),
     # A charge that succeeds after all (a late 3-D Secure pass, a reconcile) wins.
-    (S.FAILED, S.PAID), (S.EXPIRED, S.PAID),
-    (S.PAID, S.PARTIALLY_REFUNDED), (S.PAID, S.REFUNDED),
-    (S.PARTIALLY_REFUNDED, S.PARTIALLY_REFUNDED), (S.PARTIALLY_REFUNDED, S.REFUNDED),
+    (S.FAILED, S.PAID),
+    (S.EXPIRED, S.PAID),
+    (S.PAID, S.PARTIALLY_REFUNDED),
+    (S.PAID, S.REFUNDED),
+    (S.PARTIALLY_REFUNDED, S.PARTIALLY_REFUNDED),
+    (S.PARTIALLY_REFUNDED, S.REFUNDED),
 }
 EVERY_MOVE = [(before, after) for before in S.values for after in S.values]
 
 
 def order_in(status: str) -> Order:
-    return Order(status=status, amount=100_000, currency="THB", email="a@example.com",
-                 name="A", country="TH")
+    return Order(
+        status=status, amount=100_000, currency="THB", email="a@example.com", name="A", country="TH"
+    )
 
 
 def test_the_allowed_moves_are_exactly_these():
@@ -38,8 +44,7 @@ def test_an_allowed_move_changes_the_status(before, after):
     assert order.status == after
 
 
-@pytest.mark.parametrize(("before", "after"),
-                         [move for move in EVERY_MOVE if move not in ALLOWED])
+@pytest.mark.parametrize(("before", "after"), [move for move in EVERY_MOVE if move not in ALLOWED])
 def test_every_other_move_raises_and_changes_nothing(before, after):
     """An invalid move raises InvalidTransition naming it, and the status stays as it was."""
     order = order_in(before)
@@ -50,8 +55,11 @@ def test_every_other_move_raises_and_changes_nothing(before, after):
 
 # --- the same table, through charge_apply: what Omise says moves the order, or cannot --------
 # The test card whose charge is created in each state (docs/sandbox.md).
-CARD_FOR = {"successful": "4242424242424242", "failed": "4111111111140011",
-            "pending": "4000000000000002"}  # 3-D Secure: pending until the bank answers
+CARD_FOR = {
+    "successful": "4242424242424242",
+    "failed": "4111111111140011",
+    "pending": "4000000000000002",
+}  # 3-D Secure: pending until the bank answers
 
 
 def paid_through(fake, statuses: list[str]) -> tuple[Order, list[str]]:
@@ -59,12 +67,16 @@ def paid_through(fake, statuses: list[str]) -> tuple[Order, list[str]]:
     charge as created), each copy applied by charge_apply as a webhook or a return would:
     (the order, its status after each copy)."""
     first, *later = statuses
-    order = Order.objects.create(amount=100_000, currency="THB", email="a@example.com",
-                                 name="A", country="TH")
-    attempt = PaymentAttempt.objects.create(order=order, key=secrets.token_urlsafe(16),
-                                            amount=100_000, currency="THB")
+    order = Order.objects.create(
+        amount=100_000, currency="THB", email="a@example.com", name="A", country="TH"
+    )
+    attempt = PaymentAttempt.objects.create(
+        order=order, key=secrets.token_urlsafe(16), amount=100_000, currency="THB"
+    )
     charge = fake.create_charge(
-        amount=100_000, currency="THB", card=fake.token(CARD_FOR[first]),
+        amount=100_000,
+        currency="THB",
+        card=fake.token(CARD_FOR[first]),
         return_uri="https://shop.example/return/",
         metadata={"order_reference": order.reference, "attempt": attempt.key},
     )
@@ -81,22 +93,25 @@ def paid_through(fake, statuses: list[str]) -> tuple[Order, list[str]]:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("statuses", "path"), [
-    (["successful"], [S.PAID]),
-    (["failed"], [S.FAILED]),
-    (["pending"], [S.PENDING]),
-    (["pending", "successful"], [S.PENDING, S.PAID]),
-    (["pending", "failed"], [S.PENDING, S.FAILED]),
-    (["pending", "expired"], [S.PENDING, S.EXPIRED]),
-    (["pending", "reversed"], [S.PENDING, S.FAILED]),
-    # A charge that succeeds after all wins over a failure or expiry we had applied.
-    (["pending", "failed", "successful"], [S.PENDING, S.FAILED, S.PAID]),
-    (["pending", "expired", "successful"], [S.PENDING, S.EXPIRED, S.PAID]),
-    # A paid order never fails, expires or goes back to pending, whatever a late copy says.
-    (["successful", "failed"], [S.PAID, S.PAID]),
-    (["successful", "expired"], [S.PAID, S.PAID]),
-    (["successful", "pending"], [S.PAID, S.PAID]),
-])
+@pytest.mark.parametrize(
+    ("statuses", "path"),
+    [
+        (["successful"], [S.PAID]),
+        (["failed"], [S.FAILED]),
+        (["pending"], [S.PENDING]),
+        (["pending", "successful"], [S.PENDING, S.PAID]),
+        (["pending", "failed"], [S.PENDING, S.FAILED]),
+        (["pending", "expired"], [S.PENDING, S.EXPIRED]),
+        (["pending", "reversed"], [S.PENDING, S.FAILED]),
+        # A charge that succeeds after all wins over a failure or expiry we had applied.
+        (["pending", "failed", "successful"], [S.PENDING, S.FAILED, S.PAID]),
+        (["pending", "expired", "successful"], [S.PENDING, S.EXPIRED, S.PAID]),
+        # A paid order never fails, expires or goes back to pending, whatever a late copy says.
+        (["successful", "failed"], [S.PAID, S.PAID]),
+        (["successful", "expired"], [S.PAID, S.PAID]),
+        (["successful", "pending"], [S.PAID, S.PAID]),
+    ],
+)
 def test_charge_apply_moves_the_order_only_along_the_table(fake_omise, statuses, path):
     """Each charge state Omise reports moves the order as the table allows, and no further."""
     order, seen = paid_through(fake_omise, statuses)

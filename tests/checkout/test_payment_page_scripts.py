@@ -95,8 +95,9 @@ def test_analytics_added_to_base_never_reach_the_payment_pages(cart, settings, t
     """A fork that puts a tag manager in base.html's tracking block gets it on the catalog,
     but the checkout overrides that block with nothing."""
     base = Path(django_settings.BASE_DIR, "templates", "base.html").read_text()
-    forked = base.replace("{% block tracking %}{% endblock %}",
-                          "{% block tracking %}" + ANALYTICS + "{% endblock %}")
+    forked = base.replace(
+        "{% block tracking %}{% endblock %}", "{% block tracking %}" + ANALYTICS + "{% endblock %}"
+    )
     assert forked != base
     (tmp_path / "base.html").write_text(forked)
     shutil.copytree(Path(django_settings.BASE_DIR, "templates", "checkout"), tmp_path / "checkout")

@@ -24,8 +24,9 @@ TOTAL = 129000 + 2 * 12000  # satang: the cart of the `shop` fixture (tests/shop
 
 def pay_with_source(client, source: str, **fields):
     """Submit the checkout as checkout.js does when Omise's form hands back a source."""
-    return client.post("/checkout/", {**BUYER, "omise_source": source,
-                                      **checkout_form(client), **fields})
+    return client.post(
+        "/checkout/", {**BUYER, "omise_source": source, **checkout_form(client), **fields}
+    )
 
 
 def pay_by_promptpay(shop, sandbox):
@@ -45,6 +46,7 @@ def status_of(client, order: Order) -> str:
 
 
 # --- the sandbox's sources ---------------------------------------------------------------------
+
 
 def test_sandbox_source_charge_is_pending_with_a_qr_code_image(sandbox):
     """A PromptPay source makes a pending, unauthorized charge carrying the source with a QR
@@ -68,7 +70,9 @@ def test_sandbox_sources_take_the_public_key_only(sandbox):
     """Sources are made from the shopper's browser with the public key; the secret key is
     refused, as the vault refuses it."""
     response = requests.post(
-        f"{sandbox.api_url}/sources", auth=(sandbox.settings.OMISE_SECRET_KEY, ""), timeout=10,
+        f"{sandbox.api_url}/sources",
+        auth=(sandbox.settings.OMISE_SECRET_KEY, ""),
+        timeout=10,
         json={"type": "promptpay", "amount": 5000, "currency": "THB"},
     )
     assert response.status_code == 401
@@ -80,8 +84,9 @@ def test_sandbox_sources_take_the_public_key_only(sandbox):
     [(6000, False, "invalid_charge"), (5000, True, "invalid_charge")],
     ids=["another amount", "used twice"],
 )
-def test_sandbox_refuses_a_source_for_another_amount_or_used_twice(sandbox, charge_amount, reuse,
-                                                                    code):
+def test_sandbox_refuses_a_source_for_another_amount_or_used_twice(
+    sandbox, charge_amount, reuse, code
+):
     """A source fixes its amount, and makes one charge only."""
     from checkout.omise import OmiseAPIError
 
@@ -97,8 +102,9 @@ def test_sandbox_mark_as_paid_failed_and_expire_record_events(sandbox):
     """Test mode's mark_as_paid and mark_as_failed settle a PromptPay charge with
     charge.complete; expiring one records charge.expire; a settled one cannot change again."""
     charges = [
-        sandbox.client.create_charge(amount=5000, currency="THB",
-                                     source=sandbox.source("promptpay", amount=5000))
+        sandbox.client.create_charge(
+            amount=5000, currency="THB", source=sandbox.source("promptpay", amount=5000)
+        )
         for _ in range(3)
     ]
     assert sandbox.mark_as_paid(charges[0]["id"])["status"] == "successful"
@@ -115,11 +121,17 @@ def test_sandbox_charge_expires_when_its_time_has_passed(sandbox):
     """A PromptPay charge left unpaid past its expires_at is expired (and charge.expire
     recorded) when it is next looked at; mark_as_paid then comes too late."""
     source = sandbox.source("promptpay", amount=5000)
-    created = requests.post(f"{sandbox.api_url}/charges", timeout=10,
-                            auth=(sandbox.settings.OMISE_SECRET_KEY, ""), json={
-        "amount": 5000, "currency": "THB", "source": source,
-        "expires_at": (timezone.now() + timedelta(seconds=1)).isoformat(),
-    }).json()
+    created = requests.post(
+        f"{sandbox.api_url}/charges",
+        timeout=10,
+        auth=(sandbox.settings.OMISE_SECRET_KEY, ""),
+        json={
+            "amount": 5000,
+            "currency": "THB",
+            "source": source,
+            "expires_at": (timezone.now() + timedelta(seconds=1)).isoformat(),
+        },
+    ).json()
     assert created["status"] == "pending"
     time.sleep(1.2)
     assert sandbox.client.retrieve_charge(created["id"])["status"] == "expired"
@@ -131,16 +143,21 @@ def test_sandbox_charge_expires_when_its_time_has_passed(sandbox):
 def test_sandbox_promptpay_app_page_pays_the_charge(sandbox):
     """The page the QR code leads to (the shopper's "banking app") pays the charge with one
     press, recording charge.complete."""
-    charge = sandbox.client.create_charge(amount=5000, currency="THB",
-                                          source=sandbox.source("promptpay", amount=5000))
+    charge = sandbox.client.create_charge(
+        amount=5000, currency="THB", source=sandbox.source("promptpay", amount=5000)
+    )
     app = requests.Session()
     app.trust_env = False
     url = f"{sandbox.sandbox_url}/sandbox/promptpay/{charge['id']}/"
     page = app.get(url, timeout=10)
     assert "฿50.00" in page.text
     csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    app.post(url, data={"csrfmiddlewaretoken": csrf, "choice": "pay"},
-             headers={"Referer": url}, timeout=10)
+    app.post(
+        url,
+        data={"csrfmiddlewaretoken": csrf, "choice": "pay"},
+        headers={"Referer": url},
+        timeout=10,
+    )
     assert sandbox.client.retrieve_charge(charge["id"])["status"] == "successful"
     assert [e["data"]["status"] for e in sandbox.events("charge.complete")] == ["successful"]
 
@@ -148,8 +165,9 @@ def test_sandbox_promptpay_app_page_pays_the_charge(sandbox):
 def test_sandbox_dashboard_settles_pending_source_charges(sandbox, client):
     """The sandbox dashboard offers Mark as paid / Mark as failed / Expire for a pending
     PromptPay charge, and pressing one settles it (card charges get no buttons)."""
-    charge = sandbox.client.create_charge(amount=5000, currency="THB",
-                                          source=sandbox.source("promptpay", amount=5000))
+    charge = sandbox.client.create_charge(
+        amount=5000, currency="THB", source=sandbox.source("promptpay", amount=5000)
+    )
     sandbox.client.create_charge(amount=5000, currency="THB", card=sandbox.token())
     html = client.get("/sandbox/").text
     assert html.count("Mark as paid") == 1 and f"/sandbox/charges/{charge['id']}/settle" in html
@@ -160,6 +178,7 @@ def test_sandbox_dashboard_settles_pending_source_charges(sandbox, client):
 
 
 # --- the shop: PromptPay ------------------------------------------------------------------------
+
 
 def test_promptpay_charge_is_created_from_the_source(shop, sandbox):
     """The checkout charges the source (no card) for the server-side cart total with a return
@@ -257,7 +276,8 @@ def test_poller_asks_omise_once_the_qr_code_has_expired(shop, sandbox):
     _, attempt = pay_by_promptpay(shop, sandbox)
     sandbox.expire(attempt.charge_id)  # the webhook is never delivered
     PaymentAttempt.objects.filter(pk=attempt.pk).update(
-        expires_at=timezone.now() - timedelta(seconds=1))
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
     assert status_of(shop, attempt.order) == "expired"
 
 
@@ -269,6 +289,7 @@ def test_status_endpoint_needs_the_order_token(shop, sandbox):
 
 
 # --- rejections ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "fields",
@@ -316,16 +337,20 @@ def test_promptpay_attempts_count_against_velocity_limits(shop, sandbox, setting
     # 6 points: an attempt pays a decline's 3 up front and a QR code not yet paid keeps them,
     # so two attempts reach the limit and the third is refused.
     settings.CHECKOUT_VELOCITY_LIMITS = {**settings.CHECKOUT_VELOCITY_LIMITS, "ip": (6, 600, 600)}
-    codes = [pay_with_source(shop, sandbox.source("promptpay", amount=TOTAL)).status_code
-             for _ in range(3)]
+    codes = [
+        pay_with_source(shop, sandbox.source("promptpay", amount=TOTAL)).status_code
+        for _ in range(3)
+    ]
     assert codes == [302, 302, 429]
     assert len(sandbox.requests("charges.create")) == Order.objects.count() == 2
 
 
 # --- a redirect method ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("authorize", "paid"), [(True, True), (False, False)],
-                         ids=["approved", "cancelled"])
+
+@pytest.mark.parametrize(
+    ("authorize", "paid"), [(True, True), (False, False)], ids=["approved", "cancelled"]
+)
 def test_internet_banking_goes_to_the_bank_and_back(shop, sandbox, authorize, paid):
     """A redirect method works as 3-D Secure does: to the bank's authorize_uri, back to the
     return URL, and the retrieved charge decides (paid, or back to checkout with a message)."""
@@ -342,5 +367,7 @@ def test_internet_banking_goes_to_the_bank_and_back(shop, sandbox, authorize, pa
     else:
         assert order.status == Order.Status.FAILED and urlsplit(landed.url).path == "/checkout/"
         messages = [str(m) for m in shop.get(landed.url).context["messages"]]
-        assert messages == ["The payment did not go through and you were not charged. Please "
-                            "try again or choose another way to pay."]
+        assert messages == [
+            "The payment did not go through and you were not charged. Please "
+            "try again or choose another way to pay."
+        ]

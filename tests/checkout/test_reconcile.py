@@ -47,9 +47,12 @@ def test_list_charges_filters_by_time_and_pages(sandbox):
     listing = sandbox.client.list_charges(from_time=now - timedelta(minutes=5), limit=1)
     assert listing["object"] == "list" and listing["total"] == 2
     assert [c["id"] for c in listing["data"]] == [second["id"]]  # newest first by default
-    assert [c["id"] for c in sandbox.client.list_charges(
-        from_time=now - timedelta(minutes=5), offset=1, limit=1, order="chronological"
-    )["data"]] == [second["id"]]
+    assert [
+        c["id"]
+        for c in sandbox.client.list_charges(
+            from_time=now - timedelta(minutes=5), offset=1, limit=1, order="chronological"
+        )["data"]
+    ] == [second["id"]]
     assert first["id"] in {c["id"] for c in sandbox.client.list_charges()["data"]}
     assert sandbox.client.list_charges(from_time=now + timedelta(minutes=5))["total"] == 0
     assert sandbox.client.list_charges(to_time=now - timedelta(minutes=5))["total"] == 0
@@ -57,8 +60,7 @@ def test_list_charges_filters_by_time_and_pages(sandbox):
     assert sent["to"].endswith("Z") and "T" in sent["to"]
 
 
-@pytest.mark.parametrize("bad", [{"limit": 0}, {"limit": 101}, {"offset": -1},
-                                 {"order": "random"}])
+@pytest.mark.parametrize("bad", [{"limit": 0}, {"limit": 101}, {"offset": -1}, {"order": "random"}])
 def test_list_charges_refuses_bad_paging_before_the_request(bad):
     """Out-of-range paging is a ValueError raised locally, not a request to Omise."""
     with pytest.raises(ValueError):
@@ -152,7 +154,9 @@ def test_no_charge_after_the_grace_period_fails_the_order_not_charged(sandbox, n
 def test_a_charge_of_another_attempt_is_not_taken(sandbox, never_sent):
     """Charges in the window that carry another attempt's key do not settle this one."""
     sandbox.client.create_charge(
-        amount=never_sent.amount, currency="THB", card=sandbox.token(),
+        amount=never_sent.amount,
+        currency="THB",
+        card=sandbox.token(),
         metadata={"attempt": "someone-else", "order_reference": never_sent.order.reference},
     )
     age(never_sent, services.RECONCILE_GRACE + timedelta(seconds=1))
@@ -209,7 +213,9 @@ def test_a_rate_limited_charge_creation_is_refused_not_charged(shop, sandbox):
     assert response.url == "/checkout/"
     attempt = PaymentAttempt.objects.get()
     assert (attempt.status, attempt.failure_code) == (
-        PaymentAttempt.Status.FAILED, "service_unavailable")
+        PaymentAttempt.Status.FAILED,
+        "service_unavailable",
+    )
     assert Order.objects.get().status == Order.Status.FAILED
     page = shop.get(response.url).text
     assert "payment service is unavailable" in page and "not charged" in page
@@ -217,8 +223,7 @@ def test_a_rate_limited_charge_creation_is_refused_not_charged(shop, sandbox):
 
 
 @pytest.mark.parametrize("status", [401, 403])
-def test_a_refused_secret_key_is_the_shops_problem_not_the_shoppers(shop, sandbox, caplog,
-                                                                    status):
+def test_a_refused_secret_key_is_the_shops_problem_not_the_shoppers(shop, sandbox, caplog, status):
     """Omise refusing the shop's key (401, e.g. rolled; 403, forbidden) shows "service
     unavailable, not charged", logs an error for the merchant, and is no decline on the
     dashboard."""
@@ -229,6 +234,7 @@ def test_a_refused_secret_key_is_the_shops_problem_not_the_shoppers(shop, sandbo
     if status == 401:  # Omise's code is kept for the merchant (the sandbox's 403 has none)
         assert attempt.failure_message.startswith("authentication_failure")
     assert "payment service is unavailable" in shop.get(response.url).text
-    assert any(r.levelname == "ERROR" and f"(HTTP {status})" in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        r.levelname == "ERROR" and f"(HTTP {status})" in r.getMessage() for r in caplog.records
+    )
     assert monitoring.declines().count() == 0

@@ -234,12 +234,19 @@ def test_double_submit_of_the_refund_form_refunds_once(paid, sandbox, otp_admin_
     assert fresh(paid).refunded_amount == 50000
 
 
-@pytest.mark.parametrize(("amount", "message"), [
-    ("0", "more than zero"), ("-5", "more than zero"), ("12.345", "at most 2 decimal places"),
-    ("abc", "Enter an amount"), ("1530.01", "more than the ฿1,530.00 left"),
-])
-def test_refund_form_shows_errors_and_sends_nothing(paid, sandbox, otp_admin_client, amount,
-                                                   message):
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [
+        ("0", "more than zero"),
+        ("-5", "more than zero"),
+        ("12.345", "at most 2 decimal places"),
+        ("abc", "Enter an amount"),
+        ("1530.01", "more than the ฿1,530.00 left"),
+    ],
+)
+def test_refund_form_shows_errors_and_sends_nothing(
+    paid, sandbox, otp_admin_client, amount, message
+):
     """Bad amounts re-show the form with a clear error; Omise is not asked."""
     response = otp_admin_client.post(refund_url(paid), {"amount": amount, "token": "t" * 32})
     assert response.status_code == 400 and message in response.text
@@ -251,7 +258,7 @@ def test_refund_page_of_an_unpaid_order_offers_no_form(shop, sandbox, otp_admin_
     pay(shop, sandbox, "4111111111140011")
     order = Order.objects.get()
     page = otp_admin_client.get(refund_url(order))
-    assert "Nothing can be refunded" in page.text and "<form method=\"post\"" not in page.text
+    assert "Nothing can be refunded" in page.text and '<form method="post"' not in page.text
     response = otp_admin_client.post(refund_url(order), {"amount": "10.00", "token": "t" * 32})
     assert "only paid orders can be refunded" in response.text
     assert refunds_sent(sandbox) == [] and PaymentAttempt.objects.get().status == "failed"

@@ -49,7 +49,9 @@ def shopper(product) -> Client:
 def attempt(client, sandbox, *, number=DECLINES[0], ip="203.0.113.7", **fields):
     """One checkout submission: load the page for its attempt key, then POST a fresh token."""
     data = {
-        **BUYER, **fields, **checkout_form(client, REMOTE_ADDR=ip),
+        **BUYER,
+        **fields,
+        **checkout_form(client, REMOTE_ADDR=ip),
         "omise_token": sandbox.token(number),
     }
     return client.post("/checkout/", data, REMOTE_ADDR=ip)
@@ -86,8 +88,11 @@ ROTATION = 30  # attempts of an attacker rotating addresses: far past the five d
 def rotated(i: int) -> str:
     """The i-th address an attacker picks inside the /64 2001:db8:7:1::/64, written each time
     in another textual form (compressed, expanded, upper case)."""
-    forms = ["2001:db8:7:1::{i:x}", "2001:0db8:0007:0001:0000:0000:{i:04x}:0001",
-             "2001:DB8:7:1:{i:X}:{i:X}:{i:X}:{i:X}"]
+    forms = [
+        "2001:db8:7:1::{i:x}",
+        "2001:0db8:0007:0001:0000:0000:{i:04x}:0001",
+        "2001:DB8:7:1:{i:X}:{i:X}:{i:X}:{i:X}",
+    ]
     return forms[i % 3].format(i=i + 1)
 
 
@@ -96,8 +101,13 @@ def test_rotating_addresses_inside_one_ipv6_64_is_one_ip(sandbox, product, setti
     addresses (with a new session and email) is stopped at the IP limit, like one address."""
     settings.TRUSTED_PROXY_COUNT = 0
     statuses = [
-        attempt(shopper(product), sandbox, number=DECLINES[i % 4], ip=rotated(i),
-                email=f"bot{i}@example.com").status_code
+        attempt(
+            shopper(product),
+            sandbox,
+            number=DECLINES[i % 4],
+            ip=rotated(i),
+            email=f"bot{i}@example.com",
+        ).status_code
         for i in range(ROTATION)
     ]
     assert charges(sandbox) == DECLINES_PER_IP
@@ -116,16 +126,21 @@ def test_two_ipv6_64s_are_counted_apart(sandbox, product, settings):
     settings.TRUSTED_PROXY_COUNT = 0
     for i in range(DECLINES_PER_IP):
         attempt(shopper(product), sandbox, ip=f"2001:db8:7:1::{i + 1}", email=f"b{i}@example.com")
-    blocked = attempt(shopper(product), sandbox, number=PAYS, ip="2001:db8:7:1::ff",
-                      email="late@example.com")
-    neighbour = attempt(shopper(product), sandbox, number=PAYS, ip="2001:db8:7:2::1",
-                        email="neighbour@example.com")
+    blocked = attempt(
+        shopper(product), sandbox, number=PAYS, ip="2001:db8:7:1::ff", email="late@example.com"
+    )
+    neighbour = attempt(
+        shopper(product), sandbox, number=PAYS, ip="2001:db8:7:2::1", email="neighbour@example.com"
+    )
     assert (blocked.status_code, neighbour.status_code) == (429, 302)
     assert Order.objects.filter(status=Order.Status.PAID).count() == 1
 
 
-@pytest.mark.parametrize("forwarded", [["unknown"], ["unknown", "-", "garbage", "1.2.3.999"]],
-                         ids=["unknown", "assorted"])
+@pytest.mark.parametrize(
+    "forwarded",
+    [["unknown"], ["unknown", "-", "garbage", "1.2.3.999"]],
+    ids=["unknown", "assorted"],
+)
 def test_an_unparseable_forwarded_address_is_counted_in_one_shared_bucket(
     sandbox, product, settings, forwarded
 ):
@@ -136,8 +151,11 @@ def test_an_unparseable_forwarded_address_is_counted_in_one_shared_bucket(
     for i in range(ROTATION):
         client = shopper(product)
         client.defaults["HTTP_X_FORWARDED_FOR"] = forwarded[i % len(forwarded)]
-        statuses.append(attempt(client, sandbox, number=DECLINES[i % 4], ip="127.0.0.1",
-                                email=f"bot{i}@example.com").status_code)
+        statuses.append(
+            attempt(
+                client, sandbox, number=DECLINES[i % 4], ip="127.0.0.1", email=f"bot{i}@example.com"
+            ).status_code
+        )
     assert charges(sandbox) == DECLINES_PER_IP
     assert set(statuses[DECLINES_PER_IP:]) == {429}
     [event] = blocks()
@@ -159,7 +177,10 @@ def test_rotating_ips_with_one_email_are_stopped_at_the_email_limit(sandbox, pro
     Omise five times."""
     for i in range(ATTACK_SIZE):
         attempt(
-            shopper(product), sandbox, number=DECLINES[i % 4], ip=f"10.1.{i // 250}.{i % 250}",
+            shopper(product),
+            sandbox,
+            number=DECLINES[i % 4],
+            ip=f"10.1.{i // 250}.{i % 250}",
             email=f"Malee+{i}@Example.com",
         )
     assert charges(sandbox) == DECLINES_PER_EMAIL
@@ -172,7 +193,10 @@ def test_one_session_is_stopped_at_the_session_limit(sandbox, product):
     client = shopper(product)
     statuses = [
         attempt(
-            client, sandbox, number=DECLINES[i % 4], ip=f"10.2.{i // 250}.{i % 250}",
+            client,
+            sandbox,
+            number=DECLINES[i % 4],
+            ip=f"10.2.{i // 250}.{i % 250}",
             email=f"bot{i}@example.com",
         ).status_code
         for i in range(ATTACK_SIZE)
@@ -236,8 +260,9 @@ def test_three_d_secure_failures_count_as_declines(sandbox, product, settings):
     settings.CHECKOUT_VELOCITY_LIMITS = {**settings.CHECKOUT_VELOCITY_LIMITS, "ip": (3, 600, 600)}
     client = shopper(product)
     response = attempt(client, sandbox, number=THREE_D_SECURE, ip="127.0.0.1")
-    back = sandbox.complete_3ds({"authorize_uri": response.context["authorize_uri"]},
-                                authorize=False)
+    back = sandbox.complete_3ds(
+        {"authorize_uri": response.context["authorize_uri"]}, authorize=False
+    )
     assert client.get(urlsplit(back).path).url == "/checkout/"  # back to pay, not charged
     assert attempt(client, sandbox, number=PAYS, ip="127.0.0.1").status_code == 429
     assert charges(sandbox) == 1
@@ -273,16 +298,21 @@ def test_a_blocked_shopper_gets_a_polite_429_and_one_security_event(sandbox, pro
     [event] = blocks()
     assert event.client_ip == "203.0.113.7" and event.path == "/checkout/"
     assert {k: event.detail[k] for k in ("dimension", "count", "window")} == {
-        "dimension": "ip", "count": 15, "window": 600,
+        "dimension": "ip",
+        "count": 15,
+        "window": 600,
     }
 
 
-@pytest.mark.parametrize(("given", "counted"), [
-    ("Malee@Example.COM", "malee@example.com"),
-    (" malee+shop@example.com ", "malee@example.com"),
-    ("malee+a+b@example.com", "malee@example.com"),
-    ("not-an-email", ""),
-])
+@pytest.mark.parametrize(
+    ("given", "counted"),
+    [
+        ("Malee@Example.COM", "malee@example.com"),
+        (" malee+shop@example.com ", "malee@example.com"),
+        ("malee+a+b@example.com", "malee@example.com"),
+        ("not-an-email", ""),
+    ],
+)
 def test_emails_are_counted_per_mailbox(given, counted):
     """Capitals, spaces and +tags do not make a new mailbox for the email limit."""
     assert velocity.normalise_email(given) == counted
@@ -321,26 +351,32 @@ def test_the_same_attempt_posted_twice_pays_once(sandbox, product):
     """A refreshed POST of one attempt (same key) cannot make a second charge, so it adds no
     points: the payer's count after a paid attempt is one point, however often it is sent."""
     client = shopper(product)
-    data = {**BUYER, "omise_token": sandbox.token(PAYS),
-            **checkout_form(client, REMOTE_ADDR="203.0.113.9")}
+    data = {
+        **BUYER,
+        "omise_token": sandbox.token(PAYS),
+        **checkout_form(client, REMOTE_ADDR="203.0.113.9"),
+    }
     for _ in range(3):
         assert client.post("/checkout/", data, REMOTE_ADDR="203.0.113.9").status_code == 302
     assert points("ip", "203.0.113.9") == 1
     assert charges(sandbox) == 1
 
 
-@pytest.mark.parametrize(("authorize", "after"), [(True, 1), (False, 3)],
-                         ids=["paid", "failed"])
-def test_a_pending_charge_keeps_a_declines_points_until_it_is_paid(sandbox, product, authorize,
-                                                                   after):
+@pytest.mark.parametrize(("authorize", "after"), [(True, 1), (False, 3)], ids=["paid", "failed"])
+def test_a_pending_charge_keeps_a_declines_points_until_it_is_paid(
+    sandbox, product, authorize, after
+):
     """A 3-D Secure charge waiting at the bank weighs like a decline (3 points: a bot that never
     finishes 3-D Secure pays in full); paid, it gives 2 back, once, however often the return
     is loaded; failed, it keeps them."""
     client = shopper(product)
     response = attempt(client, sandbox, number=THREE_D_SECURE, ip="203.0.113.10")
     assert points("ip", "203.0.113.10") == 3
-    back = urlsplit(sandbox.complete_3ds({"authorize_uri": response.context["authorize_uri"]},
-                                         authorize=authorize)).path
+    back = urlsplit(
+        sandbox.complete_3ds(
+            {"authorize_uri": response.context["authorize_uri"]}, authorize=authorize
+        )
+    ).path
     for _ in range(2):
         client.get(back, REMOTE_ADDR="203.0.113.10")
     assert points("ip", "203.0.113.10") == after
@@ -354,8 +390,7 @@ def test_a_payment_settled_later_gives_its_points_back_from_the_shoppers_order_p
     client = shopper(product)
     response = attempt(client, sandbox, number=THREE_D_SECURE, ip="203.0.113.12")
     pending = Order.objects.get()
-    back = reverse("checkout:return", args=[pending.reference,
-                                            pending.attempts.get().return_token])
+    back = reverse("checkout:return", args=[pending.reference, pending.attempts.get().return_token])
     client.get(back, REMOTE_ADDR="203.0.113.12")  # back before the bank has finished
     assert points("ip", "203.0.113.12") == 3
     sandbox.complete_3ds({"authorize_uri": response.context["authorize_uri"]})

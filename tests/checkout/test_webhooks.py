@@ -44,7 +44,9 @@ def test_duplicate_deliveries_apply_once(sandbox, pending_3ds):
     assert len(complete) == 1 and complete[0].processed_at
     outcomes = WebhookDelivery.objects.filter(event_id=complete[0].event_id)
     assert sorted(outcomes.values_list("outcome", flat=True)) == [
-        "applied", "duplicate: already applied", "duplicate: already applied"
+        "applied",
+        "duplicate: already applied",
+        "duplicate: already applied",
     ]
 
 
@@ -96,8 +98,9 @@ def test_stale_or_future_timestamps_are_refused(client, settings, sandbox, pendi
     assert Order.objects.get().status == Order.Status.PENDING
 
 
-@pytest.mark.parametrize("headers", [{}, {"Omise-Signature": "abc"},
-                                     {"Omise-Signature-Timestamp": "1"}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"Omise-Signature": "abc"}, {"Omise-Signature-Timestamp": "1"}]
+)
 def test_missing_signature_headers_are_refused(client, sandbox, headers):
     """Without both signature headers nothing is processed."""
     body = json.dumps({"object": "event", "id": "evnt_test_abcdefghij"}).encode()
@@ -110,8 +113,11 @@ def test_either_signature_passes_during_a_secret_rotation(client, settings, sand
     sandbox.complete_3ds(charge)
     body = event_body(sandbox, "charge.complete")
     headers = sign(body, settings.OMISE_WEBHOOK_SECRET)
-    old = sign(body, base64.b64encode(b"the-old-secret").decode(),
-               int(headers["Omise-Signature-Timestamp"]))
+    old = sign(
+        body,
+        base64.b64encode(b"the-old-secret").decode(),
+        int(headers["Omise-Signature-Timestamp"]),
+    )
     headers["Omise-Signature"] = f"{old['Omise-Signature']},{headers['Omise-Signature']}"
     assert post(client, body, headers).status_code == 200
     assert Order.objects.get().status == Order.Status.PAID
@@ -119,8 +125,14 @@ def test_either_signature_passes_during_a_secret_rotation(client, settings, sand
 
 def test_unknown_event_id_is_refused(client, settings, sandbox):
     """A validly signed event that Omise does not know is answered 400 and applies nothing."""
-    body = json.dumps({"object": "event", "id": "evnt_test_doesnotexist1", "key": "charge.complete",
-                       "data": {"object": "charge", "id": "chrg_test_zzzzzzzzzz"}}).encode()
+    body = json.dumps(
+        {
+            "object": "event",
+            "id": "evnt_test_doesnotexist1",
+            "key": "charge.complete",
+            "data": {"object": "charge", "id": "chrg_test_zzzzzzzzzz"},
+        }
+    ).encode()
     response = post(client, body, sign(body, settings.OMISE_WEBHOOK_SECRET))
     assert response.status_code == 400
     assert WebhookEvent.objects.count() == 0
@@ -130,10 +142,17 @@ def test_an_event_of_an_unknown_key_is_stored_and_acknowledged(shop, sandbox, pe
     """A genuine event the shop has no handler for (a dispute, say) is verified, stored and
     answered 200, so Omise stops retrying it; no order changes."""
     attempt, _ = pending_3ds
-    event = record_event(key="dispute.create", data={
-        "object": "dispute", "id": "dspt_test_5unknown0001", "charge": attempt.charge_id,
-        "amount": 129000, "currency": "thb", "status": "open",
-    })
+    event = record_event(
+        key="dispute.create",
+        data={
+            "object": "dispute",
+            "id": "dspt_test_5unknown0001",
+            "charge": attempt.charge_id,
+            "amount": 129000,
+            "currency": "thb",
+            "status": "open",
+        },
+    )
     [delivery] = sandbox.deliver_webhooks(event_ids=[event.id])
     assert delivery["status_code"] == 200
     stored = WebhookEvent.objects.get(event_id=event.id)
@@ -142,8 +161,9 @@ def test_an_event_of_an_unknown_key_is_stored_and_acknowledged(shop, sandbox, pe
     assert Order.objects.get().status == Order.Status.PENDING
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"[]", b'{"id": 42}', b'{"id": "evnt_../x"}',
-                                  b"\xff\xfe"])
+@pytest.mark.parametrize(
+    "body", [b"{not json", b"[]", b'{"id": 42}', b'{"id": "evnt_../x"}', b"\xff\xfe"]
+)
 def test_malformed_bodies_are_400(client, settings, sandbox, body):
     """Bodies that are not an event with a valid id are answered 400, never 500."""
     response = post(client, body, sign(body, settings.OMISE_WEBHOOK_SECRET))
@@ -208,8 +228,9 @@ def test_a_late_failure_never_overwrites_a_paid_order(shop, sandbox):
     pay(shop, sandbox)
     attempt = PaymentAttempt.objects.get()
     charge = sandbox.client.retrieve_charge(attempt.charge_id)
-    services.charge_apply(charge={**charge, "status": "failed", "paid": False,
-                                  "failure_code": "payment_rejected"})
+    services.charge_apply(
+        charge={**charge, "status": "failed", "paid": False, "failure_code": "payment_rejected"}
+    )
     assert Order.objects.get().status == Order.Status.PAID
 
 
@@ -285,14 +306,17 @@ def _stale(body, secret):
 
 
 @pytest.mark.parametrize("headers", [_unsigned, _forged, _stale])
-@pytest.mark.parametrize("body", [
-    SIGNED_EVENT,
-    # What a stranger would like to plant: card numbers behind NBSPs, in UTF-16, twice keyed.
-    '{"id": "evnt_test_abcdefghij", "n": "4242\u00a04242\u00a04242\u00a04242"}'.encode(),
-    '{"id": "evnt_test_abcdefghij", "n": "4242424242424242"}'.encode("utf-16"),
-    b'{"id": "evnt_test_abcdefghij", "n": "4242", "n": "4242424242424242"}',
-    b"x" * 60_000,
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        SIGNED_EVENT,
+        # What a stranger would like to plant: card numbers behind NBSPs, in UTF-16, twice keyed.
+        '{"id": "evnt_test_abcdefghij", "n": "4242\u00a04242\u00a04242\u00a04242"}'.encode(),
+        '{"id": "evnt_test_abcdefghij", "n": "4242424242424242"}'.encode("utf-16"),
+        b'{"id": "evnt_test_abcdefghij", "n": "4242", "n": "4242424242424242"}',
+        b"x" * 60_000,
+    ],
+)
 def test_unverified_deliveries_store_nothing(client, settings, sandbox, headers, body):
     """However it is dressed, a delivery without our signature leaves no WebhookDelivery row,
     only a security event that holds neither the body nor anything read from it."""
@@ -305,45 +329,66 @@ def test_unverified_deliveries_store_nothing(client, settings, sandbox, headers,
         assert "4242 4242" not in json.dumps(event.detail, ensure_ascii=False)
 
 
-@pytest.mark.parametrize("content_type", [
-    "multipart/form-data; boundary=xyz", "application/x-www-form-urlencoded", "text/plain",
-    "application/json; charset=utf-16", "application/json; charset=latin-1",
-    "application/jsonp",
-])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "multipart/form-data; boundary=xyz",
+        "application/x-www-form-urlencoded",
+        "text/plain",
+        "application/json; charset=utf-16",
+        "application/json; charset=latin-1",
+        "application/jsonp",
+    ],
+)
 def test_anything_but_json_in_utf8_is_415(client, settings, sandbox, content_type):
     """Multipart, forms, text and JSON declared in another charset: 415, never a 500, and
     nothing stored."""
     body = SIGNED_EVENT
     if content_type.startswith("multipart"):
-        body = (b'--xyz\r\nContent-Disposition: form-data; name="id"\r\n\r\n'
-                b"evnt_test_abcdefghij\r\n--xyz--\r\n")
-    response = post(client, body, sign(body, settings.OMISE_WEBHOOK_SECRET),
-                    content_type=content_type)
+        body = (
+            b'--xyz\r\nContent-Disposition: form-data; name="id"\r\n\r\n'
+            b"evnt_test_abcdefghij\r\n--xyz--\r\n"
+        )
+    response = post(
+        client, body, sign(body, settings.OMISE_WEBHOOK_SECRET), content_type=content_type
+    )
     assert response.status_code in {400, 415}  # 400: the charset guard answered first
     assert not WebhookDelivery.objects.exists()
 
 
 def test_json_declared_utf8_in_any_spelling_passes(client, settings, sandbox):
     body = b'{"id": "evnt_test_doesnotexist1"}'
-    for content_type in ("application/json", "application/json; charset=UTF-8",
-                         "application/json;charset=utf8"):
-        response = post(client, body, sign(body, settings.OMISE_WEBHOOK_SECRET),
-                        content_type=content_type)
+    for content_type in (
+        "application/json",
+        "application/json; charset=UTF-8",
+        "application/json;charset=utf8",
+    ):
+        response = post(
+            client, body, sign(body, settings.OMISE_WEBHOOK_SECRET), content_type=content_type
+        )
         assert response.status_code == 400  # verified and parsed: Omise knows no such event
         assert json.loads(response.content)["result"] == "unknown event id"
 
 
-@pytest.mark.parametrize("body, reason", [
-    (b'{"id": "evnt_test_abcdefghij", "id": "evnt_test_zzzzzzzzzz"}',
-     "malformed JSON: a key appears twice"),
-    (b'{"id": "evnt_test_abcdefghij", "data": {"object": "charge", "object": "refund"}}',
-     "malformed JSON: a key appears twice"),
-    (b'{"id": "evnt_test_abcdefghij", "amount": NaN}', "malformed JSON"),
-    (b'\xef\xbb\xbf{"id": "evnt_test_abcdefghij"}', "malformed JSON"),
-    ('{"id": "evnt_test_abcdefghij"}'.encode("utf-16"), "body is not UTF-8"),
-])
-def test_signed_bodies_that_parsers_could_read_two_ways_are_400(client, settings, sandbox,
-                                                                  body, reason):
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (
+            b'{"id": "evnt_test_abcdefghij", "id": "evnt_test_zzzzzzzzzz"}',
+            "malformed JSON: a key appears twice",
+        ),
+        (
+            b'{"id": "evnt_test_abcdefghij", "data": {"object": "charge", "object": "refund"}}',
+            "malformed JSON: a key appears twice",
+        ),
+        (b'{"id": "evnt_test_abcdefghij", "amount": NaN}', "malformed JSON"),
+        (b'\xef\xbb\xbf{"id": "evnt_test_abcdefghij"}', "malformed JSON"),
+        ('{"id": "evnt_test_abcdefghij"}'.encode("utf-16"), "body is not UTF-8"),
+    ],
+)
+def test_signed_bodies_that_parsers_could_read_two_ways_are_400(
+    client, settings, sandbox, body, reason
+):
     """Even signed, a body is read one way only: UTF-8, each key once, standard JSON."""
     response = post(client, body, sign(body, settings.OMISE_WEBHOOK_SECRET))
     assert response.status_code == 400
@@ -358,8 +403,12 @@ def test_a_signed_body_is_stored_with_card_numbers_masked(rf, settings, sandbox)
     from checkout.views import omise_webhook
 
     body = b'{"id": "evnt_test_doesnotexist1", "note": "4242 4242 4242 4242"}'
-    request = rf.post(URL, data=body, content_type="application/json",
-                      headers=sign(body, settings.OMISE_WEBHOOK_SECRET))
+    request = rf.post(
+        URL,
+        data=body,
+        content_type="application/json",
+        headers=sign(body, settings.OMISE_WEBHOOK_SECRET),
+    )
     assert omise_webhook(request).status_code == 400  # unknown event at Omise
     stored = WebhookDelivery.objects.get().body
     assert "4242 4242 4242" not in stored and stored.endswith('4242"}')
@@ -378,8 +427,9 @@ def test_rejections_are_recorded_a_few_a_minute_per_address(client, settings, sa
     assert rejected.count() == EVENTS_PER_MINUTE + 1  # another address has its own budget
 
 
-@pytest.mark.parametrize("timestamp", ["9" * 400, "-" + "9" * 400, "\u0661" * 10, "1e9", " 1",
-                                       "0x10", ""])
+@pytest.mark.parametrize(
+    "timestamp", ["9" * 400, "-" + "9" * 400, "\u0661" * 10, "1e9", " 1", "0x10", ""]
+)
 def test_a_hostile_timestamp_is_refused_not_a_500(client, sandbox, timestamp):
     """Huge, signed, other-script or non-decimal timestamps: 401, nothing stored."""
     headers = {"Omise-Signature": "x", "Omise-Signature-Timestamp": timestamp}
@@ -403,8 +453,14 @@ def test_a_replayed_delivery_is_answered_but_stored_once(client, settings, sandb
     # The same signature written another way (case, spaces, a second signature) is the same
     # delivery: the stored-once rule follows what the signature covers, not the header's text.
     signature = headers["Omise-Signature"]
-    for variant in [signature.upper(), f" {signature} ", f"{signature},", f",{signature}",
-                    f"{signature}, {'0' * 64}", f"{'f' * 64},{signature}"]:
+    for variant in [
+        signature.upper(),
+        f" {signature} ",
+        f"{signature},",
+        f",{signature}",
+        f"{signature}, {'0' * 64}",
+        f"{'f' * 64},{signature}",
+    ]:
         assert post(client, body, {**headers, "Omise-Signature": variant}).status_code == 200
     assert WebhookDelivery.objects.count() == 1
     # Omise's own retry is signed anew (another timestamp): a row of its own.
@@ -425,8 +481,15 @@ def test_stored_headers_are_masked_and_cut_short(client, settings, sandbox):
     stored = WebhookDelivery.objects.get().headers
     assert "4242 4242 4242" not in stored["User-Agent"] and "4242" in stored["User-Agent"]
     assert max(len(value) for value in stored.values()) <= 300
-    assert set(stored) <= {"Content-Type", "Content-Length", "User-Agent", "Omise-Signature",
-                           "Omise-Signature-Timestamp", "X-Forwarded-For", "X-Forwarded-Proto"}
+    assert set(stored) <= {
+        "Content-Type",
+        "Content-Length",
+        "User-Agent",
+        "Omise-Signature",
+        "Omise-Signature-Timestamp",
+        "X-Forwarded-For",
+        "X-Forwarded-Proto",
+    }
 
 
 def test_an_oversized_signature_header_is_refused(client, settings, sandbox):

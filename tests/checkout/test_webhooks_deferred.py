@@ -37,15 +37,19 @@ def test_events_are_queued_once_and_applied_by_the_worker(deferred, sandbox, pen
 def test_forged_deliveries_are_refused_before_anything_is_queued(deferred, client, sandbox):
     """Verification still happens in the request: a bad signature is 401 and queues nothing."""
     body = b'{"object": "event", "id": "evnt_test_abcdefghij"}'
-    response = client.post("/webhooks/omise/", data=body, content_type="application/json",
-                           headers={"Omise-Signature": "0" * 64,
-                                    "Omise-Signature-Timestamp": "1"})
+    response = client.post(
+        "/webhooks/omise/",
+        data=body,
+        content_type="application/json",
+        headers={"Omise-Signature": "0" * 64, "Omise-Signature-Timestamp": "1"},
+    )
     assert response.status_code == 401
     assert WebhookEvent.objects.count() == 0
 
 
-def test_a_failing_task_leaves_the_order_for_reconciliation(deferred, sandbox, pending_3ds,
-                                                             monkeypatch):
+def test_a_failing_task_leaves_the_order_for_reconciliation(
+    deferred, sandbox, pending_3ds, monkeypatch
+):
     """A task that fails is recorded by the worker; reconciling then settles the order."""
     _, charge = pending_3ds
     sandbox.complete_3ds(charge)
@@ -62,8 +66,9 @@ def test_a_failing_task_leaves_the_order_for_reconciliation(deferred, sandbox, p
     assert Order.objects.get().status == Order.Status.PAID
 
 
-def test_an_event_that_cannot_be_queued_is_not_marked_queued(deferred, sandbox, pending_3ds,
-                                                              monkeypatch):
+def test_an_event_that_cannot_be_queued_is_not_marked_queued(
+    deferred, sandbox, pending_3ds, monkeypatch
+):
     """If queueing fails, the answer is 503 (Omise retries) and no row claims the event."""
     _, charge = pending_3ds
     sandbox.complete_3ds(charge)

@@ -27,18 +27,30 @@ def redis_cache():
 
 def test_settings_choose_it_for_redis_urls(tmp_path):
     """A redis:// CACHE_URL selects this backend; a local-memory one stays Django's."""
-    code = ("import django; from django.conf import settings; django.setup(); "
-            "print(settings.CACHES['default']['BACKEND'])")
-    env = {"PATH": os.environ["PATH"], "ENV_FILE": "", "DEBUG": "true",
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-           "DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "x" * 50}
+    code = (
+        "import django; from django.conf import settings; django.setup(); "
+        "print(settings.CACHES['default']['BACKEND'])"
+    )
+    env = {
+        "PATH": os.environ["PATH"],
+        "ENV_FILE": "",
+        "DEBUG": "true",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SECRET_KEY": "x" * 50,
+    }
     backends = [
-        subprocess.run([sys.executable, "-c", code], env={**env, "CACHE_URL": url}, cwd=ROOT,  # noqa: S603
-                       capture_output=True, text=True, timeout=60).stdout.strip()
+        subprocess.run(  # noqa: S603 - our own interpreter and code
+            [sys.executable, "-c", code],
+            env={**env, "CACHE_URL": url},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout.strip()
         for url in (URL, "locmemcache://")
     ]
-    assert backends == ["config.cache.RedisCache",
-                        "django.core.cache.backends.locmem.LocMemCache"]
+    assert backends == ["config.cache.RedisCache", "django.core.cache.backends.locmem.LocMemCache"]
 
 
 def test_one_client_serves_every_operation(redis_cache):

@@ -127,9 +127,7 @@ def test_forwarded_proto_is_not_believed_without_a_configured_proxy(production):
 
 def test_forwarded_proto_is_believed_from_the_configured_proxy(tmp_path):
     """With SECURE_PROXY_SSL_HEADER set (nginx in front), the proxy's header marks HTTPS."""
-    result = probe(production_env(
-        tmp_path, SECURE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO,https"
-    ))
+    result = probe(production_env(tmp_path, SECURE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO,https"))
     assert result["forwarded"][0] == 405  # reached the view: GET is not its method
     assert result["plain"][0] == 301  # without the header it is still plain HTTP
 

@@ -78,7 +78,10 @@ def run_django(code: str, **env) -> subprocess.CompletedProcess:
     environment.update(DJANGO_SETTINGS_MODULE="tests.settings", **env)
     return subprocess.run(  # noqa: S603 - this interpreter, with code from this file
         [sys.executable, "-c", f"import django; django.setup(); {code}"],
-        capture_output=True, text=True, env=environment, timeout=60,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
     )
 
 

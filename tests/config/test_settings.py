@@ -52,7 +52,8 @@ def test_sandbox_cannot_run_in_production(tmp_path):
 def test_production_talks_to_the_real_omise_hosts(tmp_path):
     """Without overrides, production's base URLs are Omise's own hosts."""
     result = load_settings(
-        PRODUCTION, tmp_path,
+        PRODUCTION,
+        tmp_path,
         "settings.OMISE_API_URL, settings.OMISE_VAULT_URL, settings.OMISE_JS_URL",
     )
     assert result.returncode == 0, result.stderr
@@ -64,7 +65,8 @@ def test_production_talks_to_the_real_omise_hosts(tmp_path):
 def test_sandbox_keys_are_generated_test_keys(tmp_path):
     """In development the sandbox keys are generated `_test_` keys, never written in code."""
     result = load_settings(
-        {"DEBUG": "true", "SECRET_KEY": "dev-" + "z" * 40}, tmp_path,
+        {"DEBUG": "true", "SECRET_KEY": "dev-" + "z" * 40},
+        tmp_path,
         "settings.OMISE_PUBLIC_KEY, settings.OMISE_SECRET_KEY",
     )
     public, secret = result.stdout.split()
@@ -99,12 +101,20 @@ def test_production_mounts_no_sandbox(tmp_path):
         "print('sandbox' in settings.INSTALLED_APPS, routed,"
         " any(m == 'sandbox' or m.startswith('sandbox.') for m in sys.modules))"
     )
-    env = {"PATH": os.environ["PATH"], "ENV_FILE": "", "DJANGO_SETTINGS_MODULE": "config.settings",
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", **PRODUCTION}
+    env = {
+        "PATH": os.environ["PATH"],
+        "ENV_FILE": "",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        **PRODUCTION,
+    }
     result = subprocess.run(  # noqa: S603 - our own interpreter and code
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False", "False"]
-

@@ -15,13 +15,43 @@ from sandbox.models import ReceivedRequest, Token
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CHARGE_FIELDS = {
-    "object", "id", "livemode", "amount", "currency", "status", "authorized", "paid",
-    "capturable", "reversible", "refundable", "voided", "expired", "authorize_uri",
-    "return_uri", "failure_code", "failure_message", "card", "transaction", "refunded_amount",
-    "metadata", "ip", "description", "created_at", "paid_at",
+    "object",
+    "id",
+    "livemode",
+    "amount",
+    "currency",
+    "status",
+    "authorized",
+    "paid",
+    "capturable",
+    "reversible",
+    "refundable",
+    "voided",
+    "expired",
+    "authorize_uri",
+    "return_uri",
+    "failure_code",
+    "failure_message",
+    "card",
+    "transaction",
+    "refunded_amount",
+    "metadata",
+    "ip",
+    "description",
+    "created_at",
+    "paid_at",
 }
-TOKEN_CARD_FIELDS = {"brand", "last_digits", "name", "expiration_month", "expiration_year",
-                     "fingerprint", "country", "city", "postal_code"}
+TOKEN_CARD_FIELDS = {
+    "brand",
+    "last_digits",
+    "name",
+    "expiration_month",
+    "expiration_year",
+    "fingerprint",
+    "country",
+    "city",
+    "postal_code",
+}
 
 
 def raw(sandbox, method, path, *, key=None, vault=False, **kwargs):
@@ -42,14 +72,16 @@ def test_token_has_omise_shape_and_no_card_number(sandbox):
     assert token["object"] == "token" and token["used"] is False and token["livemode"] is False
     assert set(token["card"]) >= TOKEN_CARD_FIELDS
     assert token["card"]["brand"] == "MasterCard" and token["card"]["last_digits"] == "4444"
-    stored = json.dumps([list(Token.objects.values()), list(ReceivedRequest.objects.values())],
-                        default=str)
+    stored = json.dumps(
+        [list(Token.objects.values()), list(ReceivedRequest.objects.values())], default=str
+    )
     for text in (json.dumps(token), stored):
         assert "5555555555554444" not in text and '"123"' not in text
 
 
 def test_same_card_same_fingerprint(sandbox):
     """The fingerprint identifies a card across tokens and differs between cards."""
+
     def fingerprint(number):
         return sandbox.client.create_token(card=sandbox.card(number))["card"]["fingerprint"]
 
@@ -84,9 +116,15 @@ def test_vault_accepts_form_encoding_and_answers_cors(sandbox):
     response = raw(sandbox, "POST", "/tokens", vault=True, data=card)
     assert response.status_code == 200 and response.json()["object"] == "token"
     assert response.headers["Access-Control-Allow-Origin"] == "*"
-    preflight = requests.options(f"{sandbox.vault_url}/tokens", timeout=5, headers={
-        "Origin": sandbox.url, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "authorization,content-type"})
+    preflight = requests.options(
+        f"{sandbox.vault_url}/tokens",
+        timeout=5,
+        headers={
+            "Origin": sandbox.url,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
     assert preflight.status_code == 204
     assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
 
@@ -105,13 +143,23 @@ def test_vault_accepts_form_encoding_and_answers_cors(sandbox):
 def test_only_this_projects_test_keys_are_accepted(sandbox, vault, key_name, expect):
     """The API takes the secret key, the vault the public key; anything else is
     `authentication_failure` (401)."""
-    keys = {"public": sandbox.settings.OMISE_PUBLIC_KEY,
-            "secret": sandbox.settings.OMISE_SECRET_KEY,
-            "missing": "", "other": "skey_test_fakesomeoneelse0000", None: None}
+    keys = {
+        "public": sandbox.settings.OMISE_PUBLIC_KEY,
+        "secret": sandbox.settings.OMISE_SECRET_KEY,
+        "missing": "",
+        "other": "skey_test_fakesomeoneelse0000",
+        None: None,
+    }
     path = "/tokens" if vault else "/account"
     method = "POST" if vault else "GET"
-    response = raw(sandbox, method, path, vault=vault, key=keys[key_name],
-                   json={"card": sandbox.card()} if vault else None)
+    response = raw(
+        sandbox,
+        method,
+        path,
+        vault=vault,
+        key=keys[key_name],
+        json={"card": sandbox.card()} if vault else None,
+    )
     assert response.status_code == expect
     if expect == 401:
         assert response.json()["code"] == "authentication_failure"
@@ -132,8 +180,12 @@ def test_successful_charge_shape(sandbox):
     """A test card charge is `chrg_test_…`, successful, authorized and paid, with Omise's
     fields, card summary, metadata and a `charge.create` event."""
     charge = sandbox.client.create_charge(
-        amount=129000, currency="THB", card=sandbox.token("3530111333300000"),
-        metadata={"order_id": "9"}, ip="198.51.100.7")
+        amount=129000,
+        currency="THB",
+        card=sandbox.token("3530111333300000"),
+        metadata={"order_id": "9"},
+        ip="198.51.100.7",
+    )
     assert set(charge) >= CHARGE_FIELDS
     assert re.fullmatch(r"chrg_test_[0-9a-z]{19}", charge["id"])
     assert (charge["status"], charge["authorized"], charge["paid"]) == ("successful", True, True)
@@ -161,9 +213,17 @@ def test_successful_charge_shape(sandbox):
 def test_decline_cards_give_failed_charges(sandbox, number, failure_code):
     """Each decline test card gives HTTP 200, status failed, not authorized or paid, and its
     failure_code with a message."""
-    response = raw(sandbox, "POST", "/charges", json={
-        "amount": 20000, "currency": "thb", "card": sandbox.token(number),
-        "return_uri": "http://localhost/back"})
+    response = raw(
+        sandbox,
+        "POST",
+        "/charges",
+        json={
+            "amount": 20000,
+            "currency": "thb",
+            "card": sandbox.token(number),
+            "return_uri": "http://localhost/back",
+        },
+    )
     assert response.status_code == 200
     charge = response.json()
     assert (charge["status"], charge["authorized"], charge["paid"]) == ("failed", False, False)
@@ -171,12 +231,17 @@ def test_decline_cards_give_failed_charges(sandbox, number, failure_code):
     assert charge["authorize_uri"] is None
 
 
-@pytest.mark.parametrize(("amount", "ok"), [(1999, False), (2000, True), (15_000_000, True),
-                                            (15_000_001, False)])
+@pytest.mark.parametrize(
+    ("amount", "ok"), [(1999, False), (2000, True), (15_000_000, True), (15_000_001, False)]
+)
 def test_thb_amount_limits(sandbox, amount, ok):
     """THB charges take 2,000 to 15,000,000 satang; outside, `invalid_charge`."""
-    response = raw(sandbox, "POST", "/charges", json={
-        "amount": amount, "currency": "THB", "card": sandbox.token()})
+    response = raw(
+        sandbox,
+        "POST",
+        "/charges",
+        json={"amount": amount, "currency": "THB", "card": sandbox.token()},
+    )
     assert response.status_code == (200 if ok else 400)
     if not ok:
         assert response.json()["code"] == "invalid_charge"
@@ -203,9 +268,18 @@ def test_charge_parameter_errors(sandbox, params, code, status):
 
 def test_charge_accepts_form_encoding(sandbox):
     """Form-encoded charge parameters (metadata[key]) are understood like JSON."""
-    response = raw(sandbox, "POST", "/charges", data={
-        "amount": "20000", "currency": "thb", "card": sandbox.token(),
-        "metadata[order_id]": "77", "capture": "false"})
+    response = raw(
+        sandbox,
+        "POST",
+        "/charges",
+        data={
+            "amount": "20000",
+            "currency": "thb",
+            "card": sandbox.token(),
+            "metadata[order_id]": "77",
+            "capture": "false",
+        },
+    )
     charge = response.json()
     assert charge["metadata"] == {"order_id": "77"} and charge["status"] == "pending"
 
@@ -213,13 +287,21 @@ def test_charge_accepts_form_encoding(sandbox):
 def test_authorize_then_capture_then_refuse_second_capture(sandbox):
     """capture=false: pending, authorized, capturable; captured once: successful and paid;
     capturing again: `failed_capture`."""
-    charge = sandbox.client.create_charge(amount=30000, currency="THB", card=sandbox.token(),
-                                          capture=False)
-    assert (charge["status"], charge["authorized"], charge["paid"], charge["capturable"]) == \
-        ("pending", True, False, True)
+    charge = sandbox.client.create_charge(
+        amount=30000, currency="THB", card=sandbox.token(), capture=False
+    )
+    assert (charge["status"], charge["authorized"], charge["paid"], charge["capturable"]) == (
+        "pending",
+        True,
+        False,
+        True,
+    )
     captured = sandbox.client.capture_charge(charge["id"])
-    assert (captured["status"], captured["paid"], captured["capturable"]) == \
-        ("successful", True, False)
+    assert (captured["status"], captured["paid"], captured["capturable"]) == (
+        "successful",
+        True,
+        False,
+    )
     with pytest.raises(OmiseAPIError) as caught:
         sandbox.client.capture_charge(charge["id"])
     assert caught.value.code == "failed_capture"
@@ -248,8 +330,9 @@ def test_refunds_add_up_to_the_charge_at_most(sandbox):
     after = sandbox.client.retrieve_charge(charge["id"])
     assert after["refunded_amount"] == 30000 and after["refundable"] is False
     assert after["refunds"]["total"] == 2
-    declined = sandbox.client.create_charge(amount=30000, currency="THB",
-                                            card=sandbox.token("4111111111140011"))
+    declined = sandbox.client.create_charge(
+        amount=30000, currency="THB", card=sandbox.token("4111111111140011")
+    )
     with pytest.raises(OmiseAPIError) as caught:
         sandbox.client.create_refund(declined["id"], amount=100)
     assert caught.value.code == "failed_refund"
@@ -274,9 +357,12 @@ def test_unknown_api_path_is_a_json_not_found(sandbox):
 def test_3ds_card_gives_pending_charge_with_authorize_uri(sandbox):
     """The 3-D Secure test card gives pending, not authorized, an authorize_uri on the sandbox's
     origin, and keeps the return_uri."""
-    charge = sandbox.client.create_charge(amount=20000, currency="THB",
-                                          card=sandbox.token("4000000000000002"),
-                                          return_uri=f"{sandbox.url}/orders/1/return?t=x")
+    charge = sandbox.client.create_charge(
+        amount=20000,
+        currency="THB",
+        card=sandbox.token("4000000000000002"),
+        return_uri=f"{sandbox.url}/orders/1/return?t=x",
+    )
     assert (charge["status"], charge["authorized"], charge["paid"]) == ("pending", False, False)
     assert charge["authorize_uri"] == f"{sandbox.sandbox_url}/sandbox/3ds/{charge['id']}/"
     assert charge["return_uri"] == f"{sandbox.url}/orders/1/return?t=x"
@@ -299,13 +385,13 @@ def test_3ds_needs_a_return_uri(sandbox):
         ("4111111111140003", True, "failed", "failed_processing"),  # validation fails
     ],
 )
-def test_3ds_page_settles_the_charge_and_returns(sandbox, number, authorize, status,
-                                                 failure_code):
+def test_3ds_page_settles_the_charge_and_returns(sandbox, number, authorize, status, failure_code):
     """On the 3-D Secure page, Authorize or Fail settles the charge (validation-failing card:
     always failed), emits `charge.complete`, and redirects to the return_uri unchanged."""
     return_uri = f"{sandbox.url}/orders/5/return?token=abc"
-    charge = sandbox.client.create_charge(amount=20000, currency="THB",
-                                          card=sandbox.token(number), return_uri=return_uri)
+    charge = sandbox.client.create_charge(
+        amount=20000, currency="THB", card=sandbox.token(number), return_uri=return_uri
+    )
     assert sandbox.complete_3ds(charge, authorize=authorize) == return_uri
     settled = sandbox.client.retrieve_charge(charge["id"])
     assert settled["status"] == status and settled["failure_code"] == failure_code
@@ -316,18 +402,24 @@ def test_3ds_page_settles_the_charge_and_returns(sandbox, number, authorize, sta
 def test_3ds_applies_to_every_card_when_the_account_enforces_it(sandbox, settings):
     """SANDBOX_3DS="all" plays an account with 3-D Secure enforced: 4242 goes through it."""
     settings.SANDBOX_3DS = "all"
-    charge = sandbox.client.create_charge(amount=20000, currency="THB", card=sandbox.token(),
-                                          return_uri=f"{sandbox.url}/r")
+    charge = sandbox.client.create_charge(
+        amount=20000, currency="THB", card=sandbox.token(), return_uri=f"{sandbox.url}/r"
+    )
     assert charge["status"] == "pending" and charge["authorize_uri"]
 
 
 def test_expire_and_mark_as_failed_settle_a_waiting_charge(sandbox):
     """Test-mode endpoints settle a charge still waiting for the shopper: expire → expired,
     mark_as_failed → failed; a settled charge cannot be expired."""
+
     def waiting():
-        return sandbox.client.create_charge(amount=20000, currency="THB",
-                                            card=sandbox.token("4000000000000002"),
-                                            return_uri=f"{sandbox.url}/r")
+        return sandbox.client.create_charge(
+            amount=20000,
+            currency="THB",
+            card=sandbox.token("4000000000000002"),
+            return_uri=f"{sandbox.url}/r",
+        )
+
     expired = sandbox.expire(waiting()["id"])
     assert expired["status"] == "expired" and expired["expired"] is True
     failed = sandbox.mark_as_failed(waiting()["id"])

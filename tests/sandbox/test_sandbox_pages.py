@@ -18,8 +18,10 @@ def get(url, **kwargs):
 def test_card_frame_is_frameable_by_the_shop_only(sandbox):
     """The card frame drops X-Frame-Options and lets only the shop's origin frame it; its
     labels are Omise's and the button shows the amount."""
-    response = get(f"{sandbox.sandbox_url}/sandbox/card-frame/",
-                   params={"key": "pkey_test_x", "amount": "129000", "currency": "thb"})
+    response = get(
+        f"{sandbox.sandbox_url}/sandbox/card-frame/",
+        params={"key": "pkey_test_x", "amount": "129000", "currency": "thb"},
+    )
     assert response.status_code == 200
     assert "X-Frame-Options" not in response.headers
     csp = response.headers["Content-Security-Policy"]
@@ -65,8 +67,9 @@ def test_first_use_of_the_secret_key_from_an_ip_raises_one_notice(sandbox):
 
 def test_dashboard_lists_charges_events_and_requests(sandbox):
     """The dashboard shows charges with their status, events and received requests."""
-    charge = sandbox.client.create_charge(amount=20000, currency="THB",
-                                          card=sandbox.token("4111111111140011"))
+    charge = sandbox.client.create_charge(
+        amount=20000, currency="THB", card=sandbox.token("4111111111140011")
+    )
     page = get(f"{sandbox.sandbox_url}/sandbox/").text
     assert charge["id"] in page and "insufficient_fund" in page
     assert "charge.create" in page and "/sandbox/api/charges" in page
@@ -91,16 +94,21 @@ def test_faults_can_be_cleared(sandbox):
 def test_vault_fault_answers_429(sandbox):
     """A 429 fault on the vault gives `too_many_requests`, as a rate-limited vault would."""
     sandbox.fault("tokens.create", "status", status=429)
-    response = requests.post(f"{sandbox.vault_url}/tokens", json={"card": sandbox.card()},
-                             auth=(sandbox.settings.OMISE_PUBLIC_KEY, ""), timeout=5)
+    response = requests.post(
+        f"{sandbox.vault_url}/tokens",
+        json={"card": sandbox.card()},
+        auth=(sandbox.settings.OMISE_PUBLIC_KEY, ""),
+        timeout=5,
+    )
     assert response.status_code == 429 and response.json()["code"] == "too_many_requests"
 
 
 def test_no_card_number_in_logs(sandbox, caplog):
     """Tokenizing and charging log the last digits at most, never the number."""
     caplog.set_level(logging.DEBUG)
-    sandbox.client.create_charge(amount=20000, currency="THB",
-                                 card=sandbox.token("5555555555554444"))
+    sandbox.client.create_charge(
+        amount=20000, currency="THB", card=sandbox.token("5555555555554444")
+    )
     text = "\n".join(record.getMessage() for record in caplog.records)
     assert "4444" in text  # the sandbox did log the token creation…
     assert "5555555555554444" not in text  # …without the number
@@ -109,9 +117,12 @@ def test_no_card_number_in_logs(sandbox, caplog):
 def test_3ds_page_has_authorize_and_fail_buttons(sandbox):
     """The 3-D Secure page offers two submit buttons, Authorize and Fail, and lets its form
     redirect to the shop (form-action includes the return origin)."""
-    charge = sandbox.client.create_charge(amount=20000, currency="THB",
-                                          card=sandbox.token("4000000000000002"),
-                                          return_uri=f"{sandbox.url}/back")
+    charge = sandbox.client.create_charge(
+        amount=20000,
+        currency="THB",
+        card=sandbox.token("4000000000000002"),
+        return_uri=f"{sandbox.url}/back",
+    )
     page = get(charge["authorize_uri"])
     assert '<button type="submit" name="choice" value="authorize">Authorize</button>' in page.text
     assert 'value="fail" class="secondary">Fail</button>' in page.text

@@ -41,8 +41,9 @@ def receiver(sandbox, settings):
 
 
 def paid_charge(sandbox, **kwargs):
-    return sandbox.client.create_charge(amount=20000, currency="THB", card=sandbox.token(),
-                                        **kwargs)
+    return sandbox.client.create_charge(
+        amount=20000, currency="THB", card=sandbox.token(), **kwargs
+    )
 
 
 def test_nothing_is_delivered_until_asked_in_manual_mode(sandbox, receiver):
@@ -64,8 +65,9 @@ def test_delivery_is_signed_the_omise_way(sandbox, receiver, settings):
     timestamp = delivery["headers"]["Omise-Signature-Timestamp"]
     assert timestamp.isdigit()
     key = base64.b64decode(settings.OMISE_WEBHOOK_SECRET)
-    expected = hmac.new(key, timestamp.encode() + b"." + delivery["body"],
-                        hashlib.sha256).hexdigest()
+    expected = hmac.new(
+        key, timestamp.encode() + b"." + delivery["body"], hashlib.sha256
+    ).hexdigest()
     assert delivery["headers"]["Omise-Signature"] == expected
     event = json.loads(delivery["body"])
     assert (event["object"], event["key"], event["livemode"]) == ("event", "charge.create", False)
@@ -112,8 +114,12 @@ def test_refund_and_reverse_events(sandbox, receiver):
     held = paid_charge(sandbox, capture=False)
     sandbox.client.reverse_charge(held["id"])
     keys = [(e["key"], e["data"]["object"]) for e in sandbox.events()]
-    assert keys == [("charge.create", "charge"), ("refund.create", "refund"),
-                    ("charge.create", "charge"), ("charge.reverse", "charge")]
+    assert keys == [
+        ("charge.create", "charge"),
+        ("refund.create", "refund"),
+        ("charge.create", "charge"),
+        ("charge.reverse", "charge"),
+    ]
 
 
 def test_async_mode_delivers_without_being_asked(sandbox, receiver, settings):
@@ -126,7 +132,8 @@ def test_async_mode_delivers_without_being_asked(sandbox, receiver, settings):
 
 def test_hooks_need_the_secret_key(sandbox):
     """The test hooks refuse callers without the secret key."""
-    response = requests.post(f"{sandbox.sandbox_url}/sandbox/test/webhooks/deliver", json={},
-                             timeout=5)
+    response = requests.post(
+        f"{sandbox.sandbox_url}/sandbox/test/webhooks/deliver", json={}, timeout=5
+    )
     assert response.status_code == 401
     assert response.json()["code"] == "authentication_failure"

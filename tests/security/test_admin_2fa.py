@@ -30,7 +30,6 @@ from tests.staff import INDEX, LOGIN, CountingHasher, code_for, log_in
 pytestmark = pytest.mark.django_db
 
 
-
 @pytest.fixture(autouse=True)
 def _fresh_counters():
     cache.clear()  # the login counters live in the cache, shared by all tests in the process
@@ -147,8 +146,9 @@ def test_wrong_codes_throttle_the_device(client, staff, password, device):
     assert client.get(INDEX).status_code == 302
     device.refresh_from_db()
     assert device.throttling_failure_count == 1
-    reasons = [event.detail["reason"] for event in
-               events(SecurityEvent.Kind.OTP_FAILURE).order_by("pk")]
+    reasons = [
+        event.detail["reason"] for event in events(SecurityEvent.Kind.OTP_FAILURE).order_by("pk")
+    ]
     assert reasons == ["invalid_token", "throttled"]
 
 
@@ -375,8 +375,10 @@ def test_an_unknown_address_is_still_limited(client, staff, password, device):
     """Requests without a client address share one bucket instead of escaping the IP limit."""
     for name in ["bob", "carol", "dave"]:
         log_in(client, name, "not-the-password", ip="")
-    assert LOCKED_MESSAGE in log_in(client, "alice", password, code_for(device),
-                                    ip="").content.decode()
+    assert (
+        LOCKED_MESSAGE
+        in log_in(client, "alice", password, code_for(device), ip="").content.decode()
+    )
 
 
 # --- Per-IP counting: IPv6 /64s and unknown addresses --------------------------------------
@@ -386,15 +388,19 @@ def test_an_unknown_address_is_still_limited(client, staff, password, device):
 def test_rotating_addresses_inside_one_ipv6_64_locks_the_64(client, staff, password, device):
     """Spraying from a new address of one /64 each time (any textual form) is one IP: the
     whole /64 is locked; the /64 next door is not."""
-    for name, ip in [("bob", "2001:db8:5:6::1"), ("carol", "2001:0db8:0005:0006:0:0:0:2"),
-                     ("dave", "2001:DB8:5:6:FFFF::3")]:
+    for name, ip in [
+        ("bob", "2001:db8:5:6::1"),
+        ("carol", "2001:0db8:0005:0006:0:0:0:2"),
+        ("dave", "2001:DB8:5:6:FFFF::3"),
+    ]:
         log_in(client, name, "not-the-password", ip=ip)
     locked = log_in(client, "alice", password, code_for(device), ip="2001:db8:5:6:abcd::9")
     assert LOCKED_MESSAGE in locked.content.decode()
     lockout = events(SecurityEvent.Kind.LOGIN_LOCKOUT).get()
     assert lockout.detail["scope"] == "ip" and lockout.client_ip == "2001:db8:5:6:ffff::3"
-    assert log_in(client, "alice", password, code_for(device),
-                  ip="2001:db8:5:7::1").status_code == 302
+    assert (
+        log_in(client, "alice", password, code_for(device), ip="2001:db8:5:7::1").status_code == 302
+    )
 
 
 def forwarded_log_in(client, username, password, token="", forwarded="unknown"):
@@ -450,8 +456,9 @@ SAME_AS_A_WRONG_PASSWORD = {
 }
 
 
-@pytest.mark.parametrize("case", SAME_AS_A_WRONG_PASSWORD.values(),
-                         ids=SAME_AS_A_WRONG_PASSWORD.keys())
+@pytest.mark.parametrize(
+    "case", SAME_AS_A_WRONG_PASSWORD.values(), ids=SAME_AS_A_WRONG_PASSWORD.keys()
+)
 def test_every_failure_answers_like_a_wrong_password(client, password, case):
     """Whatever is wrong — the password, the account, or only the second factor — the answer
     is the same status and the same page, field for field, with one generic message: a leaked
@@ -459,13 +466,17 @@ def test_every_failure_answers_like_a_wrong_password(client, password, case):
     accounts, username, given, code = case
     kind, _, device_state = accounts.partition("+")
     user = get_user_model().objects.create_user(
-        "alice", "alice@example.com", password, is_staff=kind != "customer",
+        "alice",
+        "alice@example.com",
+        password,
+        is_staff=kind != "customer",
         is_active=kind != "inactive",
     )
     device = None
     if device_state:
-        device = TOTPDevice.objects.create(user=user, name="phone",
-                                           confirmed=device_state != "pending")
+        device = TOTPDevice.objects.create(
+            user=user, name="phone", confirmed=device_state != "pending"
+        )
         if device_state == "throttled":
             throttle(device)
     extra = {}
@@ -478,8 +489,10 @@ def test_every_failure_answers_like_a_wrong_password(client, password, case):
     elif code == "wrong code":
         code = wrong_code_for(device)
     answers = []
-    for attempt_password in [password if given == "right" else "not-the-password",
-                             "not-the-password"]:
+    for attempt_password in [
+        password if given == "right" else "not-the-password",
+        "not-the-password",
+    ]:
         cache.clear()  # no lockout in between: the pages compared are the failures themselves
         answers.append(log_in(client, username, attempt_password, code, **extra))
     tried, wrong = answers
@@ -508,8 +521,13 @@ def test_wrong_codes_count_toward_the_username_lockout(client, staff, password, 
 
 def test_password_and_code_failures_share_one_count(client, staff, password, device):
     """Wrong passwords and wrong or missing codes are one budget: 2 + 2 + 1 is five."""
-    for attempt in [("not-the-password", ""), (password, wrong_code_for(device)),
-                    ("not-the-password", "123456"), (password, ""), (password, "abcdefgh")]:
+    for attempt in [
+        ("not-the-password", ""),
+        (password, wrong_code_for(device)),
+        ("not-the-password", "123456"),
+        (password, ""),
+        (password, "abcdefgh"),
+    ]:
         log_in(client, "alice", *attempt)
     assert LOCKED_MESSAGE in log_in(client, "alice", password, code_for(device)).content.decode()
     assert events(SecurityEvent.Kind.LOGIN_LOCKOUT).get().detail["scope"] == "username"
@@ -519,10 +537,11 @@ def test_password_and_code_failures_share_one_count(client, staff, password, dev
 def test_wrong_codes_count_toward_the_ip_lockout(client, password):
     """Three accounts whose passwords leaked, a wrong code for each from one IP: the IP is
     locked."""
-    users = [get_user_model().objects.create_user(name, f"{name}@example.com", password,
-                                                  is_staff=True) for name in ["bob", "carol"]]
-    devices = [TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
-               for user in users]
+    users = [
+        get_user_model().objects.create_user(name, f"{name}@example.com", password, is_staff=True)
+        for name in ["bob", "carol"]
+    ]
+    devices = [TOTPDevice.objects.create(user=user, name="phone", confirmed=True) for user in users]
     log_in(client, "bob", password, wrong_code_for(devices[0]), ip="203.0.113.60")
     log_in(client, "carol", password, "", ip="203.0.113.60")
     log_in(client, "dave", password, "123456", ip="203.0.113.60")
@@ -534,8 +553,11 @@ def test_wrong_codes_count_toward_the_ip_lockout(client, password):
 def test_the_merchant_still_sees_which_factor_failed(client, staff, password, device):
     """The attacker sees one message; the security events still tell the merchant what
     failed, so a known password is noticed."""
-    cases = [("not-the-password", code_for(device)), (password, wrong_code_for(device)),
-             (password, "")]
+    cases = [
+        ("not-the-password", code_for(device)),
+        (password, wrong_code_for(device)),
+        (password, ""),
+    ]
     for attempt in cases:
         log_in(client, "alice", *attempt)
     assert [event.detail for event in SecurityEvent.objects.order_by("pk")] == [
@@ -544,11 +566,10 @@ def test_the_merchant_still_sees_which_factor_failed(client, staff, password, de
         {"username": "alice", "reason": "token_required"},
     ]
     assert [event.kind for event in SecurityEvent.objects.order_by("pk")] == [
-        SecurityEvent.Kind.LOGIN_FAILURE, SecurityEvent.Kind.OTP_FAILURE,
+        SecurityEvent.Kind.LOGIN_FAILURE,
+        SecurityEvent.Kind.OTP_FAILURE,
         SecurityEvent.Kind.OTP_FAILURE,
     ]
-
-
 
 
 def work_of(client, *args, **extra):
@@ -560,9 +581,10 @@ def work_of(client, *args, **extra):
         response = log_in(client, *args, **extra)
     assert response.status_code == 200
     # (verb, first table): SELECT "auth_user", SAVEPOINT, UPDATE "otp_totp_totpdevice", …
-    shapes = [(query["sql"].split()[0], *re.findall(r'(?:FROM|UPDATE|INTO) "(\w+)"',
-                                                    query["sql"])[:1])
-              for query in queries.captured_queries]
+    shapes = [
+        (query["sql"].split()[0], *re.findall(r'(?:FROM|UPDATE|INTO) "(\w+)"', query["sql"])[:1])
+        for query in queries.captured_queries
+    ]
     assert shapes  # the login did reach the database
     return CountingHasher.calls, shapes
 
@@ -572,8 +594,7 @@ def test_a_wrong_password_costs_what_a_wrong_code_costs(client, password):
     """No timing oracle: a wrong password, an unknown user, and the right password with a wrong
     or missing code (or no device, or a throttled one) each hash the password once and run the
     same database statements, so the response time says nothing about the password."""
-    staff = get_user_model().objects.create_user("alice", "a@example.com", password,
-                                                 is_staff=True)
+    staff = get_user_model().objects.create_user("alice", "a@example.com", password, is_staff=True)
     device = TOTPDevice.objects.create(user=staff, name="phone", confirmed=True)
     backup = StaticDevice.objects.create(user=staff, name="backup", confirmed=True)
     backup.token_set.create(token=StaticToken.random_token())
@@ -581,23 +602,25 @@ def test_a_wrong_password_costs_what_a_wrong_code_costs(client, password):
     wrong = wrong_code_for(device)
     baseline = work_of(client, "alice", "not-the-password", wrong)
     assert baseline[0] == 1
-    for args in [("nobody", "not-the-password", wrong), ("alice", password, wrong),
-                 ("bob", password, wrong)]:  # bob has no device
+    for args in [
+        ("nobody", "not-the-password", wrong),
+        ("alice", password, wrong),
+        ("bob", password, wrong),
+    ]:  # bob has no device
         assert work_of(client, *args) == baseline, args
     throttle(device)
     assert work_of(client, "alice", password, code_for(device)) == baseline
     # A code of another shape (a backup code, or none) is checked against the backup device:
     # it costs the same whether the password was right or not.
     for code in ["", "abcdefgh"]:
-        assert work_of(client, "alice", password, code) == work_of(
-            client, "alice", "not-the-password", code) == work_of(
-            client, "nobody", "not-the-password", code), code
+        assert (
+            work_of(client, "alice", password, code)
+            == work_of(client, "alice", "not-the-password", code)
+            == work_of(client, "nobody", "not-the-password", code)
+        ), code
 
 
-
-
-@override_settings(PASSWORD_HASHERS=["tests.staff.CountingHasher",
-                                     "tests.staff.LegacyHasher"])
+@override_settings(PASSWORD_HASHERS=["tests.staff.CountingHasher", "tests.staff.LegacyHasher"])
 def test_an_outdated_hash_is_upgraded_only_after_both_factors(client, password):
     """Django upgrades an outdated hash when it checks the right password, which costs one more
     hash and an UPDATE: done before the code is checked, it would confirm the password. Here a
@@ -611,7 +634,8 @@ def test_an_outdated_hash_is_upgraded_only_after_both_factors(client, password):
     device = TOTPDevice.objects.create(user=staff, name="phone", confirmed=True)
     wrong = wrong_code_for(device)
     assert work_of(client, "alice", password, wrong) == work_of(
-        client, "alice", "not-the-password", wrong)
+        client, "alice", "not-the-password", wrong
+    )
     staff.refresh_from_db()
     assert staff.password.startswith("legacy_md5$")
     cache.clear()

@@ -22,10 +22,18 @@ from shop.models import Product
 
 # Omise's test cards (docs/omise-api.md), as a shopper would type them.
 OMISE_TEST_CARDS = [
-    "4242 4242 4242 4242", "5555 5555 5555 4444", "3530 1113 3330 0000",
-    "4111 1111 1114 0011", "4111 1111 1113 0012", "4111 1111 1112 0013",
-    "4111 1111 1111 0014", "4111 1111 1119 0016", "4111 1111 1118 0017",
-    "4111 1111 1116 0001", "4111 1111 1115 0002", "4111 1111 1114 0003",
+    "4242 4242 4242 4242",
+    "5555 5555 5555 4444",
+    "3530 1113 3330 0000",
+    "4111 1111 1114 0011",
+    "4111 1111 1113 0012",
+    "4111 1111 1112 0013",
+    "4111 1111 1111 0014",
+    "4111 1111 1119 0016",
+    "4111 1111 1118 0017",
+    "4111 1111 1116 0001",
+    "4111 1111 1115 0002",
+    "4111 1111 1114 0003",
 ]
 CARD = "4242424242424242"
 FORM = "application/x-www-form-urlencoded"
@@ -56,12 +64,19 @@ def test_every_omise_test_card_is_found_plain_spaced_and_dashed(number):
 @pytest.mark.parametrize(
     ("digits", "brand"),
     [
-        ("4222222222222", "visa"), ("4242424242424242", "visa"), ("4000056655665556", "visa"),
-        ("5105105105105100", "mastercard"), ("2223003122003222", "mastercard"),
-        ("378282246310005", "amex"), ("371449635398431", "amex"),
-        ("3566002020360505", "jcb"), ("6200000000000005", "unionpay"),
-        ("36227206271667", "diners"), ("3056930009020004", "diners"),
-        ("6011111111111117", "discover"), ("6445644564456445", "discover"),
+        ("4222222222222", "visa"),
+        ("4242424242424242", "visa"),
+        ("4000056655665556", "visa"),
+        ("5105105105105100", "mastercard"),
+        ("2223003122003222", "mastercard"),
+        ("378282246310005", "amex"),
+        ("371449635398431", "amex"),
+        ("3566002020360505", "jcb"),
+        ("6200000000000005", "unionpay"),
+        ("36227206271667", "diners"),
+        ("3056930009020004", "diners"),
+        ("6011111111111117", "discover"),
+        ("6445644564456445", "discover"),
     ],
 )
 def test_known_brands_are_recognised(digits, brand):
@@ -113,11 +128,32 @@ def test_scanner_work_is_linear_in_adversarial_input():
 @pytest.mark.parametrize(
     "name",
     [
-        "card_number", "cardNumber", "CardNumber", "cc-number", "cc_number", "ccnum",
-        "creditCardNumber", "card[number]", "payment[card][number]", "card_no",
-        "cvv", "CVV2", "cvc", "cc-csc", "security_code", "securityCode", "card[security_code]",
-        "expiration_month", "expiration_year", "exp_month", "exp_year", "expiry", "expiryDate",
-        "cc-exp", "cc-exp-month", "card[expiration_year]",
+        "card_number",
+        "cardNumber",
+        "CardNumber",
+        "cc-number",
+        "cc_number",
+        "ccnum",
+        "creditCardNumber",
+        "card[number]",
+        "payment[card][number]",
+        "card_no",
+        "cvv",
+        "CVV2",
+        "cvc",
+        "cc-csc",
+        "security_code",
+        "securityCode",
+        "card[security_code]",
+        "expiration_month",
+        "expiration_year",
+        "exp_month",
+        "exp_year",
+        "expiry",
+        "expiryDate",
+        "cc-exp",
+        "cc-exp-month",
+        "card[expiration_year]",
     ],
 )
 def test_card_field_names_are_recognised(name):
@@ -128,9 +164,23 @@ def test_card_field_names_are_recognised(name):
 @pytest.mark.parametrize(
     "name",
     [
-        "card", "omise_token", "omise_source", "token", "card_last_digits", "last_digits",
-        "number", "phone_number", "order_number", "quantity", "product", "expires_at",
-        "security_code_check", "postal_code", "csrfmiddlewaretoken", "email", "name",
+        "card",
+        "omise_token",
+        "omise_source",
+        "token",
+        "card_last_digits",
+        "last_digits",
+        "number",
+        "phone_number",
+        "order_number",
+        "quantity",
+        "product",
+        "expires_at",
+        "security_code_check",
+        "postal_code",
+        "csrfmiddlewaretoken",
+        "email",
+        "name",
     ],
 )
 def test_legitimate_field_names_are_not_card_fields(name):
@@ -153,7 +203,9 @@ def test_query_string_card_number_is_refused(client):
     assert response.status_code == 400
     [event] = events()
     assert (event.field_name, event.detail["carrier"], event.detail["last4"]) == (
-        "q", "query", "4242",
+        "q",
+        "query",
+        "4242",
     )
 
 
@@ -162,7 +214,10 @@ def test_form_post_card_number_in_any_field_is_refused(client):
     response = form_post(client, "/cart/add/", {"product": "mug", "note": "5555-5555-5555-4444"})
     assert response.status_code == 400
     assert events()[0].detail == {
-        "carrier": "form", "reason": "card_number", "method": "POST", "last4": "4444",
+        "carrier": "form",
+        "reason": "card_number",
+        "method": "POST",
+        "last4": "4444",
     }
 
 
@@ -194,9 +249,11 @@ def test_long_made_up_field_names_are_judged_but_not_remembered(client):
     """Field names are remembered to save work, but only short ones: a long name (as an
     attacker would send, a megabyte each, to fill the memory) is judged afresh. A long card
     field name is still refused, in a form and in JSON."""
+
     def remembered():
         return cards._is_card_field_cached.cache_info().currsize, len(
-            cardguard._card_fields_of_forms)
+            cardguard._card_fields_of_forms
+        )
 
     before = remembered()
     long_note, long_cvv = "note_" + "x" * 10_000, "x" * 10_000 + "_cvv"
@@ -300,18 +357,26 @@ def test_json_refusal_when_the_client_asks_for_json(client):
     response = client.post("/cart/add/", {"note": CARD}, HTTP_ACCEPT="application/json")
     assert response.status_code == 400
     assert response.json() == {
-        "error": "card_data_refused", "message": cardguard.REFUSAL_MESSAGE,
+        "error": "card_data_refused",
+        "message": cardguard.REFUSAL_MESSAGE,
     }
     assert CARD not in response.content.decode()
 
 
 def test_event_records_who_and_where_with_last4_only(client):
     """The event has path, field, client IP, user agent and time; never the whole number."""
-    client.post("/cart/add/?x=1", {"card_number": "5555 5555 5555 4444"},
-                HTTP_USER_AGENT="Mozilla/5.0 test", REMOTE_ADDR="203.0.113.9")
+    client.post(
+        "/cart/add/?x=1",
+        {"card_number": "5555 5555 5555 4444"},
+        HTTP_USER_AGENT="Mozilla/5.0 test",
+        REMOTE_ADDR="203.0.113.9",
+    )
     [event] = events()
     assert (event.path, event.field_name, event.client_ip, event.user_agent) == (
-        "/cart/add/", "card_number", "203.0.113.9", "Mozilla/5.0 test",
+        "/cart/add/",
+        "card_number",
+        "203.0.113.9",
+        "Mozilla/5.0 test",
     )
     assert event.created_at is not None and event.detail["last4"] == "4444"
     stored = json.dumps([str(getattr(event, f.attname)) for f in event._meta.fields])
@@ -325,8 +390,9 @@ def test_a_flood_of_card_data_is_refused_every_time_but_recorded_a_few_times(cli
     from security.events import EVENTS_PER_MINUTE
 
     for n in range(EVENTS_PER_MINUTE + 15):
-        response = client.post("/cart/add/", {"card_number": CARD},
-                               REMOTE_ADDR=f"2001:db8:1:2::{n + 1:x}")
+        response = client.post(
+            "/cart/add/", {"card_number": CARD}, REMOTE_ADDR=f"2001:db8:1:2::{n + 1:x}"
+        )
         assert response.status_code == 400
     assert len(events()) == EVENTS_PER_MINUTE
     client.post("/cart/add/", {"card_number": CARD}, REMOTE_ADDR="203.0.113.9")
@@ -355,23 +421,46 @@ def test_refused_request_saves_nothing(client):
 
 def test_legitimate_shop_posts_pass(client):
     """Omise ids, order references, phones and quantities are not refused."""
-    response = client.post("/cart/add/", {
-        "card": "tokn_test_5xp6ca7ud1a2u5ng3", "omise_token": "tokn_test_5xp6ca7ud1a2u5ng3",
-        "source": "src_test_5xp6cabc", "charge": "chrg_test_5xp6cc1", "phone": "+66 81 234 5678",
-        "postal_code": "10110", "quantity": "3", "order": "LG-20250101-0042",
-        "created": "1718000000000", "card_last_digits": "4242",
-    })
+    response = client.post(
+        "/cart/add/",
+        {
+            "card": "tokn_test_5xp6ca7ud1a2u5ng3",
+            "omise_token": "tokn_test_5xp6ca7ud1a2u5ng3",
+            "source": "src_test_5xp6cabc",
+            "charge": "chrg_test_5xp6cc1",
+            "phone": "+66 81 234 5678",
+            "postal_code": "10110",
+            "quantity": "3",
+            "order": "LG-20250101-0042",
+            "created": "1718000000000",
+            "card_last_digits": "4242",
+        },
+    )
     assert response.status_code == 302
     assert events() == []
 
 
 def test_omise_webhook_card_object_is_not_refused(client):
     """An Omise event's card object (expiry and last digits, never the number) passes."""
-    event = {"object": "event", "id": "evnt_test_5xp", "key": "charge.complete", "data": {
-        "object": "charge", "id": "chrg_test_5xp", "amount": 100000, "card": {
-            "object": "card", "id": "card_test_5xp", "last_digits": "4242", "brand": "Visa",
-            "expiration_month": 12, "expiration_year": 2030, "security_code_check": True,
-        }}}
+    event = {
+        "object": "event",
+        "id": "evnt_test_5xp",
+        "key": "charge.complete",
+        "data": {
+            "object": "charge",
+            "id": "chrg_test_5xp",
+            "amount": 100000,
+            "card": {
+                "object": "card",
+                "id": "card_test_5xp",
+                "last_digits": "4242",
+                "brand": "Visa",
+                "expiration_month": 12,
+                "expiration_year": 2030,
+                "security_code_check": True,
+            },
+        },
+    }
     client.post("/cart/add/", event, content_type="application/json")
     assert events() == []
 
@@ -412,15 +501,25 @@ def test_production_configuration_has_no_exemption():
         " 'middleware': settings.MIDDLEWARE}))\n"
     )
     env = {
-        "PATH": os.environ.get("PATH", ""), "ENV_FILE": "", "DEBUG": "false",
-        "DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "prod-" + "k" * 50,
-        "ALLOWED_HOSTS": "shop.example", "OMISE_PUBLIC_KEY": "pkey_test_5xprod",
-        "OMISE_SECRET_KEY": "skey_test_5xprod", "OMISE_WEBHOOK_SECRET": "d2hzZWNfcHJvZA==",
+        "PATH": os.environ.get("PATH", ""),
+        "ENV_FILE": "",
+        "DEBUG": "false",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SECRET_KEY": "prod-" + "k" * 50,
+        "ALLOWED_HOSTS": "shop.example",
+        "OMISE_PUBLIC_KEY": "pkey_test_5xprod",
+        "OMISE_SECRET_KEY": "skey_test_5xprod",
+        "OMISE_WEBHOOK_SECRET": "d2hzZWNfcHJvZA==",
         "DATABASE_URL": "sqlite://:memory:",
     }
     result = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-c", script], env=env, cwd=Path(__file__).resolve().parents[2],
-        capture_output=True, text=True, timeout=60, check=True,
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     config = json.loads(result.stdout.strip().splitlines()[-1])
     assert config["sandbox"] is False
@@ -429,8 +528,9 @@ def test_production_configuration_has_no_exemption():
     guard = middleware.index("security.cardguard.CardGuardMiddleware")
     # Right after the charset check, itself after the security headers: the guard reads only
     # ASCII-compatible bodies, and its refusal carries every header.
-    assert middleware[guard - 2:guard] == [
-        "security.headers.SecurityHeadersMiddleware", "security.charset.RequestCharsetMiddleware"
+    assert middleware[guard - 2 : guard] == [
+        "security.headers.SecurityHeadersMiddleware",
+        "security.charset.RequestCharsetMiddleware",
     ]
     assert middleware[guard + 1] == "whitenoise.middleware.WhiteNoiseMiddleware"
     assert guard < middleware.index("django.contrib.sessions.middleware.SessionMiddleware")
@@ -466,13 +566,16 @@ def test_json_body_is_still_readable_by_the_view(rf: RequestFactory):
 def test_oversized_body_is_refused_by_django_not_scanned(client, content_type):
     """A body over DATA_UPLOAD_MAX_MEMORY_SIZE gets Django's own 400; the guard scans nothing
     and records no event (Django refused it, it was never parsed)."""
-    with mock.patch.object(cardguard, "scan_fields") as scan_fields, \
-            mock.patch.object(cardguard, "scan_json") as scan_json:
+    with (
+        mock.patch.object(cardguard, "scan_fields") as scan_fields,
+        mock.patch.object(cardguard, "scan_json") as scan_json,
+    ):
         if content_type == "form":
             response = form_post(client, "/cart/add/", {"note": "x" * 2000})
         else:
-            response = client.post("/cart/add/", {"note": "x" * 2000},
-                                   content_type="application/json")
+            response = client.post(
+                "/cart/add/", {"note": "x" * 2000}, content_type="application/json"
+            )
     assert response.status_code == 400
     assert not scan_fields.called and not scan_json.called
     assert events() == []
@@ -509,14 +612,17 @@ def test_a_security_code_inside_a_card_shaped_object_is_refused(client):
     assert events()[0].field_name == "security_code"
 
 
-@pytest.mark.parametrize("body", [
-    '{"note": "\\u0034242 4242 4242 4242"}',  # a \u escape spells the first digit
-    '{"note": "4242\\u00204242\\u00204242\\u00204242"}',  # and the spaces
-    '{"note": "\\u00a04242 4242 4242 4242"}',  # an escape's hex digits glued to the number
-    '{"\\u30003782 822463 10005": "amex in a name"}',
-    '{"amount": 42424242.42424242e8}',  # a float whose digits are a card's once read
-    '{"n": [1, 2, {"deep": {"deeper": ["x", "4242-4242-4242-4242"]}}]}',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"note": "\\u0034242 4242 4242 4242"}',  # a \u escape spells the first digit
+        '{"note": "4242\\u00204242\\u00204242\\u00204242"}',  # and the spaces
+        '{"note": "\\u00a04242 4242 4242 4242"}',  # an escape's hex digits glued to the number
+        '{"\\u30003782 822463 10005": "amex in a name"}',
+        '{"amount": 42424242.42424242e8}',  # a float whose digits are a card's once read
+        '{"n": [1, 2, {"deep": {"deeper": ["x", "4242-4242-4242-4242"]}}]}',
+    ],
+)
 def test_json_that_hides_a_card_number_from_its_raw_text_is_still_refused(client, body):
     """One search of a JSON body's own text stands in for searching every value only when
     nothing can spell a card number after parsing; escapes and floats are read as parsed."""
@@ -527,16 +633,31 @@ def test_json_that_hides_a_card_number_from_its_raw_text_is_still_refused(client
 def test_a_webhook_like_json_body_without_card_data_passes(client):
     """A charge event full of ids, amounts, timestamps and an Omise card object (expiry, last
     digits, the cardholder's phone number, fingerprint) is let through."""
-    event = {"object": "event", "id": "evnt_test_5xp6ca7ud", "key": "charge.complete",
-             "created_at": "2026-12-01T01:02:03Z", "data": {
-                 "object": "charge", "id": "chrg_test_5xp6ca7ue", "amount": 129000,
-                 "currency": "thb", "metadata": {"order_reference": "LG-20261201-0042",
-                                                 "phone": "+66 81 234 5678"},
-                 "description": "1 × Celadon mug",  # sent as \u00d7 by json.dumps
-                 "card": {"object": "card", "id": "card_test_5xp", "last_digits": "4242",
-                          "brand": "Visa", "expiration_month": 12, "expiration_year": 2030,
-                          "phone_number": "+66 81 234 5678", "name": "MALEE SUKJAI",
-                          "fingerprint": "XjOdjaoHRvUGRfmZacMPcJtm0U3SEIIfkA7534dQeVw="}}}
+    event = {
+        "object": "event",
+        "id": "evnt_test_5xp6ca7ud",
+        "key": "charge.complete",
+        "created_at": "2026-12-01T01:02:03Z",
+        "data": {
+            "object": "charge",
+            "id": "chrg_test_5xp6ca7ue",
+            "amount": 129000,
+            "currency": "thb",
+            "metadata": {"order_reference": "LG-20261201-0042", "phone": "+66 81 234 5678"},
+            "description": "1 × Celadon mug",  # sent as \u00d7 by json.dumps
+            "card": {
+                "object": "card",
+                "id": "card_test_5xp",
+                "last_digits": "4242",
+                "brand": "Visa",
+                "expiration_month": 12,
+                "expiration_year": 2030,
+                "phone_number": "+66 81 234 5678",
+                "name": "MALEE SUKJAI",
+                "fingerprint": "XjOdjaoHRvUGRfmZacMPcJtm0U3SEIIfkA7534dQeVw=",
+            },
+        },
+    }
     response = client.post("/cart/add/", event, content_type="application/json")
     assert response.status_code != 400 and events() == []
 
@@ -580,8 +701,16 @@ def test_the_refusal_page_has_a_policy_that_runs_no_script(client):
 def test_an_omise_card_object_may_hold_only_its_expiry(client):
     """`"object": "card"` lets an Omise card's expiry through (webhook events carry it), but
     not a card number field, even one holding a short, non-card value."""
-    body = {"data": {"card": {"object": "card", "card_number": "4242 4242 4242 424",
-                              "expiration_month": 12, "expiration_year": 2030}}}
+    body = {
+        "data": {
+            "card": {
+                "object": "card",
+                "card_number": "4242 4242 4242 424",
+                "expiration_month": 12,
+                "expiration_year": 2030,
+            }
+        }
+    }
     response = client.post("/cart/add/", body, content_type="application/json")
     assert response.status_code == 400
     assert events()[0].field_name == "card_number"

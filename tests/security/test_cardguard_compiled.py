@@ -25,8 +25,7 @@ from tests.generated_cards import (
 )
 from tests.support import skip_or_fail
 
-PROPERTY = settings(max_examples=300, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # Characters of one, two and four bytes each: Python stores a str in the narrowest that fits,
 # and the C search has a loop for each.
 WIDE = {"latin-1": "", "two bytes": "ก", "four bytes": "😀"}
@@ -35,8 +34,10 @@ WIDE = {"latin-1": "", "two bytes": "ก", "four bytes": "😀"}
 @pytest.fixture(scope="module")
 def compiled():
     if cards._compiled_candidates is None:
-        skip_or_fail("security/_cardscan.c is not built (`pip install -e .` needs a C compiler); "
-                     "the card guard runs its Python search")
+        skip_or_fail(
+            "security/_cardscan.c is not built (`pip install -e .` needs a C compiler); "
+            "the card guard runs its Python search"
+        )
     return cards._compiled_candidates
 
 
@@ -59,8 +60,10 @@ def assert_same_findings(text: str, compiled) -> None:
 def mixed_text(rnd: random.Random) -> str:
     """Card numbers, the shop's legitimate values, digits, words and glue, jumbled."""
     pieces = [
-        lambda: card_value(rnd), lambda: typed(rnd, card_number(rnd)),
-        lambda: legitimate_value(rnd), lambda: legitimate_value(rnd),
+        lambda: card_value(rnd),
+        lambda: typed(rnd, card_number(rnd)),
+        lambda: legitimate_value(rnd),
+        lambda: legitimate_value(rnd),
         lambda: "".join(rnd.choice(string.digits) for _ in range(rnd.randint(1, 24))),
         lambda: rnd.choice(["pay", "LG", "tokn_", "+", "_", "x", "ก", "€", "😀", "\u00a0"]),
     ]
@@ -114,8 +117,10 @@ def test_compiled_and_python_searches_agree_on_any_digits_and_separators(compile
 def test_compiled_and_python_searches_agree_on_adversarial_input(compiled, kind):
     """100 KB of digit groups and separators, where every group starts windows."""
     rnd = random.Random(11)
-    text = WIDE[kind] + "".join(f"{rnd.randint(0, 99999):0{rnd.choice((4, 4, 5))}d}"
-                                f"{rnd.choice([' ', '-', '  '])}" for _ in range(20_000))
+    text = WIDE[kind] + "".join(
+        f"{rnd.randint(0, 99999):0{rnd.choice((4, 4, 5))}d}{rnd.choice([' ', '-', '  '])}"
+        for _ in range(20_000)
+    )
     assert_same_findings(text, compiled)
 
 
@@ -131,9 +136,15 @@ def test_the_passes_find_a_card_wherever_the_probes_fall(compiled, kind):
             assert_same_findings(f"{lead}{'x' * offset} {card}", compiled)  # ends the text
     for offset in range(26):  # a stretch of exactly 13 characters: one probe can catch it
         assert found(f"{lead}{'x' * offset}(4222222222222)", compiled) != []
-    for text in ("14242424242424242", "4242 4242 4242 4242 4242", "1234 5678 9012 3 4242",
-                 "12-34-56-78-90-12 4242424242424242", "0" * 12 + "  ---  4111111111111111",
-                 "4242424242424242424242", "4242 4242 4242 4242 123"):
+    for text in (
+        "14242424242424242",
+        "4242 4242 4242 4242 4242",
+        "1234 5678 9012 3 4242",
+        "12-34-56-78-90-12 4242424242424242",
+        "0" * 12 + "  ---  4111111111111111",
+        "4242424242424242424242",
+        "4242 4242 4242 4242 123",
+    ):
         assert_same_findings(lead + text, compiled)
 
 
@@ -148,9 +159,13 @@ def any_candidate(compiled):
 def random_form(rnd: random.Random) -> list[tuple[str, list[str]]]:
     """(name, values) pairs as QueryDict.lists() yields them: mixed text in names and values,
     some names with several values, some with none."""
-    return [(mixed_text(rnd) if rnd.random() < 0.2 else f"field{n}",
-             [mixed_text(rnd) for _ in range(rnd.choice((0, 1, 1, 1, 2, 3)))])
-            for n in range(rnd.randint(0, 6))]
+    return [
+        (
+            mixed_text(rnd) if rnd.random() < 0.2 else f"field{n}",
+            [mixed_text(rnd) for _ in range(rnd.choice((0, 1, 1, 1, 2, 3)))],
+        )
+        for n in range(rnd.randint(0, 6))
+    ]
 
 
 @PROPERTY
@@ -173,8 +188,10 @@ def test_scanning_a_form_finds_the_same_with_or_without_the_compiled_pass(compil
     fields = QueryDict(mutable=True)
     for name, values in random_form(rnd):
         fields.setlistdefault(name).extend(values)
-    with mock.patch.object(cards, "_compiled_any_candidate", None), \
-            mock.patch.object(cards, "_candidates", cards._python_candidates):
+    with (
+        mock.patch.object(cards, "_compiled_any_candidate", None),
+        mock.patch.object(cards, "_candidates", cards._python_candidates),
+    ):
         expected = cardguard.scan_fields(fields, "form")
     assert cardguard.scan_fields(fields, "form") == expected
 
@@ -192,6 +209,7 @@ def test_any_candidate_leaves_what_it_cannot_read_to_the_full_search(any_candida
 
 def test_any_candidate_passes_on_an_error_from_the_form(any_candidate):
     """An error raised while the form is read reaches the caller, not a silent False."""
+
     def pairs():
         yield "note", ["hi"]
         raise RuntimeError("broken form")

@@ -28,9 +28,9 @@ from tests.generated_cards import (
 )
 
 pytestmark = pytest.mark.django_db
-PROPERTY = settings(max_examples=150, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CARRIERS = ["query", "form", "multipart", "json"]
+
 
 def nested(rnd: random.Random, value, name: str):
     """`{name: value}` buried 0–5 levels deep in objects and lists."""
@@ -51,8 +51,11 @@ def send(carrier: str, name: str, value, rnd: random.Random):
     if carrier == "query":
         request = factory.get("/", {name: value})
     elif carrier == "form":
-        request = factory.post("/", urlencode({name: value, "product": "mug"}),
-                               content_type="application/x-www-form-urlencoded")
+        request = factory.post(
+            "/",
+            urlencode({name: value, "product": "mug"}),
+            content_type="application/x-www-form-urlencoded",
+        )
     elif carrier == "multipart":
         request = factory.post("/", {name: value, "product": "mug"})
     else:
@@ -60,8 +63,9 @@ def send(carrier: str, name: str, value, rnd: random.Random):
         # turn, say, the id "0656…" into a different, possibly card-shaped, number).
         if rnd.random() < 0.3 and value.isdigit() and not value.startswith("0"):
             value = int(value)
-        request = factory.post("/", json.dumps(nested(rnd, value, name)),
-                               content_type="application/json")
+        request = factory.post(
+            "/", json.dumps(nested(rnd, value, name)), content_type="application/json"
+        )
     response = CardGuardMiddleware(view)(request)
     return response.status_code, bool(ran)
 
@@ -101,8 +105,10 @@ def test_false_positive_rate_on_a_generated_corpus_is_zero():
     false_positives = [v for v in corpus if list(find_card_numbers(v))]
     cards = [card_value(rnd) for _ in range(5_000)]
     missed = [v for v in cards if not list(find_card_numbers(v))]
-    print(f"\nfalse positives: {len(false_positives)}/{len(corpus)} "
-          f"({len(false_positives) / len(corpus):.4%}); "
-          f"missed cards: {len(missed)}/{len(cards)}")
+    print(
+        f"\nfalse positives: {len(false_positives)}/{len(corpus)} "
+        f"({len(false_positives) / len(corpus):.4%}); "
+        f"missed cards: {len(missed)}/{len(cards)}"
+    )
     assert false_positives == []
     assert missed == []

@@ -47,8 +47,10 @@ def test_forwarded_for_from_a_peer_that_is_not_our_proxy_is_ignored(settings, pe
     )
 
 
-@pytest.mark.parametrize("peer", ["127.0.0.1", "::1", "10.1.2.3", "172.20.0.4", "192.168.1.1",
-                                  "fd00::4", "::ffff:10.1.2.3"])
+@pytest.mark.parametrize(
+    "peer",
+    ["127.0.0.1", "::1", "10.1.2.3", "172.20.0.4", "192.168.1.1", "fd00::4", "::ffff:10.1.2.3"],
+)
 def test_our_proxies_on_loopback_or_a_private_network_are_believed(settings, peer):
     settings.TRUSTED_PROXY_COUNT = 1
     assert client_ip(request_from(peer, "198.51.100.7")) == "198.51.100.7"
@@ -101,18 +103,21 @@ def test_an_ipv4_address_is_its_own_bucket(ip):
     assert rate_limit_bucket(ip) == ip
 
 
-@pytest.mark.parametrize("form", [
-    "2001:db8:1:2::1",
-    "2001:db8:1:2::ffff",
-    "2001:db8:1:2:aaaa:bbbb:cccc:dddd",
-    "2001:0db8:0001:0002:0000:0000:0000:0001",  # expanded
-    "2001:DB8:1:2::ABCD",  # upper case
-    "2001:db8:1:2::1%eth0",  # with a zone id
-    "2001:db8:1:2:0:0:0:1",
-    " 2001:db8:1:2::7 ",
-    "[2001:db8:1:2::1]",
-    "2001:db8:1:2::1.2.3.4",  # the last 32 bits written as IPv4
-])
+@pytest.mark.parametrize(
+    "form",
+    [
+        "2001:db8:1:2::1",
+        "2001:db8:1:2::ffff",
+        "2001:db8:1:2:aaaa:bbbb:cccc:dddd",
+        "2001:0db8:0001:0002:0000:0000:0000:0001",  # expanded
+        "2001:DB8:1:2::ABCD",  # upper case
+        "2001:db8:1:2::1%eth0",  # with a zone id
+        "2001:db8:1:2:0:0:0:1",
+        " 2001:db8:1:2::7 ",
+        "[2001:db8:1:2::1]",
+        "2001:db8:1:2::1.2.3.4",  # the last 32 bits written as IPv4
+    ],
+)
 def test_every_address_of_one_ipv6_64_shares_one_bucket(form):
     """A VPS gets a /64 (2^64 addresses): rotating inside it, or rewriting an address in
     another textual form, never leaves the bucket."""
@@ -125,37 +130,56 @@ def test_two_ipv6_64s_are_two_buckets():
     assert rate_limit_bucket("2001:db8:1:3::1") == "2001:db8:1:3::/64"
 
 
-@pytest.mark.parametrize(("prefix", "bucket"), [
-    (48, "2001:db8:1::/48"),
-    (56, "2001:db8:1:200::/56"),
-    (128, "2001:db8:1:2ff::1/128"),
-])
+@pytest.mark.parametrize(
+    ("prefix", "bucket"),
+    [
+        (48, "2001:db8:1::/48"),
+        (56, "2001:db8:1:200::/56"),
+        (128, "2001:db8:1:2ff::1/128"),
+    ],
+)
 def test_the_ipv6_prefix_is_a_setting(settings, prefix, bucket):
     """RATE_LIMIT_IPV6_PREFIX: /56 or /48 where hosts hand those out, /128 for one address."""
     settings.RATE_LIMIT_IPV6_PREFIX = prefix
     assert rate_limit_bucket("2001:db8:1:2ff::1") == bucket
 
 
-@pytest.mark.parametrize("mapped", [
-    "::ffff:203.0.113.9",
-    "::FFFF:203.0.113.9",
-    "::ffff:cb00:7109",
-    "0:0:0:0:0:ffff:cb00:7109",
-    "::ffff:203.0.113.9%eth0",
-    "2002:cb00:7109::1",  # 6to4: the site of 203.0.113.9
-    "2002:cb00:7109:ffff::2",
-    "2001:0:4136:e378:8000:63bf:34ff:8ef6",  # Teredo: the client's public IPv4, obfuscated
-])
+@pytest.mark.parametrize(
+    "mapped",
+    [
+        "::ffff:203.0.113.9",
+        "::FFFF:203.0.113.9",
+        "::ffff:cb00:7109",
+        "0:0:0:0:0:ffff:cb00:7109",
+        "::ffff:203.0.113.9%eth0",
+        "2002:cb00:7109::1",  # 6to4: the site of 203.0.113.9
+        "2002:cb00:7109:ffff::2",
+        "2001:0:4136:e378:8000:63bf:34ff:8ef6",  # Teredo: the client's public IPv4, obfuscated
+    ],
+)
 def test_ipv4_embedded_in_ipv6_is_the_ipv4s_bucket(mapped):
     """An IPv4 client seen through a dual-stack socket (::ffff:…), or a 6to4 / Teredo address
     that embeds it, counts with the IPv4 address: writing it as IPv6 is no new identity."""
     assert rate_limit_bucket(mapped) == "203.0.113.9"
 
 
-@pytest.mark.parametrize("garbage", [
-    "", "   ", "unknown", "not-an-ip", "1.2.3.999", "<script>", "2001:db8::g", "::ffff:1.2.3",
-    "1.2.3.4/24", "2001:db8::/64", "%eth0", None,
-])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "",
+        "   ",
+        "unknown",
+        "not-an-ip",
+        "1.2.3.999",
+        "<script>",
+        "2001:db8::g",
+        "::ffff:1.2.3",
+        "1.2.3.4/24",
+        "2001:db8::/64",
+        "%eth0",
+        None,
+    ],
+)
 def test_anything_unparseable_shares_one_bucket(garbage):
     """No address (a socket proxy, `X-Forwarded-For: unknown`) is no escape from the limit:
     all such requests share one bucket."""

@@ -84,8 +84,9 @@ def post_report(client, body, content_type="application/csp-report", **extra):
 # --- The policy ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url", ["/", "/cart/", "/checkout/", "/admin/login/", "/no-such-page/",
-                                 REPORT_URL, "product"])
+@pytest.mark.parametrize(
+    "url", ["/", "/cart/", "/checkout/", "/admin/login/", "/no-such-page/", REPORT_URL, "product"]
+)
 def test_every_page_gets_a_strict_policy_without_unsafe_sources(client, url):
     """Every page, the admin and error pages included, forbids inline and eval'd script,
     framing, plugins and <base>, and names where violations are reported."""
@@ -230,8 +231,14 @@ def test_a_batch_stores_at_most_the_per_request_maximum(client):
 
 def test_oversized_fields_are_truncated(client):
     """A report with huge or odd fields is stored small and typed, never as sent."""
-    body = {"csp-report": {"document-uri": "https://shop.example/" + "a" * 5000,
-                           "script-sample": "x" * 1000, "line-number": "12", "blocked-uri": 7}}
+    body = {
+        "csp-report": {
+            "document-uri": "https://shop.example/" + "a" * 5000,
+            "script-sample": "x" * 1000,
+            "line-number": "12",
+            "blocked-uri": 7,
+        }
+    }
     assert post_report(client, body).status_code == 204
     detail = SecurityEvent.objects.get().detail
     assert len(detail["document_uri"]) == csp_reports.FIELD_CHARS
@@ -254,12 +261,22 @@ def test_oversized_fields_are_truncated(client):
         ('[{"type": "csp-violation", "body": {}}, 5]', "application/reports+json", 400),
         (json.dumps(REPORT_URI_BODY), "text/plain", 415),
         ("csp-report=1", "application/x-www-form-urlencoded", 415),
-        ('{"csp-report": {"sample": "' + "x" * (16 * 1024) + '"}}', "application/csp-report",
-         413),
+        ('{"csp-report": {"sample": "' + "x" * (16 * 1024) + '"}}', "application/csp-report", 413),
     ],
-    ids=["bad-json", "not-utf8", "json-string", "report-not-object", "no-csp-report-key",
-         "empty-batch", "no-csp-violation", "body-not-object", "item-not-object",
-         "text-plain", "form-encoded", "oversized"],
+    ids=[
+        "bad-json",
+        "not-utf8",
+        "json-string",
+        "report-not-object",
+        "no-csp-report-key",
+        "empty-batch",
+        "no-csp-violation",
+        "body-not-object",
+        "item-not-object",
+        "text-plain",
+        "form-encoded",
+        "oversized",
+    ],
 )
 def test_malformed_reports_are_refused_and_store_nothing(client, body, content_type, status):
     """Anything but a well-formed CSP report of sane size is refused with its status code."""
@@ -272,7 +289,9 @@ def test_declared_oversize_is_refused_before_reading():
     """A Content-Length over the limit is refused (413) from the header alone: the view reads
     no byte of a body it will not accept. (Called directly: the test client cannot lie.)"""
     request = RequestFactory().post(
-        REPORT_URL, data=json.dumps(REPORT_URI_BODY), content_type="application/csp-report",
+        REPORT_URL,
+        data=json.dumps(REPORT_URI_BODY),
+        content_type="application/csp-report",
         CONTENT_LENGTH=str(1024 * 1024),
     )
     response = csp_reports.csp_report(request)

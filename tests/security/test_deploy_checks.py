@@ -66,25 +66,32 @@ def text(messages) -> str:
 def test_production_done_right_passes_every_new_check():
     """Redis, no proxy, Omise's URLs, a base64 secret: none of the four says anything."""
     with production():
-        for check in (check_shared_cache, check_trusted_proxy_count, check_omise_urls,
-                      check_webhook_secret):
+        for check in (
+            check_shared_cache,
+            check_trusted_proxy_count,
+            check_omise_urls,
+            check_webhook_secret,
+        ):
             assert check() == [], check.__name__
 
 
 # --- shop.E006: the default cache is shared by every worker ------------------------------------
 
-@pytest.mark.parametrize("backend", [
-    "django.core.cache.backends.locmem.LocMemCache",  # each worker its own count
-    "django.core.cache.backends.dummy.DummyCache",  # no count at all
-    "django.core.cache.backends.filebased.FileBasedCache",  # one host; has_key then set
-    "django.core.cache.backends.db.DatabaseCache",  # get then set: simultaneous requests pass
-    "someone.elses.UnknownCache",  # cannot tell: fails closed
-])
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "django.core.cache.backends.locmem.LocMemCache",  # each worker its own count
+        "django.core.cache.backends.dummy.DummyCache",  # no count at all
+        "django.core.cache.backends.filebased.FileBasedCache",  # one host; has_key then set
+        "django.core.cache.backends.db.DatabaseCache",  # get then set: simultaneous requests pass
+        "someone.elses.UnknownCache",  # cannot tell: fails closed
+    ],
+)
 def test_a_cache_without_one_atomic_count_is_an_error_in_production(backend):
     """A per-process (or racy) default cache gives each worker its own lockout and velocity
     counts: shop.E006, an error."""
-    caches = {"default": {"BACKEND": backend, "LOCATION": "var/shop-cache"},
-              "catalog": CATALOG}
+    caches = {"default": {"BACKEND": backend, "LOCATION": "var/shop-cache"}, "catalog": CATALOG}
     with production(CACHES=caches):
         messages = check_shared_cache()
     assert ids(messages) == ["shop.E006"]
@@ -93,13 +100,16 @@ def test_a_cache_without_one_atomic_count_is_an_error_in_production(backend):
     assert "CACHE_URL" in messages[0].hint
 
 
-@pytest.mark.parametrize("backend", [
-    "config.cache.RedisCache",  # what settings swap in for Django's
-    "django.core.cache.backends.redis.RedisCache",
-    "django.core.cache.backends.memcached.PyMemcacheCache",
-    "django.core.cache.backends.memcached.PyLibMCCache",
-    "django_redis.cache.RedisCache",  # known by name: need not be installed here
-])
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "config.cache.RedisCache",  # what settings swap in for Django's
+        "django.core.cache.backends.redis.RedisCache",
+        "django.core.cache.backends.memcached.PyMemcacheCache",
+        "django.core.cache.backends.memcached.PyLibMCCache",
+        "django_redis.cache.RedisCache",  # known by name: need not be installed here
+    ],
+)
 def test_a_shared_cache_server_passes(backend):
     """Redis and Memcached (atomic add/incr on one server for all workers) are fine, and the
     catalog's per-process cache beside them does not count."""
@@ -116,14 +126,19 @@ def test_a_per_process_cache_is_fine_while_debug_is_on():
 def test_the_cache_message_never_shows_its_location():
     """A cache LOCATION may carry a password: the message names the backend only."""
     location = f"redis://:{secrets.token_hex(8)}@cache.internal:6379/0"
-    caches = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                          "LOCATION": location}}
+    caches = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": location,
+        }
+    }
     with production(CACHES=caches):
         messages = check_shared_cache()
     assert messages and location not in text(messages) and "cache.internal" not in text(messages)
 
 
 # --- shop.W003: a TLS proxy in front, TRUSTED_PROXY_COUNT left at 0 ----------------------------
+
 
 def test_a_proxy_header_without_trusted_proxies_warns():
     """Behind a proxy with TRUSTED_PROXY_COUNT=0 every shopper has the proxy's address:
@@ -135,11 +150,14 @@ def test_a_proxy_header_without_trusted_proxies_warns():
     assert "TRUSTED_PROXY_COUNT" in messages[0].msg and "TRUSTED_PROXY_COUNT" in messages[0].hint
 
 
-@pytest.mark.parametrize("header, count", [
-    (("HTTP_X_FORWARDED_PROTO", "https"), 1),  # nginx in front, counted
-    (("HTTP_X_FORWARDED_PROTO", "https"), 2),  # a CDN and nginx
-    (None, 0),  # no proxy at all: REMOTE_ADDR is the client
-])
+@pytest.mark.parametrize(
+    "header, count",
+    [
+        (("HTTP_X_FORWARDED_PROTO", "https"), 1),  # nginx in front, counted
+        (("HTTP_X_FORWARDED_PROTO", "https"), 2),  # a CDN and nginx
+        (None, 0),  # no proxy at all: REMOTE_ADDR is the client
+    ],
+)
 def test_a_counted_proxy_or_no_proxy_passes(header, count):
     with production(SECURE_PROXY_SSL_HEADER=header, TRUSTED_PROXY_COUNT=count):
         assert check_trusted_proxy_count() == []
@@ -223,9 +241,13 @@ def test_omise_urls_pass(url):
 
 def test_the_sandbox_may_use_plain_http():
     """Development's sandbox lives on http://localhost: not Omise, and no real key goes there."""
-    with production(DEBUG=True, OMISE_SANDBOX=True, OMISE_API_URL="http://localhost:8000/sandbox/api",
-                    OMISE_VAULT_URL="http://localhost:8000/sandbox/vault",
-                    OMISE_JS_URL="http://localhost:8000/sandbox/omise.js"):
+    with production(
+        DEBUG=True,
+        OMISE_SANDBOX=True,
+        OMISE_API_URL="http://localhost:8000/sandbox/api",
+        OMISE_VAULT_URL="http://localhost:8000/sandbox/vault",
+        OMISE_JS_URL="http://localhost:8000/sandbox/omise.js",
+    ):
         assert check_omise_urls() == []
 
 
@@ -274,17 +296,22 @@ def test_a_webhook_secret_that_is_not_base64_is_an_error(secret):
 def test_a_secret_that_decodes_to_nothing_is_an_error():
     """An empty HMAC key would let anyone sign. Strict base64 gives zero bytes only for "",
     so the refusal is proven with the decoder answering b"" for a set secret."""
-    with production(OMISE_WEBHOOK_SECRET="AAAA"), \
-            mock.patch("security.checks.base64.b64decode", return_value=b""):
+    with (
+        production(OMISE_WEBHOOK_SECRET="AAAA"),
+        mock.patch("security.checks.base64.b64decode", return_value=b""),
+    ):
         assert ids(check_webhook_secret()) == ["shop.E008"]
 
 
-@pytest.mark.parametrize("secret", [
-    webhook_secret(),  # Omise's shape
-    base64.b64encode(secrets.token_bytes(24)).decode(),  # no padding needed
-    base64.b64encode(secrets.token_bytes(31)).decode(),  # one "="
-    "AA==",  # one byte: valid base64 (its strength is not this check's business)
-])
+@pytest.mark.parametrize(
+    "secret",
+    [
+        webhook_secret(),  # Omise's shape
+        base64.b64encode(secrets.token_bytes(24)).decode(),  # no padding needed
+        base64.b64encode(secrets.token_bytes(31)).decode(),  # one "="
+        "AA==",  # one byte: valid base64 (its strength is not this check's business)
+    ],
+)
 def test_a_base64_webhook_secret_passes(secret):
     with production(OMISE_WEBHOOK_SECRET=secret):
         assert check_webhook_secret() == []
@@ -299,14 +326,16 @@ def test_an_unset_webhook_secret_is_left_to_e001():
 @pytest.mark.parametrize("secret", [*NOT_BASE64, webhook_secret(), "AA=="])
 def test_the_check_uses_exactly_verify_signatures_rule(secret):
     """shop.E008 fires exactly when checkout/webhooks.py would answer "server misconfigured"."""
-    ok, reason = verify_signature(body=b"{}", signature="00", timestamp=str(int(time.time())),
-                                  secret=secret)
+    ok, reason = verify_signature(
+        body=b"{}", signature="00", timestamp=str(int(time.time())), secret=secret
+    )
     with production(OMISE_WEBHOOK_SECRET=secret):
         fired = ids(check_webhook_secret()) == ["shop.E008"]
     assert fired == (reason == "server misconfigured")
 
 
 # --- Registered as deployment checks ------------------------------------------------------------
+
 
 def everything_wrong():
     return production(
@@ -335,8 +364,10 @@ def test_plain_check_does_not_run_them():
 
 @pytest.mark.django_db  # `check` also runs the database checks
 def test_manage_py_check_deploy_stops_on_a_per_process_cache():
-    with production(CACHES={"default": CATALOG}), \
-            pytest.raises(SystemCheckError, match="shop.E006"):
+    with (
+        production(CACHES={"default": CATALOG}),
+        pytest.raises(SystemCheckError, match="shop.E006"),
+    ):
         call_command("check", "--deploy")
 
 
@@ -344,8 +375,12 @@ def test_default_production_settings_without_cache_url_are_refused(tmp_path):
     """The real settings module: production with CACHE_URL unset falls back to local memory,
     and `check --deploy` says so (tests/config/test_https_settings.py sets Redis and passes)."""
     result = subprocess.run(  # noqa: S603 - our own fixed command line
-        [sys.executable, "manage.py", "check", "--deploy"], cwd=ROOT,
-        env=production_env(tmp_path), capture_output=True, text=True, timeout=120,
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=ROOT,
+        env=production_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     output = result.stdout + result.stderr
     assert result.returncode != 0

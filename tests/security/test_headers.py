@@ -22,8 +22,13 @@ pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
 CARD = "4242424242424242"
 SECURITY_HEADERS = {
-    "Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy",
-    "Cross-Origin-Opener-Policy", "Permissions-Policy", "Strict-Transport-Security",
+    "Content-Security-Policy",
+    "X-Frame-Options",
+    "X-Content-Type-Options",
+    "Referrer-Policy",
+    "Cross-Origin-Opener-Policy",
+    "Permissions-Policy",
+    "Strict-Transport-Security",
 }
 
 
@@ -48,8 +53,9 @@ def responses(client: Client) -> dict:
     return {
         "404": client.get("/no-such-page/"),
         "static file": client.get("/static/css/shop.css"),
-        "charset 400": client.generic("POST", "/cart/add/", b"a=b",
-                                      content_type="text/plain; charset=rot13"),
+        "charset 400": client.generic(
+            "POST", "/cart/add/", b"a=b", content_type="text/plain; charset=rot13"
+        ),
         "card guard 400": client.post("/cart/add/", {"note": CARD}),
         "405": client.get("/cart/add/"),
         "500": client.get("/boom/"),
@@ -61,8 +67,15 @@ def all_kinds(client: Client) -> dict:
     with override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1000):
         found["oversized 400"] = client.post("/cart/add/", {"note": "x" * 2000})
     statuses = {kind: response.status_code for kind, response in found.items()}
-    assert statuses == {"404": 404, "static file": 200, "charset 400": 400,
-                        "card guard 400": 400, "405": 405, "500": 500, "oversized 400": 400}
+    assert statuses == {
+        "404": 404,
+        "static file": 200,
+        "charset 400": 400,
+        "card guard 400": 400,
+        "405": 405,
+        "500": 500,
+        "oversized 400": 400,
+    }
     return found
 
 
@@ -134,6 +147,7 @@ def test_a_response_without_a_header_whose_page_used_the_nonce_gets_it():
 def test_views_that_chose_otherwise_are_left_alone():
     """A view exempt from X-Frame-Options (the sandbox's card frame) and one that chose no
     CSP at all (`csp_override({})`) are not given the defaults."""
+
     def view(request):
         response = HttpResponse()
         response.xframe_options_exempt = True
@@ -209,13 +223,25 @@ def test_production_responses_all_carry_the_same_headers_and_hsts(tmp_path):
     """DEBUG off, over HTTPS: the page, WhiteNoise's static file, the error pages and every
     refusal carry the same security headers, HSTS included."""
     result = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-c", PROBE, str(tmp_path / "static")], cwd=ROOT,
-        env=production_env(tmp_path), capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", PROBE, str(tmp_path / "static")],
+        cwd=ROOT,
+        env=production_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     found = json.loads(result.stdout.strip().splitlines()[-1])
     statuses = {kind: status for kind, (status, _) in found.items()}
-    assert statuses == {"catalog": 200, "404": 404, "static file": 200, "charset 400": 400,
-                        "card guard 400": 400, "405": 405, "500": 500, "oversized 400": 400}
+    assert statuses == {
+        "catalog": 200,
+        "404": 404,
+        "static file": 200,
+        "charset 400": 400,
+        "card guard 400": 400,
+        "405": 405,
+        "500": 500,
+        "oversized 400": 400,
+    }
     for kind, (_status, names) in found.items():
         assert set(names) >= SECURITY_HEADERS, (kind, SECURITY_HEADERS - set(names))

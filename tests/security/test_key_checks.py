@@ -148,17 +148,22 @@ def test_production_without_the_compiled_card_guard_is_warned():
         with override_settings(DEBUG=True):
             assert check_card_guard_compiled() == []
     assert warning.id == "shop.W002" and "C compiler" in warning.hint
-    with mock.patch.object(cards, "_compiled_candidates", lambda text: []), \
-            mock.patch.object(cards, "_compiled_any_candidate", lambda fields: False), \
-            production():
+    with (
+        mock.patch.object(cards, "_compiled_candidates", lambda text: []),
+        mock.patch.object(cards, "_compiled_any_candidate", lambda fields: False),
+        production(),
+    ):
         assert check_card_guard_compiled() == []
 
 
 def test_production_with_an_out_of_date_compiled_card_guard_is_warned():
     """A module built before security/_cardscan.c gained `any_candidate` (source pulled, not
     rebuilt) gets shop.W002 saying to rebuild."""
-    with mock.patch.object(cards, "_compiled_candidates", lambda text: []), \
-            mock.patch.object(cards, "_compiled_any_candidate", None), production():
+    with (
+        mock.patch.object(cards, "_compiled_candidates", lambda text: []),
+        mock.patch.object(cards, "_compiled_any_candidate", None),
+        production(),
+    ):
         [warning] = check_card_guard_compiled()
     assert warning.id == "shop.W002" and "out of date" in warning.msg
     assert "pip install -e" in warning.hint

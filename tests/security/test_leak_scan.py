@@ -24,8 +24,9 @@ def run(*argv: str, **kwargs) -> subprocess.CompletedProcess:
 
 
 def run_scan(root: Path, *files: str) -> subprocess.CompletedProcess:
-    return run(sys.executable, str(SCRIPT), "--root", str(root), *files,
-               capture_output=True, text=True)
+    return run(
+        sys.executable, str(SCRIPT), "--root", str(root), *files, capture_output=True, text=True
+    )
 
 
 @pytest.fixture

@@ -32,8 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def record(msg, *args, exc_info=None, **kwargs):
-    return logging.LogRecord("shop.test", logging.INFO, __file__, 1, msg, args, exc_info,
-                             **kwargs)
+    return logging.LogRecord("shop.test", logging.INFO, __file__, 1, msg, args, exc_info, **kwargs)
 
 
 def written(rec: logging.LogRecord) -> str:
@@ -48,7 +47,8 @@ def written(rec: logging.LogRecord) -> str:
 def configured_handlers(logger_name: str) -> list[logging.Handler]:
     """The handlers settings installed on a logger, without pytest's own capture handlers."""
     return [
-        h for h in logging.getLogger(logger_name).handlers
+        h
+        for h in logging.getLogger(logger_name).handlers
         if type(h).__module__.split(".")[0] != "_pytest"
     ]
 
@@ -118,21 +118,25 @@ def test_filter_masks_message_and_arguments():
 
 def test_filter_masks_mapping_arguments_like_gunicorn_access_logs():
     """Gunicorn's access log passes a dict of atoms; the request line in it is masked."""
-    rec = record('%(h)s "%(r)s" %(s)s',
-                 {"h": "203.0.113.9", "r": f"GET /pay?cc={CARD} HTTP/1.1", "s": "400"})
+    rec = record(
+        '%(h)s "%(r)s" %(s)s', {"h": "203.0.113.9", "r": f"GET /pay?cc={CARD} HTTP/1.1", "s": "400"}
+    )
     out = written(rec)
     assert out.strip() == '203.0.113.9 "GET /pay?cc=************4242 HTTP/1.1" 400'
 
 
-@pytest.mark.parametrize("line", [
-    "GET /search?q=4242+4242+4242+4242 HTTP/1.1",  # a GET form: spaces become +
-    "GET /search?q=4242%204242%204242%204242 HTTP/1.1",
-    "GET /search?q=4242%2D4242%2D4242%2D4242 HTTP/1.1",
-    "GET /search?q=%34%32%34%32%34%32%34%32%34%32%34%32%34%32%34%32 HTTP/1.1",
-    "GET /search?q=4242+4242%204242-4242&page=2 HTTP/1.1",
-    "GET /search?q=%224242+4242+4242+4242%22 HTTP/1.1",  # a quoted search: %22 before it
-    "GET /search?q=%C2%A04242%204242%204242%204242 HTTP/1.1",  # a no-break space before it
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "GET /search?q=4242+4242+4242+4242 HTTP/1.1",  # a GET form: spaces become +
+        "GET /search?q=4242%204242%204242%204242 HTTP/1.1",
+        "GET /search?q=4242%2D4242%2D4242%2D4242 HTTP/1.1",
+        "GET /search?q=%34%32%34%32%34%32%34%32%34%32%34%32%34%32%34%32 HTTP/1.1",
+        "GET /search?q=4242+4242%204242-4242&page=2 HTTP/1.1",
+        "GET /search?q=%224242+4242+4242+4242%22 HTTP/1.1",  # a quoted search: %22 before it
+        "GET /search?q=%C2%A04242%204242%204242%204242 HTTP/1.1",  # a no-break space before it
+    ],
+)
 def test_filter_masks_card_numbers_in_url_encoded_request_lines(line):
     """An access log writes the raw request line: a card number whose separators or digits
     are URL-encoded is masked there too, the rest of the line kept."""
@@ -150,14 +154,18 @@ def test_an_amex_number_between_url_encoded_brackets_is_masked():
     )
 
 
-@pytest.mark.parametrize(("lookalike", "card", "last_four"), [
-    ("q=silk+scarf&phone=%2B66+81+234+5678", "4242+4242+4242+4242", "4242"),
-    ("ts=2025-01-01T10%3A00%3A00%2B07%3A00", "5555%205555%205555%204444", "4444"),
-    ("ids=1234+5678+9012+3456", "4242424242424242", "4242"),  # fails Luhn: no card
-])
+@pytest.mark.parametrize(
+    ("lookalike", "card", "last_four"),
+    [
+        ("q=silk+scarf&phone=%2B66+81+234+5678", "4242+4242+4242+4242", "4242"),
+        ("ts=2025-01-01T10%3A00%3A00%2B07%3A00", "5555%205555%205555%204444", "4444"),
+        ("ids=1234+5678+9012+3456", "4242424242424242", "4242"),  # fails Luhn: no card
+    ],
+)
 @pytest.mark.parametrize("card_first", [False, True])
-def test_url_encoded_lookalikes_are_left_alone_next_to_a_card(lookalike, card, last_four,
-                                                              card_first):
+def test_url_encoded_lookalikes_are_left_alone_next_to_a_card(
+    lookalike, card, last_four, card_first
+):
     """Phones, timestamps and ids in a URL are not mistaken for card numbers: in a request line
     that also carries a card number (before or after them), only the card is masked."""
     params = [lookalike, f"cc={card}"]
@@ -214,7 +222,10 @@ def test_runserver_access_log_request_line_is_masked():
     old = handler.setStream(stream)
     try:
         logging.getLogger("django.server").info(
-            '"%s" %s %s', f"GET /?card_number={CARD} HTTP/1.1", "400", "12",
+            '"%s" %s %s',
+            f"GET /?card_number={CARD} HTTP/1.1",
+            "400",
+            "12",
             extra={"status_code": 400, "expected_card_data": True},  # see log_capture.py
         )
     finally:
@@ -272,8 +283,9 @@ def test_reporter_filter_hides_settings_and_post_fields(rf: RequestFactory):
     assert request.POST["note"] == CARD  # the request itself is left intact
 
 
-def test_admin_error_mail_keeps_the_traceback_and_leaks_nothing(rf: RequestFactory, mailoutbox,
-                                                                 settings):
+def test_admin_error_mail_keeps_the_traceback_and_leaks_nothing(
+    rf: RequestFactory, mailoutbox, settings
+):
     """The 500 e-mail still carries the traceback, with every card number masked."""
     settings.ADMINS = ["ops@example.com"]
     handler = ScrubbingAdminEmailHandler(include_html=True)
@@ -282,9 +294,15 @@ def test_admin_error_mail_keeps_the_traceback_and_leaks_nothing(rf: RequestFacto
     try:
         _raise_with_card_data()
     except RuntimeError:
-        rec = logging.LogRecord("django.request", logging.ERROR, __file__, 1,
-                                "Internal Server Error: %s", (request.get_full_path(),),
-                                sys.exc_info())
+        rec = logging.LogRecord(
+            "django.request",
+            logging.ERROR,
+            __file__,
+            1,
+            "Internal Server Error: %s",
+            (request.get_full_path(),),
+            sys.exc_info(),
+        )
     rec.request = request
     handler.handle(rec)
     [mail] = mailoutbox
@@ -292,7 +310,6 @@ def test_admin_error_mail_keeps_the_traceback_and_leaks_nothing(rf: RequestFacto
     everything = mail.subject + mail.body + html
     assert "_raise_with_card_data" in mail.body and "Traceback" in mail.body
     assert CARD not in everything and SPACED not in everything
-
 
 
 def test_djangos_secret_key_is_masked_too():
@@ -308,8 +325,9 @@ def _raise_here(kind=RuntimeError, text="boom"):
 
 
 def _error_record(request, exc_info=None, msg="Internal Server Error: %s", status_code=500):
-    rec = logging.LogRecord("django.request", logging.ERROR, __file__, 7, msg,
-                            (request.path,), exc_info)
+    rec = logging.LogRecord(
+        "django.request", logging.ERROR, __file__, 7, msg, (request.path,), exc_info
+    )
     rec.request, rec.status_code = request, status_code
     return rec
 
@@ -422,8 +440,9 @@ urlpatterns = [path("boom/<str:anything>/", boom)]
 
 
 @pytest.mark.urls("tests.security.test_logscrub")
-def test_through_the_configured_logging_a_500_flood_is_one_mail(client, mailoutbox, admins,
-                                                               settings):
+def test_through_the_configured_logging_a_500_flood_is_one_mail(
+    client, mailoutbox, admins, settings
+):
     """End to end (settings.LOGGING, DEBUG off as in production): a stranger requesting a
     failing view on 30 different paths causes one e-mail."""
     settings.DEBUG = False
@@ -462,8 +481,15 @@ def test_the_error_mail_of_an_unparseable_request_is_sent(rf, mailoutbox, admins
     try:
         request.GET  # noqa: B018
     except TooManyFieldsSent:
-        rec = logging.LogRecord("django.security.TooManyFieldsSent", logging.ERROR, __file__, 1,
-                                "too many", (), sys.exc_info())
+        rec = logging.LogRecord(
+            "django.security.TooManyFieldsSent",
+            logging.ERROR,
+            __file__,
+            1,
+            "too many",
+            (),
+            sys.exc_info(),
+        )
     rec.request = request
     mail_handler().handle(rec)
     [mail] = mailoutbox

@@ -14,8 +14,9 @@ from tests.log_capture import CardLogCollector, cards_in
 
 
 def make_record(msg, *args, exc_info=None, sinfo=None):
-    return logging.LogRecord("sandbox.vault", logging.DEBUG, __file__, 1, msg, args, exc_info,
-                             sinfo=sinfo)
+    return logging.LogRecord(
+        "sandbox.vault", logging.DEBUG, __file__, 1, msg, args, exc_info, sinfo=sinfo
+    )
 
 
 def test_collector_observes_every_logger_for_this_run():
@@ -62,7 +63,13 @@ def test_clean_records_and_deliberate_ones_pass():
 def test_cards_in_finds_card_numbers_not_long_ids():
     """The scan finds Omise's test cards in any spacing or URL encoding and any other valid
     card number, but not a long number that is no card (no brand, or a failed Luhn sum)."""
-    text = ("4111-1111-1115-0002 and 4000000000000002, q=4242+4242+4242+4242&n=%35555"
-            "555555554444; order 1234567890123456, ref 4242424242424241")
-    assert cards_in(text) == {"4111111111150002", "4000000000000002", "4242424242424242",
-                              "5555555555554444"}
+    text = (
+        "4111-1111-1115-0002 and 4000000000000002, q=4242+4242+4242+4242&n=%35555"
+        "555555554444; order 1234567890123456, ref 4242424242424241"
+    )
+    assert cards_in(text) == {
+        "4111111111150002",
+        "4000000000000002",
+        "4242424242424242",
+        "5555555555554444",
+    }

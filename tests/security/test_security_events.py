@@ -19,7 +19,10 @@ def test_event_records_request_facts():
     )
     event.refresh_from_db()
     assert (event.path, event.field_name, event.client_ip, event.user_agent) == (
-        "/cart/add/", "number", "203.0.113.5", "curl/8"
+        "/cart/add/",
+        "number",
+        "203.0.113.5",
+        "curl/8",
     )
     assert event.detail == {"last4": "4242"}
 

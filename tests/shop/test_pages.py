@@ -223,9 +223,13 @@ def test_queries_per_page_do_not_grow_with_the_catalog(client, db, url):
             assert client.get(url).status_code == 200
         return len(queries)
 
-    Product.objects.bulk_create(Product(name=f"P{n}", slug=f"p-{n}", price=100,
-                                        image="img/products/teak-bowl.svg") for n in range(9))
+    Product.objects.bulk_create(
+        Product(name=f"P{n}", slug=f"p-{n}", price=100, image="img/products/teak-bowl.svg")
+        for n in range(9)
+    )
     at_ten = cold_queries()
-    Product.objects.bulk_create(Product(name=f"Q{n}", slug=f"q-{n}", price=100,
-                                        image="img/products/teak-bowl.svg") for n in range(990))
+    Product.objects.bulk_create(
+        Product(name=f"Q{n}", slug=f"q-{n}", price=100, image="img/products/teak-bowl.svg")
+        for n in range(990)
+    )
     assert cold_queries() == at_ten <= 4

@@ -78,6 +78,7 @@ def test_reloading_the_return_url_changes_nothing(shopper, sandbox):
 
 def test_webhook_arriving_before_the_shopper_returns(shopper, sandbox):
     """If Omise's webhook lands while the shopper is still on the way back, both agree: paid."""
+
     def deliver_first(route):
         deliveries = sandbox.deliver_webhooks()
         assert deliveries and {d["status_code"] for d in deliveries} == {200}

@@ -36,8 +36,12 @@ def postgresql():
         pytest.skip(f"concurrency tests need PostgreSQL; they run in `{POSTGRES_PASS}`")
     try:
         psycopg.connect(
-            host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"] or None,
-            dbname="postgres", connect_timeout=3,
+            host=db["HOST"],
+            port=db["PORT"],
+            user=db["USER"],
+            password=db["PASSWORD"] or None,
+            dbname="postgres",
+            connect_timeout=3,
         ).close()
     except psycopg.OperationalError as error:
         skip_or_fail(
@@ -119,12 +123,15 @@ def post_webhook(sandbox, body: bytes, *, retry: int = 0) -> int:
     """Deliver a signed event over HTTP as Omise does, on a connection of its own. Omise signs
     each delivery of an event anew: `retry` n is signed n seconds earlier, a delivery of its
     own (the same signed delivery again is a replay, answered but stored once)."""
-    headers = {**sign(body, settings.OMISE_WEBHOOK_SECRET, int(time.time()) - retry),
-               "Content-Type": "application/json"}
+    headers = {
+        **sign(body, settings.OMISE_WEBHOOK_SECRET, int(time.time()) - retry),
+        "Content-Type": "application/json",
+    }
     with requests.Session() as http:
         http.trust_env = False
-        return http.post(f"{sandbox.url}/webhooks/omise/", data=body, headers=headers,
-                         timeout=60).status_code
+        return http.post(
+            f"{sandbox.url}/webhooks/omise/", data=body, headers=headers, timeout=60
+        ).status_code
 
 
 def test_sixteen_simultaneous_deliveries_of_one_event_apply_once(
@@ -138,8 +145,9 @@ def test_sixteen_simultaneous_deliveries_of_one_event_apply_once(
     assert statuses == [200] * 16
     event = WebhookEvent.objects.get(key="charge.complete")
     assert event.processed_at is not None
-    outcomes = list(WebhookDelivery.objects.filter(event_id=event.event_id)
-                    .values_list("outcome", flat=True))
+    outcomes = list(
+        WebhookDelivery.objects.filter(event_id=event.event_id).values_list("outcome", flat=True)
+    )
     assert len(outcomes) == 16 and outcomes.count("applied") == 1
     assert set(outcomes) == {"applied", "duplicate: already applied"}
     assert transitions == [(Order.Status.PENDING, Order.Status.PAID)]
@@ -275,7 +283,8 @@ def test_two_payments_of_one_cart_landing_together_keep_one(shop, sandbox, slow_
     attempts = list(PaymentAttempt.objects.order_by("pk"))
     assert len({a.order.cart_id for a in attempts}) == 1
     Charge.objects.filter(id__in=[a.charge_id for a in attempts]).update(
-        status="successful", authorized=True, paid=True, expired=False)
+        status="successful", authorized=True, paid=True, expired=False
+    )
     run_together(2, lambda i: services.attempt_reconcile(attempt=attempts[i]))
     orders = list(Order.objects.order_by("pk"))
     kept = [o for o in orders if o.duplicate_of_id is None]

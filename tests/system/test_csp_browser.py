@@ -36,8 +36,12 @@ def test_admin_works_under_the_policy_and_injected_script_is_blocked(live_server
         document.body.appendChild(script);
     })""")
     assert page.evaluate("() => window.skimmed") is None  # it never ran
-    assert violation == {"blocked": "inline", "directive": "script-src-elem",
-                         "sample": "window.skimmed = true", "disposition": "enforce"}
+    assert violation == {
+        "blocked": "inline",
+        "directive": "script-src-elem",
+        "sample": "window.skimmed = true",
+        "disposition": "enforce",
+    }
 
 
 @pytest.mark.browser
@@ -51,21 +55,29 @@ def test_the_admin_works_under_its_policy_after_a_2fa_login(live_server, page):
         "operator", "operator@example.com", password, is_staff=True, is_superuser=True
     )
     device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
-    order = Order.objects.create(amount=129_000, currency="THB", email="malee@example.com",
-                                 name="Malee Sukjai", country="TH")
+    order = Order.objects.create(
+        amount=129_000, currency="THB", email="malee@example.com", name="Malee Sukjai", country="TH"
+    )
     violations = []
-    page.on("console", lambda message: "Content Security Policy" in message.text
-            and violations.append(message.text))
+    page.on(
+        "console",
+        lambda message: (
+            "Content Security Policy" in message.text and violations.append(message.text)
+        ),
+    )
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("input[name=username]", "operator")
     page.fill("input[name=password]", password)
     page.fill("input[name=otp_token]", code_for(device))
     page.locator("form#login-form").get_by_role("button").click()
     page.wait_for_url(f"{live_server.url}/admin/")
-    for path in ("/admin/", reverse("admin:checkout_monitoring"),
-                 reverse("admin:checkout_order_changelist"),
-                 reverse("admin:checkout_order_change", args=[order.pk]),
-                 reverse("admin:security_securityevent_changelist")):
+    for path in (
+        "/admin/",
+        reverse("admin:checkout_monitoring"),
+        reverse("admin:checkout_order_changelist"),
+        reverse("admin:checkout_order_change", args=[order.pk]),
+        reverse("admin:security_securityevent_changelist"),
+    ):
         response = page.goto(f"{live_server.url}{path}")
         page.wait_for_load_state("networkidle")
         assert response.status == 200 and "/admin/login/" not in page.url, path

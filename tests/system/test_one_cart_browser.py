@@ -38,8 +38,10 @@ def test_3ds_left_pending_then_card_in_another_tab_pays_once(shopper, sandbox):
     shopper.get_by_role("heading", name="This payment has expired").wait_for()
     assert Order.objects.filter(status=Order.Status.PAID).count() == 1
     assert Order.objects.get(pk=first.order_id).status == Order.Status.EXPIRED
-    assert shopper.csp_errors == [] and tab.get_by_label(
-        re.compile("items in cart")).inner_text() == "0"
+    assert (
+        shopper.csp_errors == []
+        and tab.get_by_label(re.compile("items in cart")).inner_text() == "0"
+    )
 
 
 def test_promptpay_left_pending_then_card_in_another_tab_pays_once(shopper, sandbox):
@@ -72,7 +74,8 @@ def test_a_cart_paid_twice_by_a_bank_race_is_refunded_and_the_shopper_told(shopp
     kept = Order.objects.get(status=Order.Status.PAID)
     # The race the shop cannot prevent: the bank's approval lands after the expiry.
     Charge.objects.filter(id=first.charge_id).update(
-        status="successful", authorized=True, paid=True, expired=False)
+        status="successful", authorized=True, paid=True, expired=False
+    )
     services.attempt_reconcile(attempt=PaymentAttempt.objects.get(pk=first.pk))
     late = Order.objects.get(pk=first.order_id)
     assert (late.status, late.duplicate_of_id) == (Order.Status.REFUNDED, kept.pk)

@@ -24,8 +24,10 @@ BIN = Path(sys.executable).parent
 def procfile() -> dict[str, list[str]]:
     """The Procfile's process types and their command lines."""
     lines = (ROOT / "Procfile").read_text().splitlines()
-    return {name: shlex.split(command) for name, command in (line.split(":", 1) for line in lines
-                                                              if line.strip())}
+    return {
+        name: shlex.split(command)
+        for name, command in (line.split(":", 1) for line in lines if line.strip())
+    }
 
 
 def free_port() -> int:
@@ -61,21 +63,33 @@ def test_production_stack_serves_pages_and_static_files_from_two_workers(tmp_pat
     (WhiteNoise: long-lived cache headers on the hashed file)."""
     port = free_port()
     env = production_env(
-        tmp_path, ALLOWED_HOSTS="127.0.0.1", SECURE_SSL_REDIRECT="false", HOST="127.0.0.1",
-        PORT=str(port), WEB_CONCURRENCY="2",
+        tmp_path,
+        ALLOWED_HOSTS="127.0.0.1",
+        SECURE_SSL_REDIRECT="false",
+        HOST="127.0.0.1",
+        PORT=str(port),
+        WEB_CONCURRENCY="2",
     )
     release = procfile()["release"]
     for command in (release, ["python", "manage.py", "collectstatic", "--noinput", "-v0"]):
         done = subprocess.run(  # noqa: S603 - the Procfile's own command
-            [sys.executable, *command[1:]], cwd=ROOT, env=env, capture_output=True, text=True,
+            [sys.executable, *command[1:]],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
             timeout=120,
         )
         assert done.returncode == 0, done.stderr
 
     web = procfile()["web"]
     server = subprocess.Popen(  # noqa: S603 - the Procfile's own command
-        [str(BIN / web[0]), *web[1:]], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True,
+        [str(BIN / web[0]), *web[1:]],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         base = f"http://127.0.0.1:{port}"

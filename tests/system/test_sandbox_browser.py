@@ -27,8 +27,10 @@ def test_card_form_in_frame_returns_a_token(sandbox, page):
     """OmiseCard.open shows the sandbox's card form in a frame; paying with a test card hands a
     tokn_test_ id to onCreateTokenSuccess, with no CSP violation on either origin."""
     violations = []
-    page.on("console", lambda msg: violations.append(msg.text)
-            if "Content Security Policy" in msg.text else None)
+    page.on(
+        "console",
+        lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
     frame = open_card_form(sandbox, page)
     fill_card(frame)
     frame.get_by_role("button", name="Pay ฿1,290.00").click()
@@ -73,10 +75,13 @@ def test_create_token_from_the_shop_origin(sandbox, page):
     """Omise.createToken called by the shop's page reaches the vault cross-origin (CORS) and
     calls back with 200 and a token."""
     page.goto(f"{sandbox.url}/sandbox/try/")
-    result = page.evaluate("""(key) => new Promise((resolve) => {
+    result = page.evaluate(
+        """(key) => new Promise((resolve) => {
         Omise.setPublicKey(key);
         Omise.createToken("card", {name: "A B", number: "4242424242424242",
             expiration_month: 12, expiration_year: 2039, security_code: "123"},
             (status, response) => resolve([status, response.id]));
-    })""", sandbox.settings.OMISE_PUBLIC_KEY)
+    })""",
+        sandbox.settings.OMISE_PUBLIC_KEY,
+    )
     assert result[0] == 200 and result[1].startswith("tokn_test_")

@@ -80,16 +80,32 @@ def wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:
 
 def make_certificates(openssl: str, directory: Path) -> dict[str, Path]:
     """Self-signed ECDSA (P-256) and RSA (2048) certificates for `localhost`, one day long."""
-    keys = {"ecdsa": ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
-            "rsa": ["-newkey", "rsa:2048"]}
+    keys = {
+        "ecdsa": ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        "rsa": ["-newkey", "rsa:2048"],
+    }
     for kind, newkey in keys.items():
         (directory / kind).mkdir()
         subprocess.run(  # noqa: S603 - our own fixed command line
-            [openssl, "req", "-x509", *newkey, "-nodes", "-days", "1", "-subj", f"/CN={HOST}",
-             "-addext", f"subjectAltName=DNS:{HOST}",
-             "-keyout", directory / kind / "privkey.pem",
-             "-out", directory / kind / "fullchain.pem"],
-            check=True, capture_output=True,
+            [
+                openssl,
+                "req",
+                "-x509",
+                *newkey,
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                f"/CN={HOST}",
+                "-addext",
+                f"subjectAltName=DNS:{HOST}",
+                "-keyout",
+                directory / kind / "privkey.pem",
+                "-out",
+                directory / kind / "fullchain.pem",
+            ],
+            check=True,
+            capture_output=True,
         )
     return {kind: directory / kind / "fullchain.pem" for kind in keys}
 
@@ -135,9 +151,17 @@ def tls_lab(live_server, tmp_path_factory):
     )
     log = directory / "error.log"
     process = subprocess.Popen(  # noqa: S603 - our own fixed command line
-        [nginx, "-p", str(directory), "-c", str(directory / "nginx.conf"),
-         "-g", f"daemon off; pid {directory}/nginx.pid; error_log {log} warn;"],
-        stdout=subprocess.DEVNULL, stderr=open(log, "a"),  # noqa: SIM115 - closed with nginx
+        [
+            nginx,
+            "-p",
+            str(directory),
+            "-c",
+            str(directory / "nginx.conf"),
+            "-g",
+            f"daemon off; pid {directory}/nginx.pid; error_log {log} warn;",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(log, "a"),  # noqa: SIM115 - closed with nginx
     )
     try:
         wait_for_port(ports["https"], process, log)
@@ -151,9 +175,11 @@ def tls_lab(live_server, tmp_path_factory):
 def handshake(openssl: str, port: int, *options: str, servername: str = HOST):
     """(protocol, cipher) that `openssl s_client` negotiated, or None if the server refused."""
     result = subprocess.run(  # noqa: S603 - our own fixed command line
-        [openssl, "s_client", "-connect", f"127.0.0.1:{port}", "-servername", servername,
-         *options],
-        input="", capture_output=True, text=True, timeout=20,
+        [openssl, "s_client", "-connect", f"127.0.0.1:{port}", "-servername", servername, *options],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=20,
         env={**os.environ, "OPENSSL_CONF": "/dev/null"},  # no distro policy on the client side
     )
     # "New, <the cipher's own version>, Cipher is <cipher>" follows every handshake; the
@@ -174,7 +200,9 @@ def all_tls12_ciphers(openssl: str) -> list[str]:
     """Every TLS 1.2 cipher suite this OpenSSL can offer as a client."""
     result = subprocess.run(  # noqa: S603 - our own fixed command line
         [openssl, "ciphers", "-s", "-tls1_2", f"ALL:COMPLEMENTOFALL:{WEAK}"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return [name for name in result.stdout.strip().split(":") if not name.startswith("TLS_")]
 
@@ -198,8 +226,9 @@ def test_tls_include_lists_exactly_omises_ciphers_aead_first():
 @pytest.mark.parametrize("protocol", ["-tls1", "-tls1_1"])
 def test_tls_1_0_and_1_1_are_refused(tls_lab, protocol):
     """A client offering only TLS 1.0 or 1.1 (with any cipher) gets no connection."""
-    assert handshake(tls_lab["openssl"], tls_lab["https"], protocol, "-cipher", f"ALL:{WEAK}") \
-        is None
+    assert (
+        handshake(tls_lab["openssl"], tls_lab["https"], protocol, "-cipher", f"ALL:{WEAK}") is None
+    )
 
 
 def test_tls_1_3_is_accepted(tls_lab):
@@ -247,18 +276,35 @@ def test_the_probes_can_see_weak_tls_where_it_exists(tls_lab, tmp_path):
     port = free_port()
     log = tmp_path / "s_server.log"
     server = subprocess.Popen(  # noqa: S603 - our own fixed command line
-        [openssl, "s_server", "-accept", f"127.0.0.1:{port}", "-naccept", "10",
-         "-cert", certs["rsa"], "-key", certs["rsa"].with_name("privkey.pem"),
-         "-cipher", f"ALL:{WEAK}", "-min_protocol", "TLSv1"],
-        stdin=subprocess.PIPE, stdout=open(log, "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
+        [
+            openssl,
+            "s_server",
+            "-accept",
+            f"127.0.0.1:{port}",
+            "-naccept",
+            "10",
+            "-cert",
+            certs["rsa"],
+            "-key",
+            certs["rsa"].with_name("privkey.pem"),
+            "-cipher",
+            f"ALL:{WEAK}",
+            "-min_protocol",
+            "TLSv1",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=open(log, "w"),  # noqa: SIM115
+        stderr=subprocess.STDOUT,
         env={**os.environ, "OPENSSL_CONF": "/dev/null"},
     )
     try:
         wait_for_port(port, server, log)
         assert handshake(openssl, port, "-tls1", "-cipher", f"ALL:{WEAK}")[0] == "TLSv1"
         assert handshake(openssl, port, "-tls1_1", "-cipher", f"ALL:{WEAK}")[0] == "TLSv1.1"
-        assert handshake(openssl, port, "-tls1_2", "-cipher", f"AES128-SHA:{WEAK}") \
-            == ("TLSv1.2", "AES128-SHA")
+        assert handshake(openssl, port, "-tls1_2", "-cipher", f"AES128-SHA:{WEAK}") == (
+            "TLSv1.2",
+            "AES128-SHA",
+        )
     finally:
         server.kill()
         server.wait(timeout=10)

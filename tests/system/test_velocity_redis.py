@@ -16,8 +16,12 @@ from checkout.models import PaymentAttempt
 from tests.support import skip_or_fail
 
 URL = "redis://127.0.0.1:6379/11"
-LIMITS = {"ip": (15, 600, 3600), "session": (15, 3600, 3600), "email": (15, 3600, 3600),
-          "card": (9, 86400, 86400)}
+LIMITS = {
+    "ip": (15, 600, 3600),
+    "session": (15, 3600, 3600),
+    "email": (15, 3600, 3600),
+    "card": (9, 86400, 86400),
+}
 PAYER = velocity.Identity(ip="203.0.113.70", session="s" * 32, email="malee@example.com")
 
 
@@ -31,11 +35,16 @@ def backend(request, monkeypatch):
             skip_or_fail(f"Redis is not reachable at 127.0.0.1:6379 ({error})")
         config = {"BACKEND": "config.cache.RedisCache", "LOCATION": URL}
     else:
-        config = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                  "LOCATION": "velocity-redis-test"}
+        config = {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "velocity-redis-test",
+        }
     monkeypatch.setattr(velocity, "record_security_event", lambda *args, **kwargs: None)
-    with override_settings(CACHES={"default": config}, CHECKOUT_VELOCITY_LIMITS=LIMITS,
-                           CHECKOUT_VELOCITY_DECLINE_POINTS=3):
+    with override_settings(
+        CACHES={"default": config},
+        CHECKOUT_VELOCITY_LIMITS=LIMITS,
+        CHECKOUT_VELOCITY_DECLINE_POINTS=3,
+    ):
         cache.clear()
         assert hasattr(cache, "add_to_windows") == (request.param == "redis")
         yield request.param
@@ -47,8 +56,9 @@ def points(dimension: str, value: str) -> int:
 
 
 def attempt(pk: int, *, status="successful", failure_code="", card="fp-1") -> PaymentAttempt:
-    return PaymentAttempt(pk=pk, key=f"key-{pk}", status=status, failure_code=failure_code,
-                          card_fingerprint=card)
+    return PaymentAttempt(
+        pk=pk, key=f"key-{pk}", status=status, failure_code=failure_code, card_fingerprint=card
+    )
 
 
 def test_adding_many_points_counts_as_adding_each(backend):
@@ -88,8 +98,14 @@ def test_a_paid_attempt_gives_back_to_the_counters_it_was_charged_once(backend):
         velocity.record(identity=elsewhere, attempt=attempt(40), request=None)
     assert points("ip", PAYER.ip) == 1 and points("ip", elsewhere.ip) == 3
     assert points("card", "fp-1") == 1
-    cache.delete_many(["velocity:paid:key-40", "velocity:eased:key-40",  # a day later
-                       "velocity:card-counted:40", "velocity:declined:40"])
+    cache.delete_many(
+        [
+            "velocity:paid:key-40",
+            "velocity:eased:key-40",  # a day later
+            "velocity:card-counted:40",
+            "velocity:declined:40",
+        ]
+    )
     velocity.record(identity=PAYER, attempt=attempt(40), request=None)
     assert points("ip", PAYER.ip) == 1 and points("card", "fp-1") == 1
 
@@ -120,18 +136,24 @@ def test_a_pending_charge_keeps_a_declines_points_until_it_is_paid(backend):
 def test_declines_block_the_payer_and_a_blocked_card_burns_its_carrier(backend):
     for n in range(5):
         assert velocity.check(identity=PAYER, attempt_key=f"key-{10 + n}", request=None) is None
-        velocity.record(identity=PAYER, request=None,
-                        attempt=attempt(10 + n, status="failed", failure_code="stolen_or_lost_card",
-                                        card=f"card-{n}"))
+        velocity.record(
+            identity=PAYER,
+            request=None,
+            attempt=attempt(
+                10 + n, status="failed", failure_code="stolen_or_lost_card", card=f"card-{n}"
+            ),
+        )
     block = velocity.check(identity=PAYER, attempt_key="d-5", request=None)
     assert block is not None and block.dimension == "ip" and block.points == 15
     # Three declines of one card block it; the card then burns a fresh identity that brings it.
     other = velocity.Identity(ip="198.51.100.1", email="someone@example.com")
     for n in range(4):
         velocity.check(identity=other, attempt_key=f"key-{30 + n}", request=None)
-        found = velocity.record(identity=other, request=None,
-                                attempt=attempt(30 + n, status="failed",
-                                                failure_code="stolen_or_lost_card"))
+        found = velocity.record(
+            identity=other,
+            request=None,
+            attempt=attempt(30 + n, status="failed", failure_code="stolen_or_lost_card"),
+        )
     assert found is not None and found.dimension == "card"
     assert velocity.check(identity=other, attempt_key="c-9", request=None).dimension == "ip"
 

@@ -23,8 +23,14 @@ from tests.support import skip_or_fail
 pytestmark = pytest.mark.postgres
 CACHE_URL = "redis://127.0.0.1:6379/13"
 # A different declining test card each time, so only the per-IP limit is at stake.
-DECLINING = ["4111111111140011", "4111111111130012", "4111111111120013", "4111111111110014",
-             "4111111111190016", "4111111111180017"]
+DECLINING = [
+    "4111111111140011",
+    "4111111111130012",
+    "4111111111120013",
+    "4111111111110014",
+    "4111111111190016",
+    "4111111111180017",
+]
 ATTEMPTS = 16
 
 
@@ -39,7 +45,10 @@ def stack():
         skip_or_fail(f"Redis is not reachable at 127.0.0.1:6379 ({error})")
     sandbox_port, shop_port = free_port(), free_port()
     sandbox_env, shop_env = environments(
-        sandbox_port, shop_port, database="shop_velocity_test", cache_url=CACHE_URL,
+        sandbox_port,
+        shop_port,
+        database="shop_velocity_test",
+        cache_url=CACHE_URL,
         relax_velocity=False,
     )
     manage(sandbox_env, "migrate", "--noinput")
@@ -54,20 +63,36 @@ def prepared_attempt(shop: str, sandbox: str, env: dict, n: int):
     returns the function that sends the checkout POST and answers its status."""
     tester = session()
     page = tester.get(f"{shop}/products/silk-scarf/", timeout=30).text
-    tester.post(f"{shop}/cart/add/", timeout=30, data={
-        "product": "silk-scarf", "quantity": "1", "csrfmiddlewaretoken": csrf(page)})
+    tester.post(
+        f"{shop}/cart/add/",
+        timeout=30,
+        data={"product": "silk-scarf", "quantity": "1", "csrfmiddlewaretoken": csrf(page)},
+    )
     form = tester.get(f"{shop}/checkout/", timeout=30).text
     fields = shown_fields(form)
     card = {**CARD, "number": DECLINING[n % len(DECLINING)]}
-    token = requests.post(f"{sandbox}/sandbox/vault/tokens", json={"card": card},
-                          auth=(env["OMISE_PUBLIC_KEY"], ""), timeout=30).json()["id"]
+    token = requests.post(
+        f"{sandbox}/sandbox/vault/tokens",
+        json={"card": card},
+        auth=(env["OMISE_PUBLIC_KEY"], ""),
+        timeout=30,
+    ).json()["id"]
 
     def pay() -> int:
         with tester:
-            return tester.post(f"{shop}/checkout/", allow_redirects=False, timeout=30, data={
-                "email": f"tester{n}@example.com", "name": "Card Tester", "country": "TH",
-                "omise_token": token, **fields, "csrfmiddlewaretoken": csrf(form),
-            }).status_code
+            return tester.post(
+                f"{shop}/checkout/",
+                allow_redirects=False,
+                timeout=30,
+                data={
+                    "email": f"tester{n}@example.com",
+                    "name": "Card Tester",
+                    "country": "TH",
+                    "omise_token": token,
+                    **fields,
+                    "csrfmiddlewaretoken": csrf(form),
+                },
+            ).status_code
 
     return pay
 
@@ -87,8 +112,9 @@ def test_two_workers_sharing_redis_stop_card_testing_at_the_ip_limit(stack):
     with ThreadPoolExecutor(max_workers=ATTEMPTS) as pool:
         statuses = list(pool.map(send, payments))
 
-    charges = requests.get(f"{sandbox}/sandbox/api/charges?limit=100", timeout=30,
-                           auth=(env["OMISE_SECRET_KEY"], "")).json()
+    charges = requests.get(
+        f"{sandbox}/sandbox/api/charges?limit=100", timeout=30, auth=(env["OMISE_SECRET_KEY"], "")
+    ).json()
     ip_limit, _, _ = settings.CHECKOUT_VELOCITY_LIMITS["ip"]
     declines_allowed = ip_limit // settings.CHECKOUT_VELOCITY_DECLINE_POINTS
     assert charges["total"] == declines_allowed == 5

@@ -31,12 +31,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--older-than", type=int, default=120, metavar="SECONDS",
+            "--older-than",
+            type=int,
+            default=120,
+            metavar="SECONDS",
             help="Only attempts created at least this long ago (default 120): younger ones "
-                 "may still be in flight or at the bank.",
+            "may still be in flight or at the bank.",
         )
         parser.add_argument(
-            "--limit", type=int, default=200,
+            "--limit",
+            type=int,
+            default=200,
             help="At most this many attempts per run, oldest first (default 200).",
         )
         parser.add_argument(
@@ -62,8 +67,9 @@ class Command(BaseCommand):
             self.stdout.write(f"reconcile_payments: settled {settled} refund(s) of unknown outcome")
         # A cart paid twice whose refund of the later payment failed (Omise unreachable):
         # each is refunded once, whoever asks first (the refund's token is the order's).
-        refunded = [order for order in duplicates_to_refund()[:limit]
-                    if duplicate_refund(order_id=order.pk)]
+        refunded = [
+            order for order in duplicates_to_refund()[:limit] if duplicate_refund(order_id=order.pk)
+        ]
         if refunded:
             self.stdout.write(
                 f"reconcile_payments: refunded {len(refunded)} duplicate payment(s): "

@@ -37,20 +37,26 @@ class Command(BaseCommand):
         parser.add_argument("username")
         parser.add_argument("--email", default="", help="e-mail address of a new user")
         parser.add_argument(
-            "--password-from-env", metavar="VAR",
+            "--password-from-env",
+            metavar="VAR",
             help="read the password from this environment variable (scripts); default: prompt",
         )
         parser.add_argument(
-            "--set-password", action="store_true",
+            "--set-password",
+            action="store_true",
             help="prompt for a new password for an existing user",
         )
         parser.add_argument(
-            "--backup-codes", type=int, default=0, metavar="N",
+            "--backup-codes",
+            type=int,
+            default=0,
+            metavar="N",
             help="also create N single-use backup codes (replacing any old ones)",
         )
 
-    def handle(self, *args, username, email, password_from_env, set_password, backup_codes,
-               **options):
+    def handle(
+        self, *args, username, email, password_from_env, set_password, backup_codes, **options
+    ):
         if not 0 <= backup_codes <= 20:
             raise CommandError("--backup-codes must be between 0 and 20.")
         interactive = sys.stdin.isatty()
@@ -89,10 +95,12 @@ class Command(BaseCommand):
         else:
             device.confirmed = True  # scripted enrolment: whoever runs it holds the URI
             device.save(update_fields=["confirmed"])
-        self.stdout.write(self.style.SUCCESS(
-            f"{username} can now log in at {settings.SHOP_ORIGIN}/admin/ with the password "
-            "and the 6-digit code from the app."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{username} can now log in at {settings.SHOP_ORIGIN}/admin/ with the password "
+                "and the 6-digit code from the app."
+            )
+        )
 
     def _password(self, user, variable, interactive) -> str:
         if variable:

@@ -6,22 +6,54 @@ from django.db import transaction
 from shop.models import Product
 
 DEMO_PRODUCTS = [
-    ("Celadon Mug", "celadon-mug", 45000,
-     "Wheel-thrown stoneware with the jade-green celadon glaze of Chiang Mai's kilns. 350 ml."),
-    ("Indigo Tote Bag", "indigo-tote", 79000,
-     "Hand-woven cotton dyed with natural indigo in Sakon Nakhon. Sturdy enough for the market."),
-    ("Saa Paper Notebook", "saa-notebook", 25000,
-     "Mulberry-bark paper made by hand in Bo Sang. 96 blank pages, thread-bound."),
-    ("Lemongrass Candle", "lemongrass-candle", 39000,
-     "Soy wax poured with lemongrass and kaffir lime oils. About 40 hours of burn time."),
-    ("Jasmine Green Tea", "jasmine-tea", 32000,
-     "Highland green tea from Doi Mae Salong, scented with fresh jasmine. 100 g tin."),
-    ("Silk Scarf", "silk-scarf", 129000,
-     "Pure Thai silk, hand-woven on a backstrap loom in Pak Thong Chai. 180 × 50 cm."),
-    ("Teak Serving Bowl", "teak-bowl", 89000,
-     "Turned from reclaimed teak and finished with food-safe oil. 24 cm across."),
-    ("Jasmine Rice Soap", "rice-soap", 12000,
-     "Cold-process soap with rice bran and jasmine rice milk. Gentle enough for every day."),
+    (
+        "Celadon Mug",
+        "celadon-mug",
+        45000,
+        "Wheel-thrown stoneware with the jade-green celadon glaze of Chiang Mai's kilns. 350 ml.",
+    ),
+    (
+        "Indigo Tote Bag",
+        "indigo-tote",
+        79000,
+        "Hand-woven cotton dyed with natural indigo in Sakon Nakhon. Sturdy enough for the market.",
+    ),
+    (
+        "Saa Paper Notebook",
+        "saa-notebook",
+        25000,
+        "Mulberry-bark paper made by hand in Bo Sang. 96 blank pages, thread-bound.",
+    ),
+    (
+        "Lemongrass Candle",
+        "lemongrass-candle",
+        39000,
+        "Soy wax poured with lemongrass and kaffir lime oils. About 40 hours of burn time.",
+    ),
+    (
+        "Jasmine Green Tea",
+        "jasmine-tea",
+        32000,
+        "Highland green tea from Doi Mae Salong, scented with fresh jasmine. 100 g tin.",
+    ),
+    (
+        "Silk Scarf",
+        "silk-scarf",
+        129000,
+        "Pure Thai silk, hand-woven on a backstrap loom in Pak Thong Chai. 180 × 50 cm.",
+    ),
+    (
+        "Teak Serving Bowl",
+        "teak-bowl",
+        89000,
+        "Turned from reclaimed teak and finished with food-safe oil. 24 cm across.",
+    ),
+    (
+        "Jasmine Rice Soap",
+        "rice-soap",
+        12000,
+        "Cold-process soap with rice bran and jasmine rice milk. Gentle enough for every day.",
+    ),
 ]
 
 
