@@ -31,15 +31,14 @@ from django.template.loader import render_to_string
 from django.utils.csp import CSP, build_policy
 
 from security import cards
-from security.cards import (
+from security.card_fields import (
     CACHED_NAME_LENGTH,
-    first_card_number,
     is_card_field,
     is_card_field_memo,
-    might_hold_card_number,
     name_words,
     names_number_or_code,
 )
+from security.cards import first_card_number, might_hold_card_number
 
 # --- Scanning a request ------------------------------------------------------------------------
 

@@ -54,7 +54,8 @@ from django.utils.datastructures import MultiValueDict
 from django.utils.log import AdminEmailHandler
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
-from security.cards import find_card_numbers, is_card_field
+from security.card_fields import is_card_field
+from security.cards import find_card_numbers
 
 REDACTED = "[redacted]"
 _SECRET_KEY = re.compile(r"(skey_(?:test_)?)[A-Za-z0-9]+")

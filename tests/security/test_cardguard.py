@@ -14,9 +14,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpResponse, QueryDict
 from django.test import RequestFactory, override_settings
 
-from security import cardguard, cards
+from security import card_fields, cardguard, cards
+from security.card_fields import is_card_field
 from security.cardguard import CardGuardMiddleware
-from security.cards import card_brand, find_card_numbers, is_card_field, is_card_number, luhn_ok
+from security.cards import card_brand, find_card_numbers, is_card_number, luhn_ok
 from security.models import SecurityEvent
 from shop.models import Product
 
@@ -251,7 +252,7 @@ def test_long_made_up_field_names_are_judged_but_not_remembered(client):
     field name is still refused, in a form and in JSON."""
 
     def remembered():
-        return cards._is_card_field_cached.cache_info().currsize, len(
+        return card_fields._is_card_field_cached.cache_info().currsize, len(
             cardguard._card_fields_of_forms
         )
 
