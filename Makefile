@@ -6,8 +6,6 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # Debian packages the browser and TLS tests drive (never a downloaded browser).
 APT_PACKAGES := chromium nginx openssl
-# ...and the one the benchmarks add: valgrind counts the card guard's instructions.
-BENCH_APT_PACKAGES := valgrind
 
 .DEFAULT_GOAL := help
 .PHONY: help install run run-prod test test-fast lint audit bench system-deps clean
@@ -15,7 +13,7 @@ BENCH_APT_PACKAGES := valgrind
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml security/_cardscan.c
+$(VENV)/.installed: pyproject.toml
 	@interpreter=$$(scripts/find-python $(PYTHON)) || exit 1; \
 	  echo "Creating $(VENV) with $$interpreter"; \
 	  [ -x $(PY) ] || "$$interpreter" -m venv $(VENV)
@@ -85,7 +83,6 @@ run-prod: install ## Production stack on http://127.0.0.1:8001 (DEBUG off, gunic
 	  exec $(VENV)/bin/gunicorn config.wsgi -c deploy/gunicorn.conf.py
 
 bench: install ## Run the benchmarks and write bench/results.md
-	@$(MAKE) --no-print-directory system-deps APT_PACKAGES="$(BENCH_APT_PACKAGES)"
 	$(PY) -m bench
 
 clean: ## Remove the virtualenv and local state

@@ -248,7 +248,11 @@ def checkout_costs(shop: str, sandbox: str, env: dict, slug: str) -> dict:
                     data={"product": slug, "quantity": "1", "csrfmiddlewaretoken": csrf(page)},
                 )
                 form = shopper.get(f"{shop}/checkout/", timeout=30).text
-                key = re.search(r'name="attempt_key" value="([^"]+)"', form).group(1)
+                # The form's hidden fields, as a browser sends them back: the attempt key, the
+                # total and cart fingerprint the shopper was shown, the CSRF token.
+                hidden = dict(
+                    re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', form)
+                )
                 token = omise.post(
                     f"{sandbox}/sandbox/vault/tokens", json={"card": CARD}, auth=pkey, timeout=30
                 ).json()["id"]
@@ -257,12 +261,7 @@ def checkout_costs(shop: str, sandbox: str, env: dict, slug: str) -> dict:
                     f"{shop}/checkout/",
                     allow_redirects=False,
                     timeout=30,
-                    data={
-                        **BUYER,
-                        "omise_token": token,
-                        "attempt_key": key,
-                        "csrfmiddlewaretoken": csrf(form),
-                    },
+                    data={**hidden, **BUYER, "omise_token": token},
                 )
                 posts.append(time.perf_counter() - start)
                 assert answer.status_code == 302 and "/orders/" in answer.headers["Location"], (

@@ -288,6 +288,15 @@ RATE_LIMIT_IPV6_PREFIX = env.int("RATE_LIMIT_IPV6_PREFIX", default=64)
 if not 1 <= RATE_LIMIT_IPV6_PREFIX <= 128:
     raise ImproperlyConfigured("RATE_LIMIT_IPV6_PREFIX must be from 1 to 128 (default 64)")
 
+# Request bodies over this many bytes are refused with a 400 (Django's RequestDataTooBig), before
+# anything parses them or the card guard reads them: 256 KiB, as deploy/nginx.conf's
+# client_max_body_size 256k, so a deployment without nginx (a PaaS) has the same bound. The shop
+# takes no uploads; its forms, webhooks and CSP reports are a few KiB. (File parts of a
+# multipart body are not counted by Django: the shop has no file field.)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=256 * 1024)
+if DATA_UPLOAD_MAX_MEMORY_SIZE < 1:
+    raise ImproperlyConfigured("DATA_UPLOAD_MAX_MEMORY_SIZE must be a positive number of bytes")
+
 # --- Card-testing defence (checkout/velocity.py; defaults and reasons in docs/velocity.md) ----
 # An attempt costs 1 point, a declined attempt this many in all.
 CHECKOUT_VELOCITY_DECLINE_POINTS = env.int("CHECKOUT_VELOCITY_DECLINE_POINTS", default=3)

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from bisect import bisect_right
+from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import lru_cache
 from io import BytesIO
@@ -30,15 +33,23 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.template.loader import render_to_string
 from django.utils.csp import CSP, build_policy
 
-from security import cards
 from security.card_fields import (
     CACHED_NAME_LENGTH,
+    card_field_kind_memo,
+    card_number_part,
+    card_number_part_memo,
     is_card_field,
-    is_card_field_memo,
     name_words,
     names_number_or_code,
 )
-from security.cards import first_card_number, might_hold_card_number
+from security.cards import (
+    MAX_DIGITS,
+    MIN_DIGITS,
+    SEPARATORS,
+    first_card_number,
+    is_card_number,
+    might_hold_card_number,
+)
 
 # --- Scanning a request ------------------------------------------------------------------------
 
@@ -74,44 +85,162 @@ def scan_fields(fields: QueryDict, carrier: str) -> Finding | None:
     """Scan a query string or form: names and values that look like card numbers, then card
     field names.
 
-    The compiled first pass reads each name and value where it is and answers the common case,
-    nothing worth judging, alone. Otherwise all of them are joined and judged as one text
-    (names first: a card number used as a field name, a mis-built form, is found like one in a
-    value), and a number the rules confirm is mapped back to its field by its offset.
+    All names and values are joined and judged as one text (names first: a card number used
+    as a field name, a mis-built form, is found like one in a value), and a number the rules
+    confirm is mapped back to its field by its offset.
     """
     names = tuple(fields)
-    if cards.fields_need_judging(fields.lists()):
-        entries = [(name, value) for name, values in fields.lists() for value in values]
-        values = [value for _, value in entries]
-        # "\n" is no separator: entries stay apart.
-        match = first_card_number("\n".join(chain(names, values)))
+    entries = [(name, value) for name, values in fields.lists() for value in values]
+    values = [value for _, value in entries]
+    # Joined by NUL, which is neither a digit, a separator nor a word character: entries stay
+    # apart ("\n" would be a separator to the detector, joining one field's digits to the next).
+    text = "\x00".join(chain(names, values))
+    if might_hold_card_number(text):
+        match = first_card_number(text)
         if match:
             owners = [*names, *(name for name, _ in entries)]
             offsets = list(accumulate(len(entry) + 1 for entry in chain(names, values)))
             return Finding(
                 carrier, owners[bisect_right(offsets, match.start)], "card_number", match.last4
             )
-    for name in _card_fields_among(names):
+    card_fields, parts = _card_fields_among(names)
+    if parts:
+        split = _split_card_number(
+            (position, name, base, index, [_digits_of(value) for value in fields.getlist(name)])
+            for position, name, base, index in parts
+        )
+        if split:
+            return Finding(carrier, split[0], "card_number", split[1][-4:])
+    for name in card_fields:
         if any(map(_has_value, fields.getlist(name))):
             return Finding(carrier, name, "card_field")
     return None
 
 
-# The card fields among a form's names, per set of names: a form posts the same ones every
-# time. Only sets a real form could have are kept (up to 64 names of up to 200 characters),
-# and at most 256 of them: under 15 MB even of 4-byte characters, whatever is sent.
-_card_fields_of_forms: dict[tuple[str, ...], tuple[str, ...]] = {}
+# A form's names that could hold a card number or a part of one: (position among the names,
+# name, base, index), base and index as card_fields.card_number_part gives them.
+_Parts = tuple[tuple[int, str, tuple[str, ...], int | None], ...]
+
+# The card fields and card-number parts among a form's names, per set of names: a form posts
+# the same ones every time. Only sets a real form could have are kept (up to 64 names of up
+# to 200 characters), and at most 256 of them: under 15 MB even of 4-byte characters,
+# whatever is sent.
+_card_fields_of_forms: dict[tuple[str, ...], tuple[tuple[str, ...], _Parts]] = {}
 
 
-def _card_fields_among(names: tuple[str, ...]) -> tuple[str, ...]:
+def _card_fields_among(names: tuple[str, ...]) -> tuple[tuple[str, ...], _Parts]:
     found = _card_fields_of_forms.get(names)
     if found is None:
-        found = tuple(name for name in names if is_card_field(name))
+        parts = ((i, name, card_number_part(name)) for i, name in enumerate(names))
+        found = (
+            tuple(name for name in names if is_card_field(name)),
+            tuple((i, name, part[0], part[1]) for i, name, part in parts if part),
+        )
         if len(names) <= 64 and max(map(len, names), default=0) <= CACHED_NAME_LENGTH:
             if len(_card_fields_of_forms) >= 256:
                 _card_fields_of_forms.clear()
             _card_fields_of_forms[names] = found
     return found
+
+
+# --- A card number split over several fields ---------------------------------------------------
+
+_NO_SEPARATORS = dict.fromkeys(map(ord, SEPARATORS))
+
+
+def _digits_of(value: object) -> str | None:
+    """A value's digits in ASCII, separators dropped, when it holds digits and nothing else
+    (at most a card number's worth); None otherwise. A JSON integer counts by its digits."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value) if value >= 0 else ""
+    if not isinstance(value, str) or len(value) > 4 * MAX_DIGITS:
+        return None
+    digits = value.translate(_NO_SEPARATORS)
+    if not digits or len(digits) > MAX_DIGITS or not digits.isdecimal():
+        return None
+    if not digits.isascii():  # full-width, Thai, Arabic-Indic… digits, as the detector reads
+        digits = "".join(str(unicodedata.decimal(char)) for char in digits)
+    return digits
+
+
+# Each field that may hold a card number or a part of one: its position among the fields, its
+# name, base (its card words without the index), index, and the digits of each of its values
+# in order (None for a value that is not all digits).
+_PartField = tuple[int, str, tuple[str, ...], int | None, list[str | None]]
+
+
+def _split_card_number(fields: Iterable[_PartField]) -> tuple[str, str] | None:
+    """A card number whose digits are spread over several fields, as (the first field's
+    name, the number), or None. Joined in order:
+
+    (a) fields named as parts of one number with an index (`card1`…`card4`, `card_number_1`,
+        `cc_1`, `ccnum[0]`, `card[number][1]`), by index, a base name without an index first;
+    (b) the values of one name repeated (`card=4242&card=4242&…`, a JSON list);
+    (c) consecutive fields with card-number names (`cc_number=42424242&cc_number_end=…`).
+
+    Only names with a card word count (card_fields.card_number_part): quantities, phones,
+    postcodes and product ids are never joined. A window of whole values is a card number when
+    its 12–19 digits pass the detector's rules (brand, length, Luhn).
+    """
+    fields = list(fields)
+    # (b) one name repeated
+    for _position, name, _base, _index, digits in fields:
+        if len(digits) > 1:
+            found = _card_in_parts([(name, d) for d in digits])
+            if found:
+                return found
+    # (a) by base, in index order
+    by_base: dict[tuple[str, ...], list[_PartField]] = {}
+    for field in fields:
+        by_base.setdefault(field[2], []).append(field)
+    for group in by_base.values():
+        if len(group) > 1 and any(field[3] is not None for field in group):
+            ordered = sorted(group, key=lambda field: -1 if field[3] is None else field[3])
+            found = _card_in_parts([(f[1], d) for f in ordered for d in f[4]])
+            if found:
+                return found
+    # (c) consecutive card-number fields, each value in its turn; any other field between
+    # two of them breaks the run
+    parts: list[tuple[str, str | None]] = []
+    for i, (position, name, _base, _index, digits) in enumerate(fields):
+        if i and position != fields[i - 1][0] + 1:
+            parts.append((name, None))
+        parts.extend((name, d) for d in digits)
+    return _card_in_parts(parts)
+
+
+def _card_in_parts(parts: list[tuple[str, str | None]]) -> tuple[str, str] | None:
+    """The first window of two or more consecutive parts (None breaks a run) whose joined
+    digits are a card number: (the first part's name, the number). Each start tries at most
+    MAX_DIGITS parts (every part holds a digit), so this is linear in the parts."""
+    for start in range(len(parts) - 1):
+        joined = ""
+        for end in range(start, min(len(parts), start + MAX_DIGITS)):
+            digits = parts[end][1]
+            if digits is None:
+                break
+            joined += digits
+            if len(joined) > MAX_DIGITS:
+                break
+            if end > start and len(joined) >= MIN_DIGITS and is_card_number(joined):
+                return parts[start][0], joined
+    return None
+
+
+def _json_parts(node: dict, path: tuple[str, ...]) -> Iterator[_PartField]:
+    """A JSON object's members that may hold a card number or a part of one, in order: a
+    string or integer, or a list of them (a name repeated). The name of the object directly
+    around them counts (`{"card": {"1": "4242", "2": …}}`)."""
+    parent = path[-1] if path else ""
+    for position, (key, value) in enumerate(node.items()):
+        part = card_number_part_memo(str(key), parent)
+        if part is None:
+            continue
+        values = value if isinstance(value, list) else [value]
+        if values and all(isinstance(v, str | int) and not isinstance(v, bool) for v in values):
+            yield position, str(key), part[0], part[1], [_digits_of(v) for v in values]
+        else:
+            yield position, str(key), part[0], part[1], [None]  # breaks a run of parts
 
 
 def scan_json(data: object, *, raw_is_clear: bool = False) -> Finding | None:
@@ -132,10 +261,20 @@ def scan_json(data: object, *, raw_is_clear: bool = False) -> Finding | None:
         node, path, omise_card = stack.pop()
         if isinstance(node, dict):
             is_omise_card = node.get("object") == "card" and "number" not in node
+            # A number split over members (short parts, which the body's own text never shows
+            # as a number): judged always, before the names, so the refusal keeps its last4.
+            split = _split_card_number(_json_parts(node, path))
+            if split:
+                return Finding("json", split[0], "card_number", split[1][-4:])
             for key, value in node.items():
                 key = str(key)
-                refused = is_card_field_memo(key, path) and (
-                    not is_omise_card or names_number_or_code(name_words(key))
+                # An Omise card object may hold its expiry and the cardholder's phone_number,
+                # never a security code or a field its own name calls a card number.
+                kind = card_field_kind_memo(key, path)
+                refused = kind is not None and (
+                    not is_omise_card
+                    or kind == "security_code"
+                    or names_number_or_code(name_words(key))
                 )
                 if refused and _has_value(value):
                     last4 = ""
@@ -152,29 +291,48 @@ def scan_json(data: object, *, raw_is_clear: bool = False) -> Finding | None:
         elif isinstance(node, float) or (
             isinstance(node, str | int) and not isinstance(node, bool) and not raw_is_clear
         ):
-            match = first_card_number(node if isinstance(node, str) else str(node))
+            if isinstance(node, float) and node.is_integer():
+                text = str(int(node))  # 4242424242424242.0, as int(value) reads it
+            else:
+                text = node if isinstance(node, str) else str(node)
+            match = first_card_number(text)
             if match:
                 return Finding("json", path[-1] if path else "", "card_number", match.last4)
     return None
 
 
-# A JSON escape for a character a card number is written with: 0-9 (U+0030–0039), space, dash.
-_ESCAPED_NUMBER_CHARACTER = re.compile(rb"\\u00(?:3[0-9]|2[0dD])")
-# Any other \u escape: one character that is none of those, whatever the hex digits say.
+# A JSON \u escape, and its hex digits.
 _JSON_ESCAPE = re.compile(rb"\\u[0-9A-Fa-f]{4}")
+_JSON_ESCAPE_HEX = re.compile(rb"\\u([0-9A-Fa-f]{4})")
+# The short escapes for whitespace, which the detector reads as separators: \t \n \f \r.
+_JSON_SEPARATOR_ESCAPE = re.compile(rb"\\[tnfr]")
+_SEPARATOR_SET = frozenset(SEPARATORS)
+
+
+def _escapes_spell_number_characters(body: bytes) -> bool:
+    """Does a `\\u` escape in the body stand for a digit of any script or a separator (NBSP,
+    an en dash, a dot…), or a short escape for whitespace (`\\n`)? Each distinct escape is
+    judged once: text of another script escaped throughout holds a few hundred at most."""
+    if _JSON_SEPARATOR_ESCAPE.search(body):
+        return True
+    for hexdigits in set(_JSON_ESCAPE_HEX.findall(body)):
+        char = chr(int(hexdigits, 16))
+        if char.isdecimal() or char in _SEPARATOR_SET:
+            return True
+    return False
 
 
 def _raw_json_is_clear(body: bytes) -> bool:
     """Can one search of a JSON body's own text stand for searching each value in it?
 
     Yes for UTF-8 text in which no card number shows once each `\\u` escape is read as the
-    one character it is (none may spell a digit, a space or a dash): every string, name and
-    integer is then written there as it is, between quotes, commas or brackets that no card
-    number crosses. Read as text, the hex digits of `\\u00a0` would glue onto a number that
-    follows and hide it. Not for UTF-16 or UTF-32 (json.loads reads them too; their NUL bytes
-    would hide the digits).
+    one character it is (none may spell a digit of any script or a separator, nor may a short
+    escape spell whitespace): every string, name and integer is then written there as it is,
+    between quotes, commas or brackets that no card number crosses. Read as text, the hex
+    digits of `\\u00e9` would glue onto a number that follows and hide it. Not for UTF-16 or
+    UTF-32 (json.loads reads them too; their NUL bytes would hide the digits).
     """
-    if b"\x00" in body or _ESCAPED_NUMBER_CHARACTER.search(body):
+    if b"\x00" in body or _escapes_spell_number_characters(body):
         return False
     try:
         text = _JSON_ESCAPE.sub(b"?", body).decode("utf-8")
@@ -222,15 +380,45 @@ def scan_request(request: HttpRequest) -> Finding | None:
     if _is_json(content_type):
         try:
             # The raw bytes, as a view's json.loads(request.body) reads them: that also
-            # detects UTF-16 and UTF-32, which a decode as UTF-8 would turn into noise.
-            data = json.loads(request.body)
+            # detects UTF-16 and UTF-32, which a decode as UTF-8 would turn into noise. An
+            # object's repeated name keeps all its values (json.loads keeps the last).
+            data = json.loads(request.body, object_pairs_hook=_keeping_repeated_names)
         except (ValueError, RecursionError):
             pass  # not valid JSON: scanned as the text it is
         else:
             return scan_json(data, raw_is_clear=_raw_json_is_clear(request.body))
-    text = request.body.decode(request.encoding or "utf-8", errors="replace")
-    match = first_card_number(text)
-    return Finding("text", "", "card_number", match.last4) if match else None
+    return scan_text(request.body, request.encoding)
+
+
+def _keeping_repeated_names(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """A JSON object as a dict, where a name given more than once holds the list of all its
+    values in order: `{"cvv": "123", "cvv": ""}` must not hide the first, and
+    `{"card": "4242", "card": "4242", …}` is a number split over one name repeated."""
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    repeated: dict[str, list[object]] = {}
+    for key, value in pairs:
+        repeated.setdefault(key, []).append(value)
+    return {key: values[0] if len(values) == 1 else values for key, values in repeated.items()}
+
+
+def scan_text(body: bytes, encoding: str | None) -> Finding | None:
+    """A body of another type, or one that is not valid JSON, searched as text: as decoded in
+    its declared charset (what a view reads) and, for any other charset, also as UTF-8, so
+    that a declaration (UTF-16, EBCDIC) cannot hide digits that arrived as ASCII bytes.
+    security/charset.py refuses such charsets before the guard; this holds without it too."""
+    codec = encoding or "utf-8"
+    texts = []
+    with suppress(LookupError):  # no codec by that name (rot13 is none for bytes): bytes alone
+        texts.append(body.decode(codec, errors="replace"))
+    if codec.lower().replace("_", "-") not in {"utf-8", "utf8"}:
+        texts.append(body.decode("utf-8", errors="replace"))
+    for text in texts:
+        match = first_card_number(text)
+        if match:
+            return Finding("text", "", "card_number", match.last4)
+    return None
 
 
 # --- The middleware ----------------------------------------------------------------------------

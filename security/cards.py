@@ -1,107 +1,279 @@
-"""The card detector: card numbers in any text, and the names card forms give their fields.
+"""The card detector: card numbers in any text, as people type them.
 
-Pure Python over strings (no Django), shared by the card guard (`security/cardguard.py`),
-which refuses requests carrying card data, and the log scrubber (`security/logscrub.py`),
-which masks card numbers in every log record. Neither imports the other.
+Pure Python over strings (no Django, no compiled code), shared by the card guard
+(`security/cardguard.py`), which refuses requests carrying card data, and the log scrubber
+(`security/logscrub.py`), which masks card numbers in every log record. Neither imports the
+other. Field names are `security/card_fields.py`'s business.
 
-* `find_card_numbers(text)` finds card numbers inside any text: runs of 13–19 ASCII digits,
-  optionally split by single spaces or dashes, that pass the Luhn check and carry a known
-  brand prefix and length (Visa, Mastercard incl. the 2-series, Amex, JCB, UnionPay, Diners,
-  Discover). It works left to right in time linear in the text (no backtracking blow-up).
-  A first pass names the stretches of digits worth judging: compiled from security/_cardscan.c
-  where a C compiler was at hand at install time, in Python otherwise; both lead to the same
-  findings (tests/security/test_cardguard_compiled.py), the compiled one about ten times faster.
-* `is_card_field(name)` recognises the names real card forms give their fields
-  (`card_number`, `cardNumber`, `cc-number`, `card[number]`, `cvv`, `security_code`,
-  `expiration_month`, `exp_year`, …), but not the shop's legitimate ones (`card` holding a
-  `tokn_` id, `omise_token`, `card_last_digits`).
+`find_card_numbers(text)` finds, left to right and without overlap, every card number in a
+text:
+
+* **Digits of any script.** Python knows each decimal digit's value: full-width `４２４２`,
+  Thai `๔๒๔๒`, Arabic-Indic, Persian, Devanagari, Bengali, Lao… count like ASCII digits, alone
+  or mixed with them.
+* **Any grouping, any separator.** Groups of digits joined by up to `MAX_SEPARATOR_RUN`
+  separators: any Unicode whitespace (space, NBSP, narrow NBSP, ideographic space, tab,
+  newline…), any dash or hyphen (en and em dash, minus sign, soft hyphen…), dots, and the
+  invisible joiners a paste can carry (zero-width space, word joiner, BOM).
+* **A window of whole groups** of 12 to 19 digits (a card number followed by its CVV is still
+  found) whose prefix and length belong to a card network in `BRANDS` and whose Luhn sum holds.
+  The longest valid window from a group wins, so a mask covers all of a 19-digit number.
+
+What is not a card number, whatever its digits:
+
+* A stretch joined to an identifier: touching an ASCII letter, digit or underscore, or joined to
+  one by a dash (`tokn_…`, `LG-2025…`); and groups chained by dashes to it.
+* A window right after `+`: an international phone number.
+* Part of a token joined by single dashes or dots (`081-234-5678`, `1-2345-67890-12-3`,
+  `1.290.00`): a window starts and ends at a token's edges, never inside one.
+* A 13-digit number that is a valid Thai national or tax ID (its 13th digit is the mod-11 check
+  of the first twelve), however it is grouped, and every shorter window inside it: shoppers
+  give it for tax invoices, and 13-digit cards are all but extinct. A longer card number that
+  starts like one is still a card. Numbers of 11 digits or fewer (phones, postcodes,
+  timestamps) are below the minimum.
+
+Linear time: one regular expression whose repetitions cannot overlap (a digit, or a bounded run
+of separators then a digit) finds each stretch once; within a stretch each group start tries at
+most one window per allowed length, looked up in constant time. docs/card-guard.md has the
+brand table with its sources, the rules, the legitimate corpus and the measurements.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+import unicodedata
+from bisect import bisect_left
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import accumulate
+from operator import mul
 
-# --- Card numbers ------------------------------------------------------------------------------
+MIN_DIGITS, MAX_DIGITS = 12, 19
+# Separators allowed in a row between two groups ("4242 - 4242", "4242\r\n4242").
+MAX_SEPARATOR_RUN = 4
 
-MIN_DIGITS, MAX_DIGITS = 13, 19
-
-# Brand → (prefix ranges as (low, high) over the first N digits, allowed lengths).
-# Ranges are inclusive and compared on a prefix of the same width as the bounds.
+# --- The card networks ---------------------------------------------------------------------
+# Brand → (prefix ranges, lengths). A range (low, high) is compared on the number's first
+# len(low) digits, inclusive. From the public IIN ranges (ISO/IEC 7812 issuer identification
+# numbers as the networks publish them; docs/card-guard.md lists the sources).
+_ALL = range(12, 20)
 BRANDS: dict[str, tuple[tuple[tuple[str, str], ...], frozenset[int]]] = {
-    "visa": ((("4", "4"),), frozenset({13, 16, 19})),
-    "mastercard": ((("51", "55"), ("2221", "2720")), frozenset({16})),
+    "visa": ((("4", "4"),), frozenset({13, 16, 17, 18, 19})),
+    "mastercard": ((("51", "55"), ("2221", "2720")), frozenset(range(16, 20))),
     "amex": ((("34", "34"), ("37", "37")), frozenset({15})),
     "jcb": ((("3528", "3589"),), frozenset(range(16, 20))),
-    "unionpay": ((("62", "62"),), frozenset(range(16, 20))),
+    "unionpay": ((("62", "62"), ("8100", "8171")), frozenset(range(14, 20))),
     "diners": (
         (("300", "305"), ("3095", "3095"), ("36", "36"), ("38", "39")),
         frozenset(range(14, 20)),
     ),
     "discover": ((("6011", "6011"), ("644", "649"), ("65", "65")), frozenset(range(16, 20))),
+    "maestro": (
+        (
+            ("5018", "5018"),
+            ("5020", "5020"),
+            ("5038", "5038"),
+            ("5893", "5893"),
+            ("6304", "6304"),
+            ("6759", "6759"),
+            ("6761", "6763"),
+        ),
+        frozenset(_ALL),
+    ),
+    "mir": ((("2200", "2204"),), frozenset(range(16, 20))),
+    "rupay": (
+        (("60", "60"), ("65", "65"), ("81", "82"), ("508", "508"), ("353", "353"), ("356", "356")),
+        frozenset({16}),
+    ),
+    "troy": ((("65", "65"), ("9792", "9792")), frozenset({16})),
+    "verve": (
+        (("506099", "506198"), ("507865", "507964"), ("650002", "650027")),
+        frozenset({16, 18, 19}),
+    ),
+    "elo": (
+        (
+            ("401178", "401179"),
+            ("431274", "431274"),
+            ("438935", "438935"),
+            ("451416", "451416"),
+            ("457393", "457393"),
+            ("457631", "457632"),
+            ("504175", "504175"),
+            ("506699", "506778"),
+            ("509000", "509999"),
+            ("627780", "627780"),
+            ("636297", "636297"),
+            ("636368", "636368"),
+            ("650031", "650033"),
+            ("650035", "650051"),
+            ("650405", "650439"),
+            ("650485", "650538"),
+            ("650541", "650598"),
+            ("650700", "650718"),
+            ("650720", "650727"),
+            ("650901", "650978"),
+            ("651652", "651679"),
+            ("655000", "655019"),
+            ("655021", "655058"),
+        ),
+        frozenset({16}),
+    ),
+    "hipercard": (
+        (("384100", "384100"), ("384140", "384140"), ("384160", "384160"), ("606282", "606282")),
+        frozenset({13, 16, 19}),
+    ),
+    "dankort": ((("5019", "5019"),), frozenset({16})),
+    "interpayment": ((("636", "636"),), frozenset(range(16, 20))),
+    "instapayment": ((("637", "639"),), frozenset({16})),
+    "lankapay": ((("357111", "357111"),), frozenset({16})),
+    "uzcard": ((("8600", "8600"),), frozenset({16})),
+    "humo": ((("9860", "9860"),), frozenset({16})),
+    "gpn": (
+        (("1946", "1946"), ("50", "50"), ("56", "56"), ("58", "58"), ("60", "63")),
+        frozenset({16, 18, 19}),
+    ),
+    "borica": ((("2205", "2205"),), frozenset({16})),
 }
 
-# A run of digit groups joined by at most one space or dash, at least 13 digits long. Each
-# repetition consumes "digit" or "separator digit" with no overlap between the alternatives,
-# so the engine never backtracks more than the 13-digit minimum: linear in the text.
-_RUN = re.compile(r"[0-9](?:[ -]?[0-9]){12,}")
-# The first pass in Python (`_python_candidates`, used where security/_cardscan.c is not built),
-# with C-speed builtins: each character is mapped to "0" if it can be part of a card number as
-# printed (a digit, a space, a dash) and to "x" otherwise; a card number then lies in a run of
-# at least 13 "0"s, which bytes.find locates (a needle of one byte value skips fast over
-# prose). Only runs that really hold a window (checked by a regex) reach the precise rules.
-_CLASSES = bytes(ord("0") if chr(i) in "0123456789 -" else ord("x") for i in range(256))
-_MIN_RUN = b"0" * 13
-# A window's own shape, checked by that regex at each run.
-# Only at the start of a group of digits: a number starts with a group (13 plain digits, or a
-# printed group of four); inside a group, no window starts.
-_WINDOW = re.compile(r"(?<![0-9])(?:[0-9]{13}|[0-9]{4}[ -][0-9](?:[ -]?[0-9]){8})")
-# The rest of a stretch of digits, spaces and dashes, from a given position.
-_STRETCH_TAIL = re.compile(r"[0-9 -]*")
-_DIGITS = "0123456789"
-_STRETCH_CHARS = "0123456789 -"
-_GROUP = re.compile(r"[0-9]+")
+
+def _expand(low: str, high: str) -> Iterator[str]:
+    width = len(low)
+    for value in range(int(low), int(high) + 1):
+        yield str(value).zfill(width)
 
 
-def luhn_ok(digits: str) -> bool:
-    """The Luhn (mod 10) checksum every payment card number satisfies."""
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if position % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
+# Every prefix of every range → the brands (with their lengths) it opens: a number's brands are
+# the entries of its first 1…7 digits, seven dictionary lookups.
+_PREFIXES: dict[str, list[tuple[str, frozenset[int]]]] = {}
+for _brand, (_ranges, _lengths) in BRANDS.items():
+    for _low, _high in _ranges:
+        for _prefix in _expand(_low, _high):
+            _PREFIXES.setdefault(_prefix, []).append((_brand, _lengths))
+_LONGEST_PREFIX = max(map(len, _PREFIXES))
+_LENGTHS: dict[str, frozenset[int]] = {
+    prefix: frozenset().union(*(lengths for _, lengths in entries))
+    for prefix, entries in _PREFIXES.items()
+}
+
+
+def _lengths_for(digits: str, start: int = 0) -> frozenset[int]:
+    """The lengths a card number starting at `digits[start:]` may have, by its prefix."""
+    found: frozenset[int] = frozenset()
+    for width in range(1, _LONGEST_PREFIX + 1):
+        lengths = _LENGTHS.get(digits[start : start + width])
+        if lengths:
+            found = found | lengths
+    return found
+
+
+# The lengths by a window's first four digits, for all 10,000 of them; the few 4-digit
+# prefixes that longer ranges (Elo, Verve, Hipercard…) refine are looked up digit by digit.
+_SHALLOW = 4
+_LENGTHS_BY_4 = {
+    f"{n:04d}": tuple(sorted(_lengths_for(f"{n:04d}"), reverse=True)) for n in range(10_000)
+}
+_DEEPER = frozenset(prefix[:_SHALLOW] for prefix in _LENGTHS if len(prefix) > _SHALLOW)
+
+
+def _lengths_at(digits: str, start: int) -> tuple[int, ...]:
+    """`_lengths_for(digits, start)`, longest first: one lookup for most prefixes."""
+    prefix = digits[start : start + _SHALLOW]
+    if prefix in _DEEPER:
+        return tuple(sorted(_lengths_for(digits, start), reverse=True))
+    return _LENGTHS_BY_4[prefix]
 
 
 def card_brand(digits: str) -> str | None:
-    """The brand whose prefix and length match these digits, or None (no Luhn check here)."""
-    for brand, (ranges, lengths) in BRANDS.items():
-        if len(digits) not in lengths:
-            continue
-        for low, high in ranges:
-            if low <= digits[: len(low)] <= high:
+    """The network of these digits (most specific prefix first), or None; no Luhn check."""
+    for width in range(min(_LONGEST_PREFIX, len(digits)), 0, -1):
+        for brand, lengths in _PREFIXES.get(digits[:width], ()):
+            if len(digits) in lengths:
                 return brand
     return None
 
 
+_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")
+
+
+def luhn_ok(digits: str) -> bool:
+    """The Luhn (mod 10) checksum every payment card number satisfies (ASCII digits)."""
+    data = digits.encode("ascii")
+    return (sum(data[-1::-2]) + sum(data[-2::-2].translate(_DOUBLED)) - 48 * len(data)) % 10 == 0
+
+
+def is_thai_national_id(digits: str) -> bool:
+    """13 ASCII digits whose last is the mod-11 check digit of the first twelve: a Thai
+    national ID, which is also the tax ID of a person (and, starting with 0, of a company)."""
+    if len(digits) != 13 or not digits.isascii() or not digits.isdigit():
+        return False
+    total = sum(int(d) * (13 - i) for i, d in enumerate(digits[:12]))
+    return (11 - total % 11) % 10 == int(digits[12])
+
+
 def is_card_number(digits: str) -> bool:
-    """True for 13–19 plain digits with a known brand prefix and length and a valid Luhn sum."""
+    """True for 12–19 ASCII digits of a known network's prefix and length with a valid Luhn
+    sum, unless they are a Thai national ID."""
     return (
         MIN_DIGITS <= len(digits) <= MAX_DIGITS
         and digits.isascii()
         and digits.isdigit()
-        and card_brand(digits) is not None
+        and len(digits) in _lengths_for(digits)
         and luhn_ok(digits)
+        and not is_thai_national_id(digits)
     )
+
+
+# --- Reading text ----------------------------------------------------------------------------
+
+_WHITESPACE = "\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_INVISIBLE = "\u00ad\u180e\u200b-\u200d\u2060\ufeff"  # soft hyphen, zero-width joiners, BOM
+_DASH_CHARS = (
+    "\\-\u058a\u05be\u1400\u1806\u2010-\u2015\u2053\u207b\u208b\u2212\u2e17\u2e1a\u2e3a\u2e3b"
+    "\u2e40\u301c\u3030\u30a0\ufe31\ufe32\ufe58\ufe63\uff0d"
+)
+_DOTS = ".\u00b7\u2024\u2027\u30fb\ufe52\uff0e\uff65"
+_SEPARATOR_CLASS = f"[{_WHITESPACE}{_INVISIBLE}{_DASH_CHARS}{_DOTS}]"
+# A stretch: digits joined by short runs of separators, at least MIN_DIGITS digits. Each
+# repetition is "separators, then a digit": the two never overlap, so no backtracking blow-up.
+_STRETCH = re.compile(rf"\d(?:{_SEPARATOR_CLASS}{{0,{MAX_SEPARATOR_RUN}}}\d){{{MIN_DIGITS - 1},}}")
+_GROUP = re.compile(r"\d+")
+_SEPARATOR = re.compile(_SEPARATOR_CLASS)
+_DASH = re.compile(f"[{_DASH_CHARS}]")
+# Every separator character, for callers that build text the detector must not join.
+SEPARATORS = (
+    "".join(chr(code) for code in range(0x3100) if _SEPARATOR.fullmatch(chr(code)))
+    + "\ufe31\ufe32\ufe52\ufe58\ufe63\ufeff\uff0d\uff0e\uff65"
+)
+
+
+_DASHES = frozenset(char for char in SEPARATORS if _DASH.fullmatch(char))
+_SINGLE_JOINT = re.compile(rf"(?<=\d)[{_DASH_CHARS}{_DOTS}](?=\d)")
+_JOINTS = _DASHES | frozenset(_DOTS)
+
+
+class _Normalise(dict):
+    """`str.translate` table of a stretch: a digit of any script → its ASCII digit, a
+    separator → nothing. Filled on first sight of each character (stretches hold few kinds)."""
+
+    def __missing__(self, code: int) -> str | None:
+        char = chr(code)
+        value: str | None = char
+        if _SEPARATOR.fullmatch(char):
+            value = None
+        elif char.isdecimal():
+            value = str(unicodedata.decimal(char))
+        self[code] = value
+        return value
+
+
+_NORMALISE = _Normalise()
 
 
 @dataclass(frozen=True)
 class CardMatch:
     start: int  # span in the scanned text, separators included
     end: int
-    digits: str  # the number without separators
+    digits: str  # the number in ASCII digits, without separators
 
     @property
     def last4(self) -> str:
@@ -117,145 +289,124 @@ def _joined_to_word(text: str, index: int, step: int) -> bool:
     `step`) by one? Out of range is not."""
     if not 0 <= index < len(text):
         return False
-    if text[index] == "-":
+    if _DASH.fullmatch(text[index]):
         index += step
         return 0 <= index < len(text) and _is_word_char(text[index])
     return _is_word_char(text[index])
 
 
 def find_card_numbers(text: str) -> Iterator[CardMatch]:
-    """Every card number in `text`, left to right, non-overlapping.
-
-    A candidate is a whole-group window of a digit run (so "4242 4242 4242 4242 123", a
-    number followed by its CVV, is still found). A number split by separators must start with
-    a group of four digits, as every brand prints it (4-4-4-4, Amex 4-6-5, Diners 4-6-4):
-    this keeps "3 34000 0812345678" (quantity, postcode, phone) from being read as one number.
-    A window that touches a letter, digit or underscore, or is joined to one by a dash, is
-    part of an identifier (`tokn_…`, `LG-2025…`); one right after a `+` is an international
-    phone number: neither is a card number. A plain run of more than 19 digits is an id.
-    """
-    positions = _candidates(text)
-    # The compiled pass answers most text with an empty list: nothing to judge, no generator.
-    return _find_at(text, positions) if positions else iter(())
-
-
-def _find_at(text: str, positions: Iterable[int]) -> Iterator[CardMatch]:
-    """The card numbers in the stretches around `positions` (the first pass's, one per
-    stretch, in ascending order)."""
-    for position in positions:
-        start, end = _stretch_around(text, position, position + 1)
-        yield from _find_in_stretch(text, start, end)
-
-
-def _shape(text: str) -> bytes:
-    """`text` as character classes, one byte per character. latin-1 with "replace" keeps one
-    byte per character (anything else becomes "?", which is no digit), so positions line up."""
-    return text.encode("latin-1", "replace").translate(_CLASSES)
-
-
-def _python_candidates(text: str) -> Iterator[int]:
-    """Positions in `text` where a card-number window starts: one per stretch of digits,
-    spaces and dashes that holds one (the stretch is then examined whole)."""
-    shape = _shape(text)
-    found = shape.find(_MIN_RUN)
-    while found != -1:
-        end = shape.find(b"x", found)  # the stretch ends at the next other character
-        if end == -1:
-            end = len(shape)
-        window = _WINDOW.search(text, found, end)
-        if window:
-            yield window.start()
-        found = shape.find(_MIN_RUN, end)
-
-
-try:
-    # The same first pass in C (security/_cardscan.c), built by `pip install -e .`: it skips most
-    # prose unread and also drops stretches whose windows all fail the Luhn check, so the rules
-    # below judge a handful of stretches where the Python search hands them thousands.
-    from security import _cardscan
-except ImportError:  # built without a C compiler: the Python search, same findings
-    _compiled_candidates: Callable[[str], list[int]] | None = None
-    _compiled_any_candidate: Callable[[Iterable[tuple[str, list[str]]]], bool] | None = None
-else:
-    _compiled_candidates = getattr(_cardscan, "candidates", None)
-    # Missing from a module built before the C source gained it: forms are then joined and
-    # searched whole, still compiled (the system check shop.W002 says to rebuild).
-    _compiled_any_candidate = getattr(_cardscan, "any_candidate", None)
-
-_candidates: Callable[[str], Iterable[int]] = _compiled_candidates or _python_candidates
-
-
-def fields_need_judging(lists: Iterable[tuple[str, list[str]]]) -> bool:
-    """False when the compiled first pass finds nothing worth judging in a form's names and
-    values, read where they are; True otherwise (and always without the compiled pass)."""
-    return _compiled_any_candidate is None or bool(_compiled_any_candidate(lists))
-
-
-def _stretch_around(text: str, start: int, end: int) -> tuple[int, int]:
-    """The whole stretch of digits, spaces and dashes around a candidate, digit to digit."""
-    while start > 0 and text[start - 1] in _STRETCH_CHARS:
-        start -= 1
-    tail = _STRETCH_TAIL.match(text, end)
-    assert tail is not None  # "[0-9 -]*" matches anywhere, if only the empty string
-    end = tail.end()
-    while text[start] not in _DIGITS:
-        start += 1
-    while text[end - 1] not in _DIGITS:
-        end -= 1
-    return start, end
+    """Every card number in `text`, left to right, non-overlapping (see the module docstring)."""
+    for stretch in _STRETCH.finditer(text):
+        yield from _find_in_stretch(text, stretch.start(), stretch.end())
 
 
 def _find_in_stretch(text: str, start: int, end: int) -> Iterator[CardMatch]:
-    stretch = text[start:end]
-    if len(stretch) - stretch.count(" ") - stretch.count("-") < MIN_DIGITS:
-        return  # e.g. "12 - 34 - 56 - 78": long enough, but too few digits
-    for run in _RUN.finditer(text, start, end):
-        groups = [(g.start(), g.end()) for g in _GROUP.finditer(text, run.start(), run.end())]
-        run_start, run_end = run.start(), run.end()
-        start_blocked = _joined_to_word(text, run_start - 1, -1) or (
-            run_start > 0 and text[run_start - 1] == "+"
-        )
-        end_blocked = _joined_to_word(text, run_end, +1)
-        # Groups chained by dashes to a blocked start or end belong to that identifier too:
-        # in "LG-20254256-4533 0742286081" no window may start at 4533.
-        first_free = 0
-        if start_blocked:
-            first_free = 1
-            while first_free < len(groups) and text[groups[first_free][0] - 1] == "-":
-                first_free += 1
-        last_free = len(groups) - 1
-        if end_blocked:
-            last_free -= 1
-            while last_free >= 0 and text[groups[last_free][1]] == "-":
-                last_free -= 1
-        i = 0
-        while i < len(groups):
-            found = None
-            if i >= first_free:
-                digits = ""
-                # A separated number starts with a 4-digit group; otherwise only the group
-                # itself can be a (plain) number.
-                last = (
-                    last_free + 1 if groups[i][1] - groups[i][0] == 4 else min(i + 1, last_free + 1)
-                )
-                # At most 19 digits per window, so this inner loop is bounded: linear overall.
-                for j in range(i, last):
-                    digits += text[groups[j][0] : groups[j][1]]
-                    if len(digits) > MAX_DIGITS:
-                        break
-                    if len(digits) < MIN_DIGITS:
-                        continue
-                    if card_brand(digits) and luhn_ok(digits):
-                        # Keep extending: the longest valid window from this group wins,
-                        # so a log mask covers all of a 19-digit number, not a lucky head.
-                        found = CardMatch(groups[i][0], groups[j][1], digits)
-            if found:
-                yield found
-                # continue after this number; its groups cannot start another one
-                while i < len(groups) and groups[i][0] < found.end:
-                    i += 1
+    raw = text[start:end]
+    joined = raw if raw.isascii() and raw.isdigit() else raw.translate(_NORMALISE)
+    groups = [group.span() for group in _GROUP.finditer(text, start, end)]
+    # cum[k]: digits before group k; a window of groups i..j is joined[cum[i]:cum[j + 1]].
+    cum = list(accumulate((b - a for a, b in groups), initial=0))
+    # Where a window may end: after a group not joined to the next by a single dash or dot.
+    ends = set(cum)
+    # Single dashes or dots between two digits: the joints inside a token, where no window
+    # starts or ends (found by one regex pass; most stretches have none).
+    joints = {joint.start() for joint in _SINGLE_JOINT.finditer(text, start, end)}
+    if joints:
+        ends.difference_update(cum[k + 1] for k, (_, b) in enumerate(groups) if b in joints)
+    first, last = 0, len(groups) - 1
+    if _joined_to_word(text, start - 1, -1) or (start > 0 and text[start - 1] == "+"):
+        first = 1  # the first group belongs to what precedes it, and so do groups dashed to it
+        while first <= last and _dashed(text, groups[first - 1][1], groups[first][0]):
+            first += 1
+    if _joined_to_word(text, end, +1):
+        last -= 1
+        while last >= first and _dashed(text, groups[last][1], groups[last + 1][0]):
+            last -= 1
+    limit = cum[last + 1] if last >= 0 else 0  # no window may end past the last free group
+    luhn: _LuhnSums | None = None
+    i = first
+    # A window needs MIN_DIGITS digits up to the last group that may end one.
+    while i <= last and limit - cum[i] >= MIN_DIGITS:
+        offset = cum[i]
+        found = None
+        # No number starts or ends inside a token joined by single dashes or dots
+        # (081-234-5678, 1-2345-67890-12-3, 290.00): a token is a number whole or not at all.
+        skip_to = 0  # a Thai ID found from here: its digits are no card's
+        # Nor does a separated number start with a group of five digits: no network prints
+        # one (4-4-4-4, 4-6-5, 4-6-4, 8-8 as people split it), and a postcode before a phone
+        # number is no card. Such a group is a number on its own or not at all.
+        alone = cum[i + 1] if groups[i][1] - groups[i][0] == 5 else 0
+        if groups[i][0] - 1 not in joints:
+            id_stop = offset + 13
+            is_id = id_stop <= limit and id_stop in ends and _thai_id_at(joined, offset)
+            for length in _lengths_at(joined, offset):
+                stop = offset + length
+                if length <= 13 and is_id:
+                    skip_to = id_stop  # no shorter window of an ID is a card either
+                    break
+                if stop > limit or stop not in ends or (alone and stop != alone):
+                    continue
+                luhn = luhn or _LuhnSums(joined)  # built once a window is worth a sum
+                if luhn.ok(offset, stop):
+                    k = bisect_left(cum, stop) - 1
+                    found = CardMatch(groups[i][0], groups[k][1], joined[offset:stop])
+                    break  # the longest valid window from this group
             else:
+                skip_to = id_stop if is_id else 0
+        if found:
+            yield found
+            while i <= last and groups[i][0] < found.end:
+                i += 1  # its groups cannot start another number
+        elif skip_to:
+            while i <= last and cum[i] < skip_to:
                 i += 1
+        else:
+            i += 1
+
+
+_VALUE = bytes.maketrans(b"0123456789", bytes(range(10)))
+_DOUBLED_VALUE = bytes.maketrans(b"0123456789", bytes([0, 2, 4, 6, 8, 1, 3, 5, 7, 9]))
+
+
+class _LuhnSums:
+    """The Luhn sum of any window of a digit string in constant time, from prefix sums of
+    its digits and of their doubles, split by position parity (built in C-speed passes)."""
+
+    def __init__(self, digits: str):
+        data = digits.encode("ascii")
+        plain, doubled = data.translate(_VALUE), data.translate(_DOUBLED_VALUE)
+        # By the parity of a window's last digit: (its plain digits, its doubled digits).
+        self.sums = [
+            (self._prefix(plain, parity), self._prefix(doubled, 1 - parity)) for parity in (0, 1)
+        ]
+
+    @staticmethod
+    def _prefix(values: bytes, parity: int) -> list[int]:
+        kept = bytearray(len(values))
+        kept[parity::2] = values[parity::2]
+        return list(accumulate(kept, initial=0))
+
+    def ok(self, start: int, stop: int) -> bool:
+        """Luhn over digits[start:stop]: the last digit, and every second one back from it,
+        count plain; the others doubled."""
+        plain, doubled = self.sums[(stop - 1) % 2]
+        return (plain[stop] - plain[start] + doubled[stop] - doubled[start]) % 10 == 0
+
+
+_WEIGHTS = tuple(range(13, 1, -1))
+
+
+def _thai_id_at(digits: str, start: int) -> bool:
+    """`is_thai_national_id(digits[start:start + 13])`, on ASCII digits known to be there."""
+    data = digits[start : start + 13].encode("ascii")
+    total = sum(map(mul, data[:12], _WEIGHTS)) - 48 * 90  # 90: the weights' sum
+    return (11 - total % 11) % 10 == data[12] - 48
+
+
+def _dashed(text: str, gap_start: int, gap_end: int) -> bool:
+    """Are two neighbouring groups joined by exactly one dash (an identifier's own joint)?"""
+    return gap_end - gap_start == 1 and text[gap_start] in _DASHES
 
 
 def first_card_number(text: str) -> CardMatch | None:
@@ -263,6 +414,6 @@ def first_card_number(text: str) -> CardMatch | None:
 
 
 def might_hold_card_number(text: str) -> bool:
-    """Does the first pass name any stretch worth the precise rules? It reads the whole text:
+    """Does `text` hold a stretch of at least MIN_DIGITS digits at all? One regex search:
     where the numbers themselves are wanted, find_card_numbers costs no more."""
-    return next(iter(_candidates(text)), None) is not None
+    return _STRETCH.search(text) is not None

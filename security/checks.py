@@ -1,5 +1,5 @@
-"""System checks on the Omise keys, the admin's second factor and the card guard, run by every
-manage.py command; and, run by `manage.py check --deploy` only, checks that production settings
+"""System checks on the Omise keys and the admin's second factor, run by every manage.py
+command; and, run by `manage.py check --deploy` only, checks that production settings
 do not quietly weaken the rate limits or send the secret key somewhere else (see
 `check_shared_cache` and below).
 
@@ -128,38 +128,6 @@ def check_otp_throttling(app_configs=None, **kwargs):
                 )
             )
     return problems
-
-
-@register(Tags.security)
-def check_card_guard_compiled(app_configs=None, **kwargs):
-    """Production should run the card guard's compiled first pass (security/_cardscan.c).
-
-    Without it the guard is just as strict, only slower on large bodies, which an attacker can
-    send to tie up workers. The build skips the module quietly where no C compiler is at hand,
-    so this says so, once, where the merchant looks.
-    """
-    from security import cards
-
-    if settings.DEBUG or (cards._compiled_candidates and cards._compiled_any_candidate):
-        return []
-    if cards._compiled_candidates is not None:
-        return [
-            Warning(
-                "The card guard's compiled first pass is out of date: security/_cardscan.c changed "
-                "since it was built, and forms are checked the slower way.",
-                hint="Run `pip install -e '.[prod]'` again where the shop is installed.",
-                id="shop.W002",
-            )
-        ]
-    return [
-        Warning(
-            "The card guard runs its pure-Python first pass: security/_cardscan.c was not built.",
-            hint="Install a C compiler and Python's headers where the shop is installed (Debian: "
-            "build-essential python3-dev), then `pip install -e '.[prod]'` again "
-            "(docs/card-guard.md). A 1 MiB form costs about twice as much to check without it.",
-            id="shop.W002",
-        )
-    ]
 
 
 # --- Deployment checks (`manage.py check --deploy`) -------------------------------------------

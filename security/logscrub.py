@@ -18,6 +18,11 @@ query string in an access log line or a secret key in a traceback leaks through 
   (`skey_…`), the configured OMISE_SECRET_KEY and OMISE_WEBHOOK_SECRET values wherever they
   appear, and `Authorization: Basic/Bearer …` credentials, in the message, its arguments, the
   exception text and the stack. Access-log request lines are messages too, so they are masked.
+  A number is found as typed (any separator, any script's digits: the detector's rules) and
+  as encoded on its way to a log: URL escapes, up to three rounds (`%20`, `%2520`, `+`, UTF-8
+  sequences such as `%C2%A0`), a repr's escapes (`\\xa0`: Django's "Invalid HTTP_HOST header:
+  %r" and its unicode-escaped "Not Found: <path>") and UTF-8 read as latin-1 (header values a
+  WSGI server logs, such as gunicorn's User-Agent and Referer).
 * `ScrubbingExceptionReporterFilter` and `ScrubbingExceptionReporter` do the same for Django's
   error reports (the DEBUG page and the 500 e-mails): card fields and keys are hidden, card
   numbers masked in settings, POST data, query strings, local variables and the error message.
@@ -67,67 +72,183 @@ _AUTH = re.compile(
 
 
 def mask_card_numbers(text: str) -> str:
-    """Replace every card number's digits but the last four with `*`, also where a URL
-    encodes its separators or digits (`4242+4242+…`, `%20`: a GET form in an access log)."""
+    r"""Replace every card number's digits but the last four with `*`, also where the text
+    encodes its separators or digits: URL escapes (`4242+4242+…`, `%20`, `%2520`, `%C2%A0`: a GET
+    form or a path in an access log), a repr's escapes (`'4242\xa04242…'`: Django's
+    "Invalid HTTP_HOST header: %r") and UTF-8 read as latin-1 (`4242Â` and a no-break space
+    between the groups: a header value gunicorn logs as its bytes came)."""
     spans = [(m.start, m.end, m) for m in find_card_numbers(text)]
-    if spans:
-        text = _masked(text, spans)
-    if "+" in text or "%" in text:
-        text = _mask_url_encoded(text)
-    return text
+    for view in _decoded_views(text):
+        spans.extend((*view.original(m.start, m.end), m) for m in find_card_numbers(view.text))
+    return _masked(text, spans) if spans else text
 
 
 def _masked(text: str, spans: list) -> str:
+    """`text` with each span replaced by stars and its number's last four digits; spans found
+    in several views of the text (they may overlap) are merged first."""
+    spans.sort(key=lambda span: (span[0], -span[1]))
     parts, position = [], 0
+    merged: list[list] = []
     for start, end, match in spans:
+        if merged and start < merged[-1][1]:  # overlaps the previous one: one region
+            last = merged[-1]
+            if end > last[1]:
+                last[1], last[2] = end, match
+            last[3] = max(last[3], len(match.digits))
+        else:
+            merged.append([start, end, match, len(match.digits)])
+    for start, end, match, length in merged:
         parts.append(text[position:start])
-        parts.append("*" * (len(match.digits) - 4) + match.last4)
+        parts.append("*" * (length - 4) + match.last4)
         position = end
     parts.append(text[position:])
     return "".join(parts)
 
 
+# --- Encoded text: decoded views, each character mapped back to where it came from -------------
+#
+# Each decoding step replaces tokens (an escape, a UTF-8 sequence) by one character each and
+# remembers, per token, where it was: a card number found in the decoded text is masked at its
+# span in the original. Every token pattern is a choice of fixed-length alternatives (no nested
+# repetition: no backtracking), every step one pass, and the steps are bounded: linear in the
+# text. Text with none of "%", "+", "\" or a non-ASCII character pays four `in` checks.
+
 # "+" for a space, and every %XX escape: each is one character once decoded. All of them, not
 # only %20, %2D and %30–%39: read as text, the hex digits of "%22" or "%A0" would glue onto
-# a number that follows and hide it.
-_URL_ESCAPE = re.compile(r"\+|%[0-9A-Fa-f]{2}")
+# a number that follows and hide it. A UTF-8 sequence of escapes is one character (%C2%A0 a
+# no-break space, %E2%80%93 an en dash, %EF%BC%94 a full-width 4); a lone escape of a byte of
+# 0x80 or more stands for that latin-1 character (%A0 also a no-break space).
+_CONTINUATION = "%[89ABab][0-9A-Fa-f]"
+_URL_ESCAPE = re.compile(
+    rf"\+|%[Cc][2-9A-Fa-f]{_CONTINUATION}|%[Dd][0-9A-Fa-f]{_CONTINUATION}"
+    rf"|%[Ee][0-9A-Fa-f]{_CONTINUATION}{_CONTINUATION}"
+    rf"|%[Ff][0-4]{_CONTINUATION}{_CONTINUATION}{_CONTINUATION}|%[0-9A-Fa-f]{{2}}"
+)
+# Double and triple encoding (%2520 is "%20" once decoded, a space twice): at most this many
+# rounds, fewer when a round leaves no escape.
+URL_DECODE_ROUNDS = 3
+# A repr's escapes of characters it does not print (a no-break space is "\xa0", an ideographic
+# space "\u3000"): log messages format values with %r, tracebacks show reprs.
+_BACKSLASH_ESCAPE = re.compile(r"\\x[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8}")
+# UTF-8 bytes read as latin-1, as WSGI servers decode header values (a User-Agent or Referer
+# holding "4242 4242…" with no-break spaces reaches gunicorn's access log as "4242Â\xa04242…").
+_MOJIBAKE = re.compile("[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 
 
-def _mask_url_encoded(text: str) -> str:
-    """Decode the URL's escapes one character each (a byte of a multi-byte character becomes
-    a character that is no digit), find numbers in the decoded text, and mask their spans in
-    the original (each decoded character remembers where it came from)."""
-    anchors: list[tuple[int, int, int]] = []  # (decoded index, original start, original end)
+def _url_character(escape: str) -> str:
+    if escape == "+":
+        return " "
+    if len(escape) == 3:
+        return chr(int(escape[1:], 16))
+    return _utf8(bytes.fromhex(escape.replace("%", "")))
+
+
+def _backslash_character(token: str) -> str:
+    code = int(token[2:], 16)
+    return chr(code) if code <= 0x10FFFF else "\ufffd"
+
+
+def _mojibake_character(token: str) -> str:
+    return _utf8(token.encode("latin-1"))
+
+
+def _utf8(sequence: bytes) -> str:
+    try:
+        return sequence.decode("utf-8")  # one character: the patterns take whole sequences
+    except UnicodeDecodeError:  # an overlong form or a surrogate: no digit, no separator
+        return "\ufffd"
+
+
+class _View:
+    """A decoded view of a text: `text`, and the span in the original of each character."""
+
+    def __init__(self, text: str, steps: list[tuple[list[int], list[tuple[int, int]]]]):
+        self.text = text
+        # Per step, innermost last: the decoded index of each token, and its span in the
+        # step's input.
+        self._steps = steps
+
+    def original(self, start: int, end: int) -> tuple[int, int]:
+        """The span in the original text of this view's characters start..end-1."""
+        first, last = start, end - 1
+        for keys, spans in reversed(self._steps):
+            first, last = _span_in(keys, spans, first)[0], _span_in(keys, spans, last)[1] - 1
+        return first, last + 1
+
+
+def _span_in(keys: list[int], spans: list[tuple[int, int]], index: int) -> tuple[int, int]:
+    """The span in a step's input of the decoded character at `index`."""
+    k = bisect_right(keys, index) - 1
+    if k < 0:
+        return index, index + 1
+    if keys[k] == index:
+        return spans[k]
+    offset = spans[k][1] + index - keys[k] - 1
+    return offset, offset + 1
+
+
+def _decode_step(
+    text: str, pattern: re.Pattern[str], character: Callable[[str], str]
+) -> tuple[str, list[int], list[tuple[int, int]]] | None:
+    """`text` with each token of `pattern` decoded to one character, and the tokens' decoded
+    indices and spans; None if it has no token."""
+    keys: list[int] = []
+    spans: list[tuple[int, int]] = []
     parts, last, decoded_length = [], 0, 0
-    for escape in _URL_ESCAPE.finditer(text):
-        parts.append(text[last : escape.start()])
-        decoded_length += escape.start() - last
-        escaped = escape.group()
-        parts.append(" " if escaped == "+" else chr(int(escaped[1:], 16)))
-        anchors.append((decoded_length, escape.start(), escape.end()))
+    for token in pattern.finditer(text):
+        start, end = token.span()
+        parts.append(text[last:start])
+        decoded_length += start - last
+        parts.append(character(token.group()))
+        keys.append(decoded_length)
+        spans.append((start, end))
         decoded_length += 1
-        last = escape.end()
-    if not anchors:
-        return text
+        last = end
+    if not keys:
+        return None
     parts.append(text[last:])
-    decoded = "".join(parts)
-    matches = list(find_card_numbers(decoded))
-    if not matches:
-        return text
-    keys = [anchor[0] for anchor in anchors]
+    return "".join(parts), keys, spans
 
-    def original(index: int) -> tuple[int, int]:
-        """The span in `text` of the decoded character at `index`."""
-        k = bisect_right(keys, index) - 1
-        if k < 0:
-            return index, index + 1
-        at, start, end = anchors[k]
-        if at == index:
-            return start, end
-        offset = end + index - at - 1
-        return offset, offset + 1
 
-    return _masked(text, [(original(m.start)[0], original(m.end - 1)[1], m) for m in matches])
+def _decoded_views(text: str) -> list[_View]:
+    """The decoded views of `text` worth searching, each decoding the one before it: every
+    round of URL decoding, then a repr's escapes, then UTF-8 read as latin-1. A card number
+    may show in any of them (one a later step glues to a letter, "…4242%2541" → "…4242A",
+    was visible in the step before), so each is searched."""
+    views: list[_View] = []
+    steps: list[tuple[list[int], list[tuple[int, int]]]] = []
+    current = text
+
+    def step(pattern: re.Pattern[str], character: Callable[[str], str]) -> bool:
+        nonlocal current
+        decoded = _decode_step(current, pattern, character)
+        if decoded is None:
+            return False
+        current, keys, spans = decoded
+        steps.append((keys, spans))
+        views.append(_View(current, list(steps)))
+        return True
+
+    if "%" in text or "+" in text:
+        if "%" not in text:  # "+" alone: a space each, same length, same positions
+            current = text.replace("+", " ")
+            views.append(_View(current, []))
+        else:
+            for _ in range(URL_DECODE_ROUNDS):
+                if not ("%" in current or "+" in current) or not step(_URL_ESCAPE, _url_character):
+                    break
+    if "\\" in current:
+        step(_BACKSLASH_ESCAPE, _backslash_character)
+    if not current.isascii():
+        step(_MOJIBAKE, _mojibake_character)
+    return views
+
+
+def decoded_views(text: str) -> list[str]:
+    """The texts `mask_card_numbers` searches besides `text` itself (URL-decoded, each round;
+    repr escapes; UTF-8 read as latin-1): for tests/log_capture.py, which checks logs the same
+    way."""
+    return [view.text for view in _decoded_views(text)]
 
 
 @lru_cache(maxsize=8)

@@ -19,9 +19,12 @@ from hypothesis import strategies as st
 from security.cardguard import CardGuardMiddleware
 from security.cards import find_card_numbers, is_card_number
 from tests.generated_cards import (
+    LEGITIMATE_FAMILIES,
     card_number,
     card_value,
     failing_long_number,
+    json_values,
+    legitimate_corpus,
     legitimate_value,
     random_name,
     shop_name,
@@ -112,3 +115,86 @@ def test_false_positive_rate_on_a_generated_corpus_is_zero():
     )
     assert false_positives == []
     assert missed == []
+
+
+# --- The legitimate corpus (docs/card-guard.md, "What must pass") -------------------------------
+
+CORPUS_SEED = 20261204
+CORPUS_SIZE = 110_000  # 10,000 of each of the 11 families, notes (several values) included
+# The form field each family is posted in.
+FIELD_OF = {
+    "thai_id": "tax_id",
+    "thai_mobile": "phone",
+    "thai_landline": "phone",
+    "postcode": "postal_code",
+    "order_reference": "reference",
+    "date_time": "created",
+    "unix_timestamp": "created",
+    "omise_id": "omise_token",
+    "amount": "amount",
+    "quantity": "quantity",
+    "note": "note",
+}
+
+
+def corpus_offenders(corpus: list[tuple[str, str]]) -> list[tuple[str, str, list[str]]]:
+    """(family, value, the digits found) for each value the detector finds a card number in."""
+    found = (
+        (family, value, [m.digits for m in find_card_numbers(value)]) for family, value in corpus
+    )
+    return [offender for offender in found if offender[2]]
+
+
+def describe(offenders: list[tuple[str, str, list[str]]], total: int) -> str:
+    by_family: dict[str, int] = {}
+    for family, _, _ in offenders:
+        by_family[family] = by_family.get(family, 0) + 1
+    first = "\n".join(
+        f"  {family}: {value!r} → {digits}" for family, value, digits in offenders[:20]
+    )
+    return f"{len(offenders)} of {total} refused, by family {by_family}; the first:\n{first}"
+
+
+def test_the_legitimate_corpus_is_never_refused():
+    """110,000 legitimate values (seeded): Thai national and tax ids, mobiles, landlines,
+    postcodes, order references, dates and times, Unix timestamps, Omise ids, amounts,
+    quantities, and notes holding several of them. The detector finds no card in any."""
+    corpus = legitimate_corpus(random.Random(CORPUS_SEED), CORPUS_SIZE)
+    assert {family for family, _ in corpus} == set(LEGITIMATE_FAMILIES)
+    offenders = corpus_offenders(corpus)
+    print(f"\nlegitimate corpus: {describe(offenders, len(corpus))}")
+    assert offenders == [], describe(offenders, len(corpus))
+
+
+def test_a_card_number_among_the_corpus_is_reported():
+    """The corpus test can fail: a card number planted among the values, alone or in a note,
+    is reported, and the guard refuses it."""
+    corpus = legitimate_corpus(random.Random(CORPUS_SEED), 2_000)
+    planted = [
+        ("planted", "4242 4242 4242 4242"),
+        ("planted", "call 081-234-5678, card 5555-5555-5555-4444, deliver to 10200"),
+    ]
+    corpus[700:700] = planted[:1]
+    corpus[1500:1500] = planted[1:]
+    reported = [(family, value) for family, value, _ in corpus_offenders(corpus)]
+    assert [offender for offender in reported if offender[0] == "planted"] == planted
+    for _, value in planted:
+        assert send("form", "note", value, random.Random(0)) == (400, False)
+
+
+def test_the_legitimate_corpus_passes_the_guard():
+    """Through CardGuardMiddleware: 3,000 corpus values, each in the form field its family is
+    posted in, and 300 JSON bodies holding one value of each family apart, all answered 200."""
+    rnd = random.Random(CORPUS_SEED + 1)
+    refused = [
+        (family, value)
+        for family, value in legitimate_corpus(rnd, 3_000)
+        if send("form", FIELD_OF[family], value, rnd) != (200, True)
+    ]
+    factory = RequestFactory()
+    for _ in range(300):
+        body = json_values(rnd)
+        request = factory.post("/", json.dumps(body), content_type="application/json")
+        if CardGuardMiddleware(lambda request: HttpResponse("ok"))(request).status_code != 200:
+            refused.append(("json", json.dumps(body, ensure_ascii=False)))
+    assert refused == [], f"{len(refused)} refused, the first: {refused[:20]}"

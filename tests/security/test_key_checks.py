@@ -1,17 +1,13 @@
-"""System checks refuse misplaced, mismatched or mis-moded Omise keys, without printing them,
-and say when production runs the card guard without its compiled pass."""
+"""System checks refuse misplaced, mismatched or mis-moded Omise keys, without printing them."""
 
 import secrets
-from unittest import mock
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
-from security import cards
 from security.checks import (
-    check_card_guard_compiled,
     check_omise_keys,
     check_otp_throttling,
     key_mode,
@@ -137,33 +133,3 @@ def test_key_mode_and_mask():
     assert mask_key(live) == f"skey_…{live[-4:]}"
     assert mask_key(test) == f"pkey_test_…{test[-4:]}"
     assert mask_key("") == "(empty)"
-
-
-def test_production_without_the_compiled_card_guard_is_warned():
-    """A production host where security/_cardscan.c was not built gets shop.W002 with how to fix
-    it; with the module, or on a developer's machine (DEBUG on), nothing is said."""
-    with mock.patch.object(cards, "_compiled_candidates", None):
-        with production():
-            [warning] = check_card_guard_compiled()
-        with override_settings(DEBUG=True):
-            assert check_card_guard_compiled() == []
-    assert warning.id == "shop.W002" and "C compiler" in warning.hint
-    with (
-        mock.patch.object(cards, "_compiled_candidates", lambda text: []),
-        mock.patch.object(cards, "_compiled_any_candidate", lambda fields: False),
-        production(),
-    ):
-        assert check_card_guard_compiled() == []
-
-
-def test_production_with_an_out_of_date_compiled_card_guard_is_warned():
-    """A module built before security/_cardscan.c gained `any_candidate` (source pulled, not
-    rebuilt) gets shop.W002 saying to rebuild."""
-    with (
-        mock.patch.object(cards, "_compiled_candidates", lambda text: []),
-        mock.patch.object(cards, "_compiled_any_candidate", None),
-        production(),
-    ):
-        [warning] = check_card_guard_compiled()
-    assert warning.id == "shop.W002" and "out of date" in warning.msg
-    assert "pip install -e" in warning.hint

@@ -73,3 +73,45 @@ def test_cards_in_finds_card_numbers_not_long_ids():
         "4242424242424242",
         "5555555555554444",
     }
+
+
+def test_cards_in_finds_the_new_forms():
+    """Typed with dots, no-break or narrow no-break spaces, en dashes or full-width digits;
+    URL-encoded once, twice or three times, `+` for a space, UTF-8 escapes; repr-escaped (as
+    Django writes "Invalid HTTP_HOST header: %r" and the path of "Not Found"); UTF-8 read as
+    latin-1 (a header value in gunicorn's access log): each is found, a test card or not."""
+    forms = [
+        "4242.4242.4242.4242",
+        "4242\u00a04242\u00a04242\u00a04242",
+        "4242\u202f4242\u202f4242\u202f4242",
+        "4242\u20134242\u20134242\u20134242",
+        "\uff14\uff12\uff14\uff12" * 4,
+        "q=4242%204242%204242%204242",
+        "q=4242%2B4242%2B4242%2B4242",
+        "/pay/4242%25204242%25204242%25204242/",
+        "/pay/4242%252D4242%252D4242%252D4242/",
+        "/pay/4242%25252D4242%25252D4242%25252D4242/",
+        "q=4242%2E4242%2E4242%2E4242",
+        "q=4242%C2%A04242%C2%A04242%C2%A04242",
+        "q=4242%E2%80%934242%E2%80%934242%E2%80%934242",
+        "q=" + "%EF%BC%94%EF%BC%92%EF%BC%94%EF%BC%92" * 4,
+        "Not Found: /pay/4242\\xa04242\\xa04242\\xa04242/",
+        "Not Found: /pay/4242\\u20134242\\u20134242\\u20134242/",
+        "Not Found: /pay/" + "\\uff14\\uff12\\uff14\\uff12" * 4 + "/",
+        "Invalid HTTP_HOST header: '4242\\xa04242\\xa04242\\xa04242'.",
+        '"Mozilla/5.0 (card 4242\u00c2\u00a04242\u00c2\u00a04242\u00c2\u00a04242)"',
+    ]
+    for form in forms:
+        assert cards_in(form) == {"4242424242424242"}, form
+    # Not a test card: found by the detector in the decoded text all the same.
+    assert cards_in("q=4000%25200000%25200000%25200002") == {"4000000000000002"}
+    # Masked numbers stay masked, however many: stars are no separator.
+    assert cards_in("************4242 ************4242.************4242") == set()
+
+
+def test_a_logged_new_form_is_an_offender():
+    """The collector reports a record whose message carries one of them."""
+    collector = CardLogCollector()
+    collector.check(make_record("Not Found: %s", "/pay/4242%C2%A04242%C2%A04242%C2%A04242/"))
+    collector.check(make_record("host %r", "4242\u00a04242\u00a04242\u00a04242"))
+    assert [last4 for _, _, last4 in collector.offenders] == ["4242", "4242"]

@@ -214,7 +214,7 @@ class LongQuery(str):
         return f"<{self[:40]!r}… {len(self)} characters>"
 
 
-HUGE = Big(b"note=" + b"a" * 2_700_000)  # over DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB)
+HUGE = Big(b"note=" + b"a" * 2_700_000)  # over DATA_UPLOAD_MAX_MEMORY_SIZE (256 KiB) tenfold
 MANY_FIELDS = Big("&".join(f"f{i}=1" for i in range(1_200)).encode())  # over 1,000 fields
 MANY_MULTIPART = Big(
     b"".join(

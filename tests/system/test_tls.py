@@ -7,6 +7,7 @@ probes it as an attacker's or an old browser's client would. The client is alway
 offer old protocols and weak ciphers (`@SECLEVEL=0`), so every refusal seen is the server's.
 """
 
+import base64
 import http.client
 import os
 import re
@@ -346,11 +347,20 @@ def test_app_responses_come_through_https_with_hsts_and_the_apps_headers(tls_lab
 
 def test_the_access_log_keeps_paths_but_no_query_strings(tls_lab):
     """nginx logs the request's path, never its query string, over HTTPS and plain HTTP: a
-    card number typed into a GET form does not reach its disk."""
+    card number typed into a GET form does not reach its disk. Nor one in the headers it
+    would otherwise log as sent: User-Agent (logged as a family only), Referer, a Basic-auth
+    user name."""
     https_get(tls_lab, "/cart/?q=4242+4242+4242+4242").read()
     connection = http.client.HTTPConnection("127.0.0.1", tls_lab["http"], timeout=20)
-    connection.request("GET", "/products/?card_number=4242424242424242", headers={"Host": HOST})
+    headers = {
+        "Host": HOST,
+        "User-Agent": "Mozilla/5.0 (4242 4242 4242 4242) Gecko/20100101 Firefox/130.0",
+        "Referer": f"https://{HOST}/cart/?card_number=4242424242424242",
+        "Authorization": "Basic " + base64.b64encode(b"4242424242424242:x").decode(),
+    }
+    connection.request("GET", "/products/?card_number=4242424242424242", headers=headers)
     connection.getresponse().read()
     log = tls_lab["access_log"].read_text()
     assert '"GET /cart/ HTTP/1.1" 400' in log and '"GET /products/ HTTP/1.1" 301' in log
+    assert '"firefox"' in log
     assert "4242" not in log and "?" not in log
