@@ -312,6 +312,21 @@ _CLASSES = bytes(ord("0") if byte in _MAYBE else ord("x") for byte in range(256)
 _MIN_RUN = b"0" * MIN_DIGITS
 
 
+_GLUED = re.compile(rb"-?[0-9]+(?:-[0-9]+)*[ \t\r\n]?")
+_WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def _glued_token(data: bytes, start: int, stop: int) -> bool:
+    """Is this run one ASCII dashed token right after a letter, digit or underscore (an
+    order reference's digits), and so no card's, as `_find_in_stretch` would also find?"""
+    return (
+        start > 0
+        and data[start - 1] in _WORD_BYTES
+        and data[start] == 0x2D  # "-"
+        and _GLUED.fullmatch(data, start, stop) is not None
+    )
+
+
 def _regions(text: str) -> Iterator[tuple[int, int]]:
     """(start, end) in `text` of each run of characters that could hold a stretch."""
     data = text.encode("utf-8", "surrogatepass")
@@ -323,7 +338,9 @@ def _regions(text: str) -> Iterator[tuple[int, int]]:
         stop = shape.find(b"x", found)
         if stop == -1:
             stop = len(shape)
-        if ascii:
+        if _glued_token(data, found, stop):
+            pass  # "-20250101-0042" after "LG": a dashed token of an identifier, nothing more
+        elif ascii:
             yield found, stop
         else:
             char_at += len(data[byte_at:found].decode("utf-8", "surrogatepass"))
