@@ -243,6 +243,9 @@ def _json_parts(node: dict, path: tuple[str, ...]) -> Iterator[_PartField]:
             yield position, str(key), part[0], part[1], [None]  # breaks a run of parts
 
 
+JSON_CONTEXT_NAMES = 3
+
+
 def scan_json(data: object, *, raw_is_clear: bool = False) -> Finding | None:
     """Walk a parsed JSON document at any depth, without recursion (no depth limit to hit).
 
@@ -285,7 +288,9 @@ def scan_json(data: object, *, raw_is_clear: bool = False) -> Finding | None:
                 match = None if raw_is_clear else first_card_number(key)
                 if match:
                     return Finding("json", key, "card_number", match.last4)
-                stack.append((value, (*path, key), is_omise_card))
+                # The enclosing names, innermost last, at most JSON_CONTEXT_NAMES of them: a card
+                # object's fields sit right under it, and a deep document costs no more per key.
+                stack.append((value, (*path[1 - JSON_CONTEXT_NAMES :], key), is_omise_card))
         elif isinstance(node, list):
             stack.extend((item, path, omise_card) for item in node)
         elif isinstance(node, float) or (
@@ -363,7 +368,7 @@ def scan_request(request: HttpRequest) -> Finding | None:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
-    if length <= 0:
+    if length <= 0 and not request.body:  # ASGI, or chunked: the body may come without one
         return None
     content_type = _content_type(request)
     if content_type == "multipart/form-data":

@@ -58,7 +58,7 @@ MAX_SEPARATOR_RUN = 4
 # numbers as the networks publish them; docs/card-guard.md lists the sources).
 _ALL = range(12, 20)
 BRANDS: dict[str, tuple[tuple[tuple[str, str], ...], frozenset[int]]] = {
-    "visa": ((("4", "4"),), frozenset({13, 16, 17, 18, 19})),
+    "visa": ((("4", "4"),), frozenset({16, 17, 18, 19})),
     "mastercard": ((("51", "55"), ("2221", "2720")), frozenset(range(16, 20))),
     "amex": ((("34", "34"), ("37", "37")), frozenset({15})),
     "jcb": ((("3528", "3589"),), frozenset(range(16, 20))),
@@ -226,7 +226,9 @@ def is_card_number(digits: str) -> bool:
 # --- Reading text ----------------------------------------------------------------------------
 
 _WHITESPACE = "\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-_INVISIBLE = "\u00ad\u180e\u200b-\u200d\u2060\ufeff"  # soft hyphen, zero-width joiners, BOM
+# Soft hyphen, zero-width joiners, BOM, and the bidi marks a copy from a right-to-left app
+# carries (LRM, RLM, embeddings, overrides, isolates).
+_INVISIBLE = "\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff"
 _DASH_CHARS = (
     "\\-\u058a\u05be\u1400\u1806\u2010-\u2015\u2053\u207b\u208b\u2212\u2e17\u2e1a\u2e3a\u2e3b"
     "\u2e40\u301c\u3030\u30a0\ufe31\ufe32\ufe58\ufe63\uff0d"
@@ -379,12 +381,13 @@ def _find_in_stretch(text: str, start: int, end: int) -> Iterator[CardMatch]:
         last -= 1
         while last >= first and _dashed(text, groups[last][1], groups[last + 1][0]):
             last -= 1
-    limit = cum[last + 1] if last >= 0 else 0  # no window may end past the last free group
+    last_stop = cum[last + 1] if last >= 0 else 0  # no window ends past the last free group
     luhn: _LuhnSums | None = None
     i = first
     # A window needs MIN_DIGITS digits up to the last group that may end one.
-    while i <= last and limit - cum[i] >= MIN_DIGITS:
+    while i <= last and last_stop - cum[i] >= MIN_DIGITS:
         offset = cum[i]
+        limit = last_stop
         found = None
         # No number starts or ends inside a token joined by single dashes or dots
         # (081-234-5678, 1-2345-67890-12-3, 290.00): a token is a number whole or not at all.

@@ -355,3 +355,19 @@ def test_the_work_per_group_is_bounded_whatever_the_text(pattern):
         list(find_card_numbers(text))
     assert lengths.call_count <= groups
     assert sums.call_count <= 8 * groups
+
+
+def test_thirteen_digit_barcodes_are_not_visa_cards():
+    """Visa no longer issues 13-digit numbers, and EAN-13 barcodes of German goods (prefixes
+    40-44) are Luhn-valid one time in ten: a shop's product data must pass."""
+    rnd = random.Random(40)
+    for _ in range(2_000):
+        body = str(rnd.randint(40, 44)) + "".join(rnd.choice("0123456789") for _ in range(10))
+        barcode = body + next(d for d in "0123456789" if luhn_ok(body + d))
+        assert found(f"EAN {barcode}") == [], barcode
+
+
+@pytest.mark.parametrize("mark", ["\u200e", "\u200f", "\u202a", "\u202c", "\u2066", "\u2069"])
+def test_bidi_marks_from_a_right_to_left_app_join_groups(mark):
+    text = f"{mark} ".join(["4242", "4242", "4242", "4242"])
+    assert [m.digits for m in find_card_numbers(text)] == ["4242424242424242"]
