@@ -10,8 +10,9 @@ renamed must not leave a row pointing at nothing. Checked, in every line of thos
   `def test_duplicate_deliveries_apply_once` in that file (`class` for the parts before the last);
   a bare `::test_name` refers to the test file named last before it on the same line (a row);
 - Markdown links to local files, relative to the document: `[keys](keys.md)` in docs/ is
-  docs/keys.md. A link or path that leaves the repository (`../../x`, `/work/…`, `file://`) is
-  an error: everything a doc cites must be in the repository or on a public web page.
+  docs/keys.md. A link or path that leaves the repository (`../../x` climbing out of it, a
+  `file://` URL) is an error: everything a doc cites must be in the repository or on a
+  public web page.
 
 A pattern (`tests/sandbox/test_*.py`) must match a file. Paths after a `/` (URLs,
 `/etc/nginx/…`) and placeholders (`…`, `<name>`) are not checked.
@@ -37,7 +38,7 @@ PATH = re.compile(
 # `::test_name` on its own: a test of the last file named on the line.
 BARE_NAMES = re.compile(r"(?<![\w:/.])(?P<names>(?:::Test\w*)*::test_\w+(?:\[[^\]]*\])?)")
 LINK = re.compile(r"\[[^\]]*\]\((?P<target>[^)\s]+)\)")
-OUTSIDE = re.compile(r"(?:file://|(?<![\w.])/work/|\.library/|/shared/omise-api)[^\s`)]*")
+OUTSIDE = re.compile(r"file://[^\s`)]*|(?<![\w./])(?:\.\./)+[\w./-]*")
 
 
 def top_level_folders() -> set[str]:
@@ -87,7 +88,9 @@ def problems_in(doc: str, roots: set[str]):
     base = (ROOT / doc).parent
     for number, line in enumerate((ROOT / doc).read_text(encoding="utf-8").splitlines(), 1):
         for match in OUTSIDE.finditer(line):
-            yield number, match[0].rstrip(".,;:"), "names a file outside the repository"
+            reference = match[0].rstrip(".,;:")
+            if reference.startswith("file://") or not inside(base / reference):
+                yield number, reference, "names a file outside the repository"
         for match in LINK.finditer(line):
             target = match["target"].split("#", 1)[0]
             if not target or re.match(r"[a-z][a-z0-9+.-]*:", target):  # a URL, mailto:, #anchor

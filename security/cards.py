@@ -45,6 +45,7 @@ import unicodedata
 from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from itertools import accumulate
 from operator import mul
 
@@ -166,12 +167,16 @@ def _lengths_for(digits: str, start: int = 0) -> frozenset[int]:
     return found
 
 
-# The lengths by a window's first four digits, for all 10,000 of them; the few 4-digit
+# The lengths by a window's first four digits, remembered; the few 4-digit
 # prefixes that longer ranges (Elo, Verve, Hipercard…) refine are looked up digit by digit.
 _SHALLOW = 4
-_LENGTHS_BY_4 = {
-    f"{n:04d}": tuple(sorted(_lengths_for(f"{n:04d}"), reverse=True)) for n in range(10_000)
-}
+
+
+@cache  # at most the 10,000 four-digit prefixes, each computed on first sight
+def _lengths_by_4(prefix: str) -> tuple[int, ...]:
+    return tuple(sorted(_lengths_for(prefix), reverse=True))
+
+
 _DEEPER = frozenset(prefix[:_SHALLOW] for prefix in _LENGTHS if len(prefix) > _SHALLOW)
 
 
@@ -180,7 +185,7 @@ def _lengths_at(digits: str, start: int) -> tuple[int, ...]:
     prefix = digits[start : start + _SHALLOW]
     if prefix in _DEEPER:
         return tuple(sorted(_lengths_for(digits, start), reverse=True))
-    return _LENGTHS_BY_4[prefix]
+    return _lengths_by_4(prefix)
 
 
 def card_brand(digits: str) -> str | None:

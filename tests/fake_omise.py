@@ -43,6 +43,15 @@ import pytest
 
 from checkout import omise
 from checkout.omise import OmiseAPIError, OmiseNetworkError, _check_id
+from sandbox.cards import (
+    DECLINE_PREFIX,
+    FAILURE_MESSAGES,
+    SUCCESS,
+    THREE_DS,
+    THREE_DS_ENROLLMENT_FAILS,
+    THREE_DS_VALIDATION_FAILS,
+    behaviour_of,
+)
 
 THB_MIN, THB_MAX = 2000, 15_000_000
 SUPPORTED_CURRENCIES = {"thb"}
@@ -52,30 +61,6 @@ _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 UNREACHABLE_URL = "http://127.0.0.1:9/fake-omise-no-http"
 
 # Omise's test cards (docs/sandbox.md): number → what a charge with it does.
-SUCCESS, THREE_DS = "success", "3ds"
-THREE_DS_ENROLLMENT_FAILS, THREE_DS_VALIDATION_FAILS = "3ds_enrollment_fails", "3ds_fails"
-TEST_CARDS = {
-    "4111111111140011": "insufficient_fund",
-    "4111111111130012": "stolen_or_lost_card",
-    "4111111111120013": "failed_processing",
-    "4111111111110014": "payment_rejected",
-    "4111111111190016": "failed_fraud_check",
-    "4111111111180017": "invalid_account_number",
-    "4111111111160001": "invalid_security_code",
-    "4111111111150002": THREE_DS_ENROLLMENT_FAILS,
-    "4111111111140003": THREE_DS_VALIDATION_FAILS,
-    "4000000000000002": THREE_DS,
-}
-FAILURE_MESSAGES = {
-    "insufficient_fund": "insufficient funds in the account or the card has reached the "
-    "credit limit",
-    "stolen_or_lost_card": "card was lost or stolen",
-    "failed_processing": "the payment was not processed",
-    "payment_rejected": "the payment was rejected by the issuer or the acquirer",
-    "failed_fraud_check": "card was marked as fraudulent",
-    "invalid_account_number": "invalid account number",
-    "invalid_security_code": "the security code was invalid or the card didn't pass preauth",
-}
 SETTLE_STATUSES = {"successful", "failed", "expired", "reversed", "pending"}
 # OmiseClient's methods the fake answers (the payment code calls these).
 API_METHODS = (
@@ -188,7 +173,8 @@ class FakeOmise:
     def token(self, number: str = "4242424242424242", **fields) -> str:
         """A fresh single-use `tokn_test_…`, behaving as `number` does in Omise's test mode
         (the same test cards as the sandbox: tests.shopping.pay works with the fake)."""
-        behaviour = TEST_CARDS.get(number, SUCCESS)
+        # The sandbox's own table of Omise's test cards: one definition of what each does.
+        behaviour = behaviour_of(number).removeprefix(DECLINE_PREFIX)
         token_id = new_id("tokn")
         self._tokens[token_id] = _Token(
             behaviour=behaviour,

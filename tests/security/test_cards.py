@@ -220,7 +220,6 @@ def test_typed_card_numbers_in_any_text_agree_with_the_reference(rnd, before, af
     number = brand_number(rnd, rnd.choice(sorted(BRANDS)))
     text = f"{before} {typed(rnd, number)} {after}"
     assert found(text) == reference(text)
-    assert number in [digits for _, _, digits in found(text)] or reference(text) == found(text)
 
 
 @pytest.mark.parametrize("brand", sorted(BRANDS))
