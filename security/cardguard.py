@@ -378,21 +378,45 @@ def scan_request(request: HttpRequest) -> Finding | None:
         else:
             fields, _files = request.parse_file_upload(request.META, BytesIO(request.body))
         return scan_fields(fields, "multipart")
+    declared_json = _is_json(content_type)
+    finding = None
     if content_type == "application/x-www-form-urlencoded":
         # For POST this is the parse the view will use (cached); other methods parse a copy.
         fields = request.POST if request.method == "POST" else QueryDict(request.body)
-        return scan_fields(fields, "form")
-    if _is_json(content_type):
-        try:
-            # The raw bytes, as a view's json.loads(request.body) reads them: that also
-            # detects UTF-16 and UTF-32, which a decode as UTF-8 would turn into noise. An
-            # object's repeated name keeps all its values (json.loads keeps the last).
-            data = json.loads(request.body, object_pairs_hook=_keeping_repeated_names)
-        except (ValueError, RecursionError):
-            pass  # not valid JSON: scanned as the text it is
-        else:
-            return scan_json(data, raw_is_clear=_raw_json_is_clear(request.body))
-    return scan_text(request.body, request.encoding)
+        finding = scan_fields(fields, "form")
+    elif not declared_json:
+        finding = scan_text(request.body, request.encoding)
+    if finding:
+        return finding
+    # Whatever type it declares, a body that is a JSON document is also judged as one, as a
+    # view calling json.loads(request.body) would read it: a fetch() posts JSON as text/plain
+    # by default, and a number split over members or spelled with escapes shows in no text.
+    data = _json_document(request.body, expected=declared_json)
+    if data is _NOT_JSON:
+        # Declared JSON that is not: scanned as the text it is.
+        return scan_text(request.body, request.encoding) if declared_json else None
+    return scan_json(data, raw_is_clear=_raw_json_is_clear(request.body))
+
+
+_NOT_JSON = object()
+# A JSON object or array: its opening bracket after any whitespace, or the first byte of a
+# UTF-8 BOM or of UTF-16 or UTF-32 text (NUL on one side of the first character, or a BOM).
+_JSON_CONTAINER = re.compile(rb"[ \t\r\n]*[\[{]|[\x00\xef\xfe\xff]")
+
+
+def _json_document(body: bytes, *, expected: bool) -> object:
+    """The body parsed as JSON (UTF-8, -16 or -32, as json.loads reads bytes), or _NOT_JSON.
+    A body not declared as JSON is parsed only when it could be an object or an array: a
+    bare string or number is no more than the text already searched."""
+    if not expected and not _JSON_CONTAINER.match(body):
+        return _NOT_JSON
+    try:
+        # The raw bytes, as a view's json.loads(request.body) reads them: that also detects
+        # UTF-16 and UTF-32, which a decode as UTF-8 would turn into noise. An object's
+        # repeated name keeps all its values (json.loads keeps the last).
+        return json.loads(body, object_pairs_hook=_keeping_repeated_names)
+    except (ValueError, RecursionError):
+        return _NOT_JSON
 
 
 def _keeping_repeated_names(pairs: list[tuple[str, object]]) -> dict[str, object]:

@@ -1212,3 +1212,52 @@ def test_deeply_nested_json_with_long_names_costs_each_key_a_bounded_context():
         assert cardguard.scan_json(document) is None
     assert judged.call_count == 800
     assert max(len(call.args[1]) for call in judged.call_args_list) <= cardguard.JSON_CONTEXT_NAMES
+
+
+# --- JSON sent under another type -----------------------------------------------------------------
+
+HIDDEN_IN_JSON = [
+    '{"card": "4242", "card": "4242", "card": "4242", "card": "4242"}',  # split, repeated name
+    '{"card1": "4242", "card2": "4242", "card3": "4242", "card4": "4242"}',  # split, indexed
+    '{"note": "\\u0034242\\u00204242\\u00204242\\u00204242"}',  # escapes spell the number
+    '[{"cvv": "123"}]',  # a security code's field name
+    ' \r\n{"payment": {"cvc": "123"}}',  # whitespace before the object
+]
+
+
+@pytest.mark.parametrize("body", HIDDEN_IN_JSON)
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain;charset=UTF-8",  # what fetch() sends a string body as
+        "application/octet-stream",
+        "application/x-www-form-urlencoded",
+    ],
+)
+def test_a_json_document_under_another_type_is_judged_as_json(client, body, content_type):
+    """A view may json.loads(request.body) whatever type was declared: the guard reads the
+    body that way too, so a number split over members, spelled with escapes, or a security
+    code's name, is refused under any type."""
+    response = client.post("/cart/add/", body, content_type=content_type)
+    assert response.status_code == 400
+    assert events()[0].detail["carrier"] == "json"
+
+
+def test_utf16_json_under_another_type_is_judged_as_json(rf: RequestFactory):
+    body = '{"card": "4242", "card": "4242", "card": "4242", "card": "4242"}'.encode("utf-16")
+    request = rf.post("/cart/add/", body, content_type="text/plain")
+    assert cardguard.scan_request(request).carrier == "json"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"product": "teak-bowl", "quantity": 2, "note": "081 234 5678, 50200"}',
+        "{not json at all, order LG-20250101-0042}",
+        "[1, 2, 3",
+    ],
+)
+def test_json_like_bodies_without_card_data_pass_under_any_type(client, body):
+    response = client.post("/cart/add/", body, content_type="text/plain")
+    assert response.status_code != 400
+    assert events() == []
