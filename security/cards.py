@@ -18,6 +18,11 @@ text:
 * **A window of whole groups** of 12 to 19 digits (a card number followed by its CVV is still
   found) whose prefix and length belong to a card network in `BRANDS` and whose Luhn sum holds.
   The longest valid window from a group wins, so a mask covers all of a 19-digit number.
+* **A security code typed after the number** with a single dash or dot
+  (`4242-4242-4242-4242-123`, `4242424242424242.123`): a window may also end before a token's
+  last group of 3 or 4 digits, when number and code together are at most 19 digits (a longer
+  run is an id); the match then spans the code too, so a log's mask hides it. A code glued to
+  the number (`4242424242424242123`) is not told from an id of that length: not a card.
 
 What is not a card number, whatever its digits:
 
@@ -42,7 +47,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -377,6 +382,14 @@ def _find_in_stretch(text: str, start: int, end: int) -> Iterator[CardMatch]:
     joints = {joint.start() for joint in _SINGLE_JOINT.finditer(text, start, end)}
     if joints:
         ends.difference_update(cum[k + 1] for k, (_, b) in enumerate(groups) if b in joints)
+    # Where a window may also end: before a token's last group of 3 or 4 digits joined by a
+    # single dash or dot, a security code typed after the number (4242-…-4242-123). Mapped to
+    # the token's end: number and code together are at most MAX_DIGITS digits (more is an id).
+    code_ends = {
+        cum[k]: cum[k + 1]
+        for k in range(1, len(groups))
+        if groups[k][0] - 1 in joints and cum[k + 1] in ends and cum[k + 1] - cum[k] in _CODE_SIZES
+    }
     first, last = 0, len(groups) - 1
     if _joined_to_word(text, start - 1, -1) or (start > 0 and text[start - 1] == "+"):
         first = 1  # the first group belongs to what precedes it, and so do groups dashed to it
@@ -409,11 +422,17 @@ def _find_in_stretch(text: str, start: int, end: int) -> Iterator[CardMatch]:
                 if length <= 13 and is_id:
                     skip_to = id_stop  # no shorter window of an ID is a card either
                     break
-                if stop > limit or stop not in ends or (alone and stop != alone):
+                if stop > limit or (alone and stop != alone):
+                    continue
+                if stop not in ends and not (
+                    stop in code_ends and code_ends[stop] - offset <= MAX_DIGITS
+                ):
                     continue
                 luhn = luhn or _LuhnSums(joined)  # built once a window is worth a sum
                 if luhn.ok(offset, stop):
-                    k = bisect_left(cum, stop) - 1
+                    # The group it ends with; after a security code, the code's group, so
+                    # that a mask covers the code too.
+                    k = bisect_left(cum, stop) - 1 if stop in ends else bisect_right(cum, stop) - 1
                     found = CardMatch(groups[i][0], groups[k][1], joined[offset:stop])
                     break  # the longest valid window from this group
             else:
@@ -428,6 +447,9 @@ def _find_in_stretch(text: str, start: int, end: int) -> Iterator[CardMatch]:
         else:
             i += 1
 
+
+# The lengths of a security code (3; 4 for American Express).
+_CODE_SIZES = (3, 4)
 
 _VALUE = bytes.maketrans(b"0123456789", bytes(range(10)))
 _DOUBLED_VALUE = bytes.maketrans(b"0123456789", bytes([0, 2, 4, 6, 8, 1, 3, 5, 7, 9]))

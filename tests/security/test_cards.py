@@ -136,7 +136,15 @@ def _ref_windows(text, groups, start, end):
                 if len(window) == 13 and _ref_thai_id(window):
                     id_end = k  # an ID: no window of 13 digits or fewer from here is a card
             wide = groups[i][1] - groups[i][0] == 5
-            for window, k in windows:
+            # A security code after the number: a window may also end before a token's last
+            # group of 3 or 4 digits after a single dash or dot, number and code at most
+            # MAX_DIGITS digits; the match then spans the code.
+            if not wide:
+                for window, k in list(windows):
+                    code = len(digits[k]) in (3, 4) and k > i and gap(k - 1, k) in joints
+                    if code and len(window) <= MAX_DIGITS:
+                        windows.append((window[: -len(digits[k])], k))
+            for window, k in sorted(windows, key=lambda entry: len(entry[0])):
                 if id_end is not None and len(window) <= 13:
                     continue
                 if wide and k != i:
@@ -370,3 +378,33 @@ def test_thirteen_digit_barcodes_are_not_visa_cards():
 def test_bidi_marks_from_a_right_to_left_app_join_groups(mark):
     text = f"{mark} ".join(["4242", "4242", "4242", "4242"])
     assert [m.digits for m in find_card_numbers(text)] == ["4242424242424242"]
+
+
+@pytest.mark.parametrize(
+    ("text", "digits"),
+    [
+        ("4242-4242-4242-4242-123", "4242424242424242"),
+        ("4242424242424242-123", "4242424242424242"),
+        ("4242.4242.4242.4242.123", "4242424242424242"),
+        ("5555\u20135555\u20135555\u20134444\u2013321", "5555555555554444"),
+        ("3782-822463-10005-1234", "378282246310005"),  # American Express: a 4-digit code
+        ("๔๒๔๒๔๒๔๒๔๒๔๒๔๒๔๒-๑๒๓", "4242424242424242"),
+    ],
+)
+def test_a_security_code_dashed_after_the_number_is_found_and_masked_with_it(text, digits):
+    [match] = find_card_numbers(text)
+    assert (match.start, match.end, match.digits) == (0, len(text), digits)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "4242424242424242-1234",  # 20 digits in one token: an id
+        "4242424242424242123",  # glued: not told from a 19-digit id
+        "4242-4242-4242-4242-12",  # two digits are no security code
+        "1-2345-67890-12-3",  # a Thai ID as printed
+        "0-1055-61234-56-7",
+    ],
+)
+def test_tokens_that_only_look_like_a_number_and_its_code_are_not(text):
+    assert list(find_card_numbers(text)) == []
