@@ -242,3 +242,42 @@ def valid_thai_mobile(value) -> bool:
     """A Thai mobile number, spaces and dashes allowed: 08x xxx xxxx or +66 8x xxx xxxx."""
     text = re.sub(r"[\s-]", "", str(value or ""))
     return bool(THAI_MOBILE.match(text))
+
+
+@dataclass(frozen=True)
+class MethodRow:
+    """One method of the account, as the admin and `omise_check` show it."""
+
+    name: str
+    label: str
+    currencies: str
+    terms: str  # installments: the months the account offers
+    offered: bool  # does this shop offer it (a method it handles, not discontinued)?
+    refunds: str  # the refund rule staff must keep
+
+
+def describe(capability: Capability) -> list[MethodRow]:
+    """The account's methods, cards first, for people: what the shop offers of them, each
+    installment's terms, each method's refund rule."""
+    rows = []
+    for name, method in sorted(capability.methods.items(), key=lambda item: item[0] != "card"):
+        rows.append(
+            MethodRow(
+                name=name,
+                label=payment_methods.label(name),
+                currencies=", ".join(sorted(method.currencies)),
+                terms=", ".join(str(t) for t in method.installment_terms),
+                offered=name == payment_methods.CARD or name in payment_methods.HANDLED,
+                refunds=payment_methods.REFUND_RULE_TEXT[payment_methods.refund_rule(name)],
+            )
+        )
+    return rows
+
+
+def summary(capability: Capability) -> str:
+    """Limits and who pays the installments' interest, in a line."""
+    interest = "the merchant" if capability.zero_interest_installments else "the shopper"
+    return (
+        f"charges {capability.charge_min}–{capability.charge_max} minor units; installments "
+        f"at least {capability.installment_min} a month, interest paid by {interest}"
+    )

@@ -2,11 +2,13 @@
 checkout offers for a cart, the server refusing a source the capability does not allow whatever
 the browser sent (a forged type, term or phone number), and the fallback when Omise is down."""
 
+import io
 import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.cache import cache
+from django.core.management import CommandError, call_command
 
 from checkout import capability
 from checkout.capability import Capability, Origin, capability_get, source_refusal
@@ -224,3 +226,22 @@ def test_a_malformed_answer_is_not_cached(fake_omise):
     fake_omise.capability_data = {"object": "capability", "payment_methods": "all of them"}
     assert capability_get().origin == Origin.FALLBACK
     assert cache.get(capability.CACHE_KEY) is None
+
+
+# --- the scheduled refresh ----------------------------------------------------------------------
+
+
+def test_the_scheduled_refresh_reads_omise_now(fake_omise):
+    capability_get()
+    out = io.StringIO()
+    call_command("omise_capability", stdout=out)
+    assert len(fake_omise.calls_of("capability")) == 2
+    assert out.getvalue().startswith("omise_capability: 5 methods;")
+
+
+def test_the_scheduled_refresh_fails_loudly_and_keeps_the_copy(fake_omise):
+    capability_get()
+    fake_omise.fail_next("capability", OmiseNetworkError("down"))
+    with pytest.raises(CommandError, match="Could not read the account's capability"):
+        call_command("omise_capability", "--quiet")
+    assert capability_get().origin == Origin.OMISE  # the cached copy is untouched
