@@ -3,6 +3,8 @@
 banking's app hand-off, wallets, installments with term and minimum checks), expiry and the
 events a shop's webhook receives. Internet banking is refused (discontinued 2025-09-30)."""
 
+from datetime import timedelta
+
 import pytest
 import requests
 
@@ -187,3 +189,24 @@ def test_the_handoff_page_is_only_for_offsite_charges(sandbox):
     charge = sandbox.client.create_charge(amount=AMOUNT, currency="THB", source=source)
     page = http("GET", f"{sandbox.sandbox_url}/sandbox/app/{charge['id']}/")
     assert page.status_code == 404
+
+
+def test_an_offsite_charge_left_alone_expires_at_its_time(sandbox, monkeypatch):
+    """Nobody pays in the app: past its expires_at the charge expires the next time anyone
+    looks, with charge.expire, and its hand-off page only leads back."""
+    monkeypatch.setattr(sources, "DEFAULT_OFFSITE_EXPIRY", timedelta(0))
+    charge = charge_of(sandbox, "mobile_banking_ktb")
+    settled = sandbox.client.retrieve_charge(charge["id"])
+    assert (settled["status"], settled["expired"]) == ("expired", True)
+    assert sandbox.events("charge.expire")[-1]["data"]["id"] == charge["id"]
+    assert "no longer awaiting the shopper" in http("GET", charge["authorize_uri"]).text
+
+
+def test_events_of_the_new_types_reach_the_shop_signed(sandbox):
+    """charge.create and charge.complete of a wallet charge are delivered to the shop's
+    webhook, signed (the shop answers 2xx only to a valid signature)."""
+    charge = charge_of(sandbox, "truemoney", phone_number="0812345678")
+    sandbox.complete_offsite(charge["authorize_uri"], "pay")
+    deliveries = sandbox.deliver_webhooks()
+    assert {d["key"] for d in deliveries} >= {"charge.create", "charge.complete"}
+    assert {d["status_code"] for d in deliveries} == {200}
