@@ -202,10 +202,11 @@ def source_refusal(capability: Capability, source: dict, *, amount: int, currenc
     """Why this source (as Omise returned it) must not be charged for this cart, for the
     shopper; "" when it may. Checked on the server whatever the page offered."""
     source_type = str(source.get("type") or "")
-    if (
-        int(source.get("amount") or -1) != amount
-        or str(source.get("currency") or "").upper() != currency.upper()
-    ):
+    try:
+        same_amount = int(source.get("amount")) == amount  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        same_amount = False
+    if not same_amount or str(source.get("currency") or "").upper() != currency.upper():
         return str(_("The payment was prepared for another amount. Please choose how to pay."))
     if source_type not in payment_methods.HANDLED or not capability.accepts(
         source_type, amount=amount, currency=currency

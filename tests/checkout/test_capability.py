@@ -172,6 +172,10 @@ def test_source_refusal_checks_the_amount_too():
     source = {"type": "promptpay", "amount": 5000, "currency": "thb"}
     assert source_refusal(cap, source, amount=5000, currency="THB") == ""
     assert "another amount" in source_refusal(cap, source, amount=6000, currency="THB")
+    assert "another amount" in source_refusal(cap, source, amount=5000, currency="USD")
+    for amount in (None, "x", "5000.5"):
+        refusal = source_refusal(cap, {**source, "amount": amount}, amount=5000, currency="THB")
+        assert "another amount" in refusal
 
 
 # --- cached, refreshed, and a fallback when Omise is down ---------------------------------------
