@@ -153,7 +153,8 @@ def three_d_secure(request: HttpRequest, charge_id: str) -> HttpResponse:
             complete_3ds(charge_id=charge.id, passed=request.POST.get("choice") == "authorize")
         return redirect(charge.return_uri)
     awaiting = charge.status == Charge.Status.PENDING and not charge.authorized
-    # The same page stands in for the bank of a redirect method (internet banking).
+    # The same page stood in for the bank of internet banking, before it was discontinued:
+    # charges made then still show its page (new ones go to app_handoff).
     method = sources.LABELS.get((charge.source or {}).get("type", ""), "")
     response = render(
         request,
