@@ -96,6 +96,11 @@ class OrderAdmin(admin.ModelAdmin):
                 wrap(lambda request: admin_views.dashboard(self.admin_site, request)),
                 name="checkout_monitoring",
             ),
+            path(
+                "payment-methods/",
+                wrap(lambda request: admin_views.payment_methods_page(self.admin_site, request)),
+                name="checkout_payment_methods",
+            ),
             *super().get_urls(),
         ]
 

@@ -16,8 +16,9 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from checkout import monitoring, svgchart
-from checkout.models import Order
+from checkout import capability, monitoring, payment_methods, svgchart
+from checkout.models import Order, PaymentAttempt
+from checkout.omise import OmiseError
 from checkout.refunds import RefundError, refund_create, refundable_amount
 from shop.money import CURRENCIES, format_money
 
@@ -94,9 +95,14 @@ def order_refund(model_admin, request: HttpRequest, object_id: str) -> HttpRespo
                 "token": secrets.token_urlsafe(24),
             },
         )
+    paid = order.attempts.filter(status=PaymentAttempt.Status.SUCCESSFUL).first()
+    method = paid.payment_method if paid else payment_methods.CARD
     context = {
         **model_admin.admin_site.each_context(request),
         "title": f"Refund order {order.reference}",
+        # Said before staff type an amount: some methods refund only in full, once.
+        "method_label": payment_methods.label(method),
+        "refund_rule": payment_methods.REFUND_RULE_TEXT[payment_methods.refund_rule(method)],
         "opts": model_admin.model._meta,
         "order": order,
         "original": order,
@@ -141,3 +147,28 @@ def dashboard(admin_site, request: HttpRequest) -> HttpResponse:
         "top_emails": monitoring.top_decline_emails(hours=24 * 14),
     }
     return TemplateResponse(request, "admin/checkout/monitoring.html", context)
+
+
+def payment_methods_page(admin_site, request: HttpRequest) -> HttpResponse:
+    """The account's payment methods as the checkout sees them (Omise's Capability API): GET
+    shows the cached copy, POST reads it from Omise now (staff who may change orders)."""
+    if request.method == "POST":
+        if not request.user.has_perm("checkout.change_order"):
+            raise PermissionDenied
+        try:
+            capability.capability_refresh()
+        except OmiseError as error:
+            messages.error(request, f"Omise's capability could not be read: {error}")
+        else:
+            messages.success(request, "Read the account's payment methods from Omise.")
+        return redirect("admin:checkout_payment_methods")
+    current = capability.capability_get()
+    context = {
+        **admin_site.each_context(request),
+        "title": "Payment methods",
+        "capability": current,
+        "rows": capability.describe(current),
+        "summary": capability.summary(current),
+        "can_refresh": request.user.has_perm("checkout.change_order"),
+    }
+    return TemplateResponse(request, "admin/checkout/payment_methods.html", context)

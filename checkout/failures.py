@@ -1,6 +1,10 @@
 """What to tell a shopper for each Omise failure code: what happened and what to do next.
 Messages never blame the shopper and never reveal why a fraud check failed."""
 
+from django.utils.translation import gettext_lazy as _
+
+from checkout import payment_methods
+
 DEFAULT = "Your payment did not go through and you were not charged. Please try another card."
 
 MESSAGES = {
@@ -50,10 +54,78 @@ SOURCE_MESSAGES = {
 }
 
 
+_CANCELLED = _(
+    "You cancelled the payment, so you were not charged. Please try again or choose another "
+    "way to pay."
+)
+# Per family of methods (checkout.payment_methods.family): what happened in the bank's app, the
+# wallet or at the card issuer, and what to do next.
+METHOD_MESSAGES = {
+    "mobile_banking": {
+        "payment_cancelled": _CANCELLED,
+        "expired": _(
+            "The payment was not confirmed in your banking app in time. You were not charged; "
+            "please start again."
+        ),
+        "timeout": _(
+            "The payment was not confirmed in your banking app in time. You were not charged; "
+            "please start again."
+        ),
+        "insufficient_fund": _(
+            "Your bank account did not have enough funds for this payment. You were not "
+            "charged; please choose another way to pay."
+        ),
+        "payment_rejected": _(
+            "Your bank did not accept the payment. You were not charged; please try again or "
+            "choose another way to pay."
+        ),
+    },
+    "wallet": {
+        "payment_cancelled": _CANCELLED,
+        "expired": _(
+            "The payment was not confirmed in your wallet in time. You were not charged; "
+            "please start again."
+        ),
+        "timeout": _(
+            "The payment was not confirmed in your wallet in time. You were not charged; "
+            "please start again."
+        ),
+        "insufficient_balance": _(
+            "Your wallet balance was not enough for this payment. You were not charged; please "
+            "top up or choose another way to pay."
+        ),
+        "invalid_phone_number": _(
+            "Your wallet did not recognise this phone number. You were not charged; please "
+            "check it and try again."
+        ),
+        "payment_rejected": _(
+            "Your wallet did not accept the payment. You were not charged; please choose "
+            "another way to pay."
+        ),
+    },
+    "installment": {
+        "payment_cancelled": _CANCELLED,
+        "expired": _(
+            "The installment plan was not confirmed in time. You were not charged; please "
+            "start again."
+        ),
+        "payment_rejected": _(
+            "Your card issuer did not approve the installment plan. You were not charged; "
+            "please choose another plan, card or way to pay."
+        ),
+        "insufficient_fund": _(
+            "Your card's credit limit was not enough for this installment plan. You were not "
+            "charged; please choose another way to pay."
+        ),
+    },
+}
+
+
 def shopper_message(code: str | None, *, method: str = "card") -> str:
     """The message for a failure `code`; `method` is the attempt's payment method."""
     if not code:
         return ""
     if method and method != "card":
-        return SOURCE_MESSAGES.get(code, SOURCE_DEFAULT)
+        by_method = METHOD_MESSAGES.get(payment_methods.family(method), {})
+        return str(by_method.get(code) or SOURCE_MESSAGES.get(code, SOURCE_DEFAULT))
     return MESSAGES.get(code, DEFAULT)

@@ -296,6 +296,17 @@ class OmiseClient:
             params={"offset": offset, "limit": limit, "order": "chronological"},
         )
 
+    # --- sources, capability ------------------------------------------------------------------
+    def retrieve_source(self, source_id: str) -> dict:
+        """`GET /sources/{id}`: the source the shopper's browser created (its type, amount,
+        installment term, phone number), read before it is charged."""
+        return self._request("GET", f"/sources/{_check_id('src', source_id)}")
+
+    def capability(self) -> dict:
+        """`GET /capability`: the account's payment methods, currencies, installment terms and
+        amount limits (`checkout.capability` caches it)."""
+        return self._request("GET", "/capability")
+
     # --- events, account ---------------------------------------------------------------------
     def retrieve_event(self, event_id: str) -> dict:
         return self._request("GET", f"/events/{_check_id('evnt', event_id)}")

@@ -26,6 +26,7 @@ from django.db.models import Sum
 from django.dispatch import receiver
 from django.utils import timezone
 
+from checkout import payment_methods
 from checkout.models import Order, PaymentAttempt, Refund
 from checkout.omise import OmiseAPIError, OmiseError, OmiseNetworkError, get_client
 from checkout.services import charge_apply
@@ -279,6 +280,16 @@ def _check_refundable(order: Order, attempt: PaymentAttempt | None, amount: int)
             f"{format_money(amount, order.currency)} is more than the "
             f"{format_money(left, order.currency)} left to refund on {order.reference}."
         )
+    # Some methods refund only in full, once (checkout/payment_methods.py REFUND_RULES).
+    refusal = payment_methods.refund_refusal(
+        attempt.payment_method,
+        amount=amount,
+        order_amount=order.amount,
+        refunded=order.amount - left,
+        currency=order.currency,
+    )
+    if refusal:
+        raise RefundError(refusal)
     return attempt
 
 

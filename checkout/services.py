@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from checkout import payment_methods, signals, velocity
+from checkout import capability, payment_methods, signals, velocity
 from checkout.ids import is_omise_id
 from checkout.models import Order, OrderItem, PaymentAttempt
 from checkout.omise import OmiseAPIError, OmiseError, OmiseNetworkError, get_client
@@ -84,6 +84,11 @@ class CartPaymentPending(CheckoutError):
             f"Your earlier payment for this cart (order {order.reference}) is still in "
             "progress. Finish it, or wait until it expires, before paying another way."
         )
+
+
+class MethodRefused(CheckoutError):
+    """The source is of a type, plan or phone number the account does not take for this cart
+    (`checkout.capability.source_refusal`): nothing was created or charged."""
 
 
 class VelocityBlocked(CheckoutError):
@@ -215,6 +220,8 @@ def cart_charge(
     # cart's other orders are looked at, since that attempt may be what paid the cart.
     if existing := attempt_by_key(key=attempt_key):
         return existing
+    if source:
+        source_check(source=source, amount=amount, currency=currency)
     cart_id = cart.checkout_id()
     cart_settle_earlier(cart_id=cart_id, attempt_key=attempt_key)
 
@@ -305,6 +312,27 @@ def cart_charge(
         except Exception:
             logger.exception("Could not store charge %s for %s", charge["id"], order.reference)
         raise
+
+
+def source_check(*, source: str, amount: int, currency: str) -> None:
+    """Read the source back from Omise and refuse one the account's capability does not allow
+    for this cart (type, installment term, TrueMoney's phone number), whatever the browser
+    sent. Raises MethodRefused, or CheckoutError when Omise cannot tell us (nothing charged)."""
+    try:
+        data = get_client().retrieve_source(source)
+    except OmiseAPIError as error:
+        unreadable = error.http_status == 404
+        raise CheckoutError(
+            str(capability.SOURCE_UNREADABLE if unreadable else capability.SERVICE_DOWN)
+        ) from None
+    except OmiseNetworkError:
+        raise CheckoutError(str(capability.SERVICE_DOWN)) from None
+    refusal = capability.source_refusal(
+        capability.capability_get(), data, amount=amount, currency=currency
+    )
+    if refusal:
+        logger.info("Source %s refused: %s (%s)", source, data.get("type"), refusal)
+        raise MethodRefused(refusal)
 
 
 def charge_apply(*, charge: dict, attempt_id: int | None = None) -> PaymentAttempt | None:

@@ -15,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from checkout import payment_methods, services, velocity
+from checkout.capability import capability_get
 from checkout.csp import with_checkout_policy, with_omise_images
 from checkout.failures import shopper_message
 from checkout.forms import CheckoutForm
@@ -101,7 +102,10 @@ def checkout(request: HttpRequest) -> HttpResponse:
             "omise_public_key": settings.OMISE_PUBLIC_KEY,
             "omise_js_url": settings.OMISE_JS_URL,
             "shop_name": settings.SHOP_NAME,
-            "other_payment_methods": ",".join(payment_methods.OTHER_PAYMENT_METHODS),
+            # Only what the merchant's account takes for this cart (Omise's Capability API).
+            "other_payment_methods": ",".join(
+                capability_get().offered(amount=cart.total, currency=cart.currency)
+            ),
             "cart": cart,  # the page shows (and its form carries) this very snapshot
             # An earlier try at paying this cart still in progress: linked, so the shopper
             # can finish it rather than pay twice.
@@ -136,7 +140,16 @@ def _after_attempt(request: HttpRequest, attempt: PaymentAttempt) -> HttpRespons
         # To the bank for 3-D Secure, back via return_uri. Not a 302: the checkout's CSP
         # `form-action` also governs redirects after a form POST, and the bank's host is not
         # ours to list. A page that navigates on its own is not a form submission.
-        return render(request, "checkout/to_bank.html", {"authorize_uri": attempt.authorize_uri})
+        offsite = attempt.payment_method not in (payment_methods.CARD, payment_methods.SOURCE)
+        return render(
+            request,
+            "checkout/to_bank.html",
+            {
+                "authorize_uri": attempt.authorize_uri,
+                # A bank's app, a wallet or an installment plan rather than 3-D Secure.
+                "offsite_method": payment_methods.label(attempt.payment_method) if offsite else "",
+            },
+        )
     if attempt.status == PaymentAttempt.Status.FAILED and order.status != Order.Status.PAID:
         messages.error(
             request, shopper_message(attempt.failure_code, method=attempt.payment_method)

@@ -109,11 +109,19 @@ OMISE_PROXY_URL = env.str("OMISE_PROXY_URL", default="")
 # "outcome unknown" and reconciled (docs/operations.md), never charged again.
 OMISE_TIMEOUT_CONNECT = env.float("OMISE_TIMEOUT_CONNECT", default=5.0)
 OMISE_TIMEOUT_READ = env.float("OMISE_TIMEOUT_READ", default=30.0)
+# How long the account's capability (GET /capability) is used before it is read again.
+OMISE_CAPABILITY_CACHE_SECONDS = env.int("OMISE_CAPABILITY_CACHE_SECONDS", default=3600)
 # Sandbox only (docs/sandbox.md): where it POSTs webhook events, and how — "async" (a
 # background thread, no extra process) or "manual" (tests deliver through a hook).
 SANDBOX_WEBHOOK_URL = env.str("SANDBOX_WEBHOOK_URL", default=f"{SHOP_ORIGIN}/webhooks/omise/")
 SANDBOX_WEBHOOK_DELIVERY = env.str("SANDBOX_WEBHOOK_DELIVERY", default="async")
 SANDBOX_3DS = env.str("SANDBOX_3DS", default="cards")  # "all": 3-D Secure on every card
+# What the sandbox's account can take (its GET /capability): a comma-separated list of methods
+# (default: every one it models, sandbox/sources.py), the installments' minimum monthly amount
+# in satang, and whether the merchant pays the installments' interest.
+SANDBOX_PAYMENT_METHODS = env.list("SANDBOX_PAYMENT_METHODS", default=None)
+SANDBOX_INSTALLMENT_MIN_AMOUNT = env.int("SANDBOX_INSTALLMENT_MIN_AMOUNT", default=200000)
+SANDBOX_ZERO_INTEREST_INSTALLMENTS = env.bool("SANDBOX_ZERO_INTEREST_INSTALLMENTS", default=False)
 # The card guard (security/cardguard.py) skips only the sandbox's vault, which plays Omise and so
 # receives card numbers by design; production mounts no sandbox and has no exemption at all.
 CARD_GUARD_EXEMPT_PATHS = ["/sandbox/vault/"] if OMISE_SANDBOX else []

@@ -45,7 +45,7 @@ from sandbox.services.events import (
 from sandbox.services.faults import add_fault, take_fault
 from sandbox.services.keys import record_key_use
 from sandbox.services.refunds import refund_json
-from sandbox.services.sources import create_source
+from sandbox.services.sources import capability_json, create_source, get_source
 from sandbox.services.tokens import create_token
 
 _LIVE_KEY = re.compile(r"^(pkey|skey)_(?!test_)")
@@ -116,6 +116,14 @@ def authenticate(request: HttpRequest, *, vault: bool) -> str:
     return key
 
 
+def _authenticate_any(request: HttpRequest) -> str:
+    """The secret or the public test key (endpoints Omise answers for either)."""
+    try:
+        return authenticate(request, vault=False)
+    except SandboxError:
+        return authenticate(request, vault=True)
+
+
 def _expand_brackets(pairs) -> dict:
     """Form encoding as Omise accepts it: `card[name]=…`, `metadata[order]=…`."""
     result: dict = {}
@@ -166,15 +174,17 @@ def endpoint(
     methods: tuple[str, ...] = ("GET",),
     vault: bool = False,
     public: bool = False,
+    any_key: bool = False,
 ):
     """Wrap a handler `(request, params, **kwargs) -> dict` as an Omise-like endpoint.
 
     `name` (per method when a dict) is what faults target and what requests are recorded as.
     `vault`: the card vault (public key, CORS, card fields never recorded). `public`: another
     public-key endpoint called from shops' pages (`POST /sources`): public key and CORS, and
-    its parameters recorded like the API's.
+    its parameters recorded like the API's. `any_key`: either key (`GET /capability`), CORS
+    for the public key's callers.
     """
-    browser = vault or public
+    browser = vault or public or any_key
     names = name if isinstance(name, dict) else dict.fromkeys(methods, name)
 
     def decorator(handler: Callable[..., dict]):
@@ -192,8 +202,11 @@ def endpoint(
             try:
                 if request.method not in methods:
                     raise SandboxError("not_found", "the requested resource was not found", 404)
-                key = authenticate(request, vault=browser)
-                if not browser:
+                if any_key:
+                    key = _authenticate_any(request)
+                else:
+                    key = authenticate(request, vault=browser)
+                if not browser or key == settings.OMISE_SECRET_KEY:
                     record_key_use(key=key, ip=request.META.get("REMOTE_ADDR", ""))
                 params = parse_params(request)
                 fault = take_fault(endpoint=name)
@@ -247,6 +260,18 @@ def sources(request, params):
 
 
 # --- API -------------------------------------------------------------------------------------
+@endpoint("sources.retrieve")
+def source_detail(request, params, source_id):
+    """`GET /sources/{id}` with the secret key: the shop reads what the browser created."""
+    return get_source(source_id)
+
+
+@endpoint("capability.retrieve", any_key=True)
+def capability(request, params):
+    """`GET /capability`: what this account can take (methods, terms, limits)."""
+    return capability_json()
+
+
 @endpoint({"GET": "charges.list", "POST": "charges.create"}, methods=("GET", "POST"))
 def charges(request, params):
     if request.method == "POST":

@@ -29,10 +29,12 @@ class Source(models.Model):
     """
 
     id = models.CharField(primary_key=True, max_length=40)
-    type = models.CharField(max_length=40)  # promptpay, internet_banking_bbl (sandbox/sources.py)
-    flow = models.CharField(max_length=20)  # offline (QR code) or redirect (authorize_uri)
+    type = models.CharField(max_length=40)  # promptpay, mobile_banking_kbank… (sandbox/sources.py)
+    flow = models.CharField(max_length=20)  # offline (QR code), redirect, app_redirect
     amount = models.PositiveBigIntegerField()
     currency = models.CharField(max_length=3)
+    installment_term = models.PositiveSmallIntegerField(null=True)  # installment_* only
+    phone_number = models.CharField(max_length=20, blank=True, default="")  # truemoney only
     used = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

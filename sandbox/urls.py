@@ -12,6 +12,7 @@ app_name = "sandbox"
 
 CHARGE = r"(?P<charge_id>chrg_test_[0-9a-z]+)"
 EVENT = r"(?P<event_id>evnt_test_[0-9a-z]+)"
+SOURCE = r"(?P<source_id>src_test_[0-9a-z]+)"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -20,6 +21,8 @@ urlpatterns = [
     # api.omise.co
     path("api/account", api.account, name="account"),
     path("api/sources", api.sources, name="sources"),  # public key, from the shopper's browser
+    re_path(rf"^api/sources/{SOURCE}$", api.source_detail, name="source"),
+    path("api/capability", api.capability, name="capability"),
     path("api/charges", api.charges, name="charges"),
     re_path(rf"^api/charges/{CHARGE}$", api.charge_detail, name="charge"),
     re_path(rf"^api/charges/{CHARGE}/capture$", api.charge_capture, name="charge_capture"),
@@ -48,6 +51,9 @@ urlpatterns = [
     # dashboard's settle buttons
     re_path(rf"^qr/{CHARGE}\.svg$", views.qr_code, name="qr_code"),
     re_path(rf"^promptpay/{CHARGE}/$", views.promptpay_app, name="promptpay_app"),
+    # mobile banking, wallets, installments: the bank's app or the wallet's page (pay, cancel,
+    # let it time out), then back to the shop's return_uri
+    re_path(rf"^app/{CHARGE}/$", views.app_handoff, name="app_handoff"),
     re_path(rf"^charges/{CHARGE}/settle$", views.settle, name="settle"),
     # test hooks (secret key)
     path("test/webhooks/deliver", api.test_deliver_webhooks, name="test_deliver_webhooks"),

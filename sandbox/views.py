@@ -21,7 +21,13 @@ from django.views.decorators.http import require_http_methods
 
 from sandbox import sources
 from sandbox.models import Charge, Delivery, Event, Fault, Notice, ReceivedRequest
-from sandbox.services.charges import complete_3ds, expire_charge, get_charge, mark_charge
+from sandbox.services.charges import (
+    complete_3ds,
+    complete_offsite,
+    expire_charge,
+    get_charge,
+    mark_charge,
+)
 from sandbox.services.common import SandboxError, sandbox_url
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -147,7 +153,8 @@ def three_d_secure(request: HttpRequest, charge_id: str) -> HttpResponse:
             complete_3ds(charge_id=charge.id, passed=request.POST.get("choice") == "authorize")
         return redirect(charge.return_uri)
     awaiting = charge.status == Charge.Status.PENDING and not charge.authorized
-    # The same page stands in for the bank of a redirect method (internet banking).
+    # The same page stood in for the bank of internet banking, before it was discontinued:
+    # charges made then still show its page (new ones go to app_handoff).
     method = sources.LABELS.get((charge.source or {}).get("type", ""), "")
     response = render(
         request,
@@ -155,6 +162,33 @@ def three_d_secure(request: HttpRequest, charge_id: str) -> HttpResponse:
         {"charge": charge, "awaiting": awaiting, "method": method},
     )
     # After the POST the browser follows a redirect to the shop: form-action must allow it.
+    return _with_csp(response, form_action=[CSP.SELF, _origin(charge.return_uri or "")])
+
+
+@require_http_methods(["GET", "POST"])
+def app_handoff(request: HttpRequest, charge_id: str) -> HttpResponse:
+    """The bank's app (mobile banking), the wallet's or the card issuer's page (installments):
+    Pay, Cancel or Let it time out settles the charge, then back to the charge's return_uri."""
+    charge = Charge.objects.filter(id=charge_id, source__isnull=False).first()
+    if charge is None or (charge.source or {}).get("flow") == sources.OFFLINE:
+        raise Http404
+    if request.method == "POST":
+        with contextlib.suppress(SandboxError):  # settled already (a second tab): go back
+            complete_offsite(charge_id=charge.id, outcome=request.POST.get("outcome", ""))
+        return redirect(charge.return_uri)
+    charge = get_charge(charge.id)  # expires it if its time has passed
+    source_type = (charge.source or {}).get("type", "")
+    response = render(
+        request,
+        "sandbox/app_handoff.html",
+        {
+            "charge": charge,
+            "method": sources.LABELS.get(source_type, source_type),
+            "app": source_type in sources.MOBILE_BANKING,
+            "amount": _display_amount(str(charge.amount), charge.currency),
+            "awaiting": charge.status == Charge.Status.PENDING and not charge.authorized,
+        },
+    )
     return _with_csp(response, form_action=[CSP.SELF, _origin(charge.return_uri or "")])
 
 
@@ -177,8 +211,21 @@ def card_frame(request: HttpRequest) -> HttpResponse:
     token or source id goes to that origin only (postMessage target)."""
     amount = _display_amount(request.GET.get("amount", ""), request.GET.get("currency", ""))
     submit_label = request.GET.get("submitLabel") or (f"Pay {amount}" if amount else "Pay")
-    # otherPaymentMethods: a method picker above the card fields, for the types modelled here.
+    # otherPaymentMethods: a method picker above the card fields, for the types modelled here
+    # that this account has; "installment" offers each issuer's terms open to this amount.
     others = request.GET.get("otherPaymentMethods", "").split(",")
+    enabled = set(sources.enabled_methods())
+    try:
+        amount_value = int(request.GET.get("amount", ""))
+    except ValueError:
+        amount_value = 0
+    currency = request.GET.get("currency", "")
+    plans = []
+    if "installment" in others:
+        for name, (issuer, _terms) in sources.INSTALLMENTS.items():
+            for term in sources.installment_terms_for(name, amount_value):
+                monthly = _display_amount(str(amount_value // term), currency)
+                plans.append((f"{name}:{term}", f"{issuer}, {term} months ({monthly}/month)"))
     context = {
         "public_key": request.GET.get("key", ""),
         "frame_label": request.GET.get("frameLabel") or "Omise sandbox",
@@ -187,8 +234,11 @@ def card_frame(request: HttpRequest) -> HttpResponse:
         "amount": request.GET.get("amount", "")[:12],
         "currency": request.GET.get("currency", "thb")[:3],
         "other_methods": [
-            (m, sources.LABELS[m]) for m in dict.fromkeys(others) if m in sources.LABELS
+            (m, sources.LABELS[m])
+            for m in dict.fromkeys(others)
+            if m in sources.LABELS and m in enabled and m not in sources.INSTALLMENTS
         ],
+        "installment_plans": plans,
     }
     response = render(request, "sandbox/card_frame.html", context)
     return _with_csp(response, frame_ancestors=[settings.SHOP_ORIGIN.rstrip("/")])

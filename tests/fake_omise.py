@@ -76,7 +76,43 @@ API_METHODS = (
     "list_events",
     "retrieve_account",
     "create_token",
+    "retrieve_source",
+    "capability",
 )
+
+
+def default_capability() -> dict:
+    """The fake account's `GET /capability`: cards, PromptPay, K PLUS, TrueMoney and KBank
+    installments (3/4/6/10 months, each month at least ฿2,000). Tests change
+    `fake_omise.capability_data` to make another account."""
+
+    def method(name: str, terms=None) -> dict:
+        return {
+            "object": "payment_method",
+            "name": name,
+            "currencies": ["THB"],
+            "card_brands": [],
+            "installment_terms": terms,
+            "banks": [],
+            "provider": None,
+        }
+
+    return {
+        "object": "capability",
+        "country": "TH",
+        "limits": {
+            "charge_amount": {"min": THB_MIN, "max": THB_MAX},
+            "installment_amount": {"min": 200000},
+        },
+        "payment_methods": [
+            method("card"),
+            method("promptpay"),
+            method("mobile_banking_kbank"),
+            method("truemoney"),
+            method("installment_kbank", [3, 4, 6, 10]),
+        ],
+        "zero_interest_installments": False,
+    }
 
 
 def new_id(prefix: str) -> str:
@@ -155,6 +191,7 @@ class FakeOmise:
         self._charges: dict[str, _ChargeState] = {}
         self._tokens: dict[str, _Token] = {}
         self._sources: dict[str, dict] = {}
+        self.capability_data: dict = default_capability()
         self._events: list[dict] = []
         self._failures: dict[str, list[_Failure]] = {}
         self.calls: list[Call] = []
@@ -195,8 +232,12 @@ class FakeOmise:
         )
         return token_id
 
-    def source(self, type: str = "promptpay", *, amount: int, currency: str = "THB") -> str:
-        """A fresh `src_test_…` for `amount` (PromptPay by default, or a redirect method)."""
+    def source(
+        self, type: str = "promptpay", *, amount: int, currency: str = "THB", **fields
+    ) -> str:
+        """A fresh `src_test_…` for `amount` (PromptPay by default, or a redirect method), with
+        a method's own `fields` as the browser would send them (`installment_term`,
+        `phone_number`). The fake checks none of them: the shop must."""
         source_id = new_id("src")
         self._sources[source_id] = {
             "object": "source",
@@ -206,6 +247,8 @@ class FakeOmise:
             "flow": "offline" if type == "promptpay" else "redirect",
             "amount": amount,
             "currency": currency.lower(),
+            "installment_term": fields.get("installment_term"),
+            "phone_number": fields.get("phone_number"),
             "used": False,
         }
         return source_id
@@ -473,6 +516,20 @@ class FakeOmise:
                 "supported_currencies": ["thb"],
             },
         )
+
+    def retrieve_source(self, source_id: str) -> dict:
+        _check_id("src", source_id)
+
+        def find():
+            found = self._sources.get(source_id)
+            if found is None:
+                raise _error("not_found", f"source {source_id} was not found", 404)
+            return {k: v for k, v in found.items() if k != "used"}
+
+        return self._call("retrieve_source", {"source_id": source_id}, find)
+
+    def capability(self) -> dict:
+        return self._call("capability", {}, lambda: self.capability_data)
 
     def create_token(self, *, card: dict) -> dict:
         """Tooling only (the shop never tokenizes on the server): a token for `card`'s number."""
@@ -753,6 +810,7 @@ class FakeOmise:
 # Modules known to call get_client() by the name they imported (`from checkout.omise import
 # get_client`); any other module that did so is found in sys.modules as well.
 CLIENT_USERS = (
+    "checkout.capability",
     "checkout.services",
     "checkout.refunds",
     "checkout.events",

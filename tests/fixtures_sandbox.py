@@ -79,14 +79,17 @@ class SandboxHelper:
         """A fresh `tokn_test_…` for a card (see docs/sandbox.md for the test cards)."""
         return self.client.create_token(card=self.card(number, **fields))["id"]
 
-    def source(self, type: str = "promptpay", *, amount: int, currency: str = "THB") -> str:
+    def source(
+        self, type: str = "promptpay", *, amount: int, currency: str = "THB", **fields
+    ) -> str:
         """A fresh `src_test_…` as Omise.js' createSource makes it (public key, `POST /sources`):
-        PromptPay by default, or "internet_banking_bbl" (a redirect method)."""
+        PromptPay by default, or a mobile bank, wallet or installment type with its own
+        `fields` (`installment_term`, `phone_number`)."""
         response = self._http.post(
             f"{self.api_url}/sources",
             auth=(self.settings.OMISE_PUBLIC_KEY, ""),
             timeout=10,
-            json={"type": type, "amount": amount, "currency": currency},
+            json={"type": type, "amount": amount, "currency": currency, **fields},
         )
         body = response.json()
         assert response.status_code == 200, body
@@ -162,6 +165,25 @@ class SandboxHelper:
             charge["authorize_uri"],
             data={"csrfmiddlewaretoken": csrf, "choice": "authorize" if authorize else "fail"},
             headers={"Referer": charge["authorize_uri"]},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert answer.status_code == 302, answer.status_code
+        return answer.headers["Location"]
+
+    def complete_offsite(self, authorize_uri: str, outcome: str = "pay") -> str:
+        """Play the shopper in the bank's app, the wallet or at the card issuer without a
+        browser: GET authorize_uri, press Pay, Cancel or Let it time out ("pay", "cancel",
+        "timeout"). Returns where the page redirects (the charge's return_uri)."""
+        shopper = requests.Session()
+        shopper.trust_env = False
+        page = shopper.get(authorize_uri, timeout=10)
+        page.raise_for_status()
+        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        answer = shopper.post(
+            authorize_uri,
+            data={"csrfmiddlewaretoken": csrf, "outcome": outcome},
+            headers={"Referer": authorize_uri},
             allow_redirects=False,
             timeout=10,
         )

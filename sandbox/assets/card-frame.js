@@ -30,19 +30,37 @@
     return checked ? checked.value : "card";
   }
 
+  var trueMoneyFields = document.getElementById("truemoney-fields");
+  var installmentFields = document.getElementById("installment-fields");
+
   form.addEventListener("change", function (event) {
     if (event.target.name !== "method") return;
     cardFields.hidden = method() !== "card";
     otherNote.hidden = method() === "card";
+    trueMoneyFields.hidden = method() !== "truemoney";
+    if (installmentFields) installmentFields.hidden = method() !== "installment";
   });
+
+  // The source of another method: its type, the shop's amount, and the method's own fields
+  // (TrueMoney's phone number; an installment plan's issuer and months).
+  function sourceBody() {
+    var body = {type: method(), amount: Number(form.dataset.amount),
+                currency: form.dataset.currency};
+    if (body.type === "truemoney") body.phone_number = form.phone_number.value.trim();
+    if (body.type === "installment") {
+      var plan = form.installment_plan.value.split(":");
+      body.type = plan[0];
+      body.installment_term = Number(plan[1]);
+    }
+    return body;
+  }
 
   // A card gives a token from the vault; another method a source for the shop's amount.
   function request() {
     var card = method() === "card";
     return {
       url: card ? form.dataset.vaultUrl : form.dataset.sourcesUrl,
-      body: card ? {card: fields()} : {type: method(), amount: Number(form.dataset.amount),
-                                       currency: form.dataset.currency},
+      body: card ? {card: fields()} : sourceBody(),
       expected: card ? "token" : "source"
     };
   }

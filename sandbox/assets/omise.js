@@ -4,7 +4,8 @@
  *   Omise.setPublicKey(pkey); Omise.createToken('card', fields, (status, response) => ...)
  *   Omise.createSource('promptpay', {amount, currency}, (status, response) => ...)
  *   OmiseCard.configure({publicKey, currency, frameLabel, submitLabel,
- *                        otherPaymentMethods: ['promptpay', 'internet_banking_bbl'], ...});
+ *                        otherPaymentMethods: ['promptpay', 'mobile_banking_kbank', 'truemoney',
+ *                                              'installment', ...], ...});
  *   OmiseCard.open({amount, currency, onCreateTokenSuccess(tokenOrSourceId), onFormClosed()})
  * The form lives in a frame of the sandbox's origin; token and source ids come back by
  * postMessage, accepted only from that origin and that frame.

@@ -190,7 +190,7 @@ def _create_source_charge(
         raise SandboxError("not_found", f"source {source_id[:40]} was not found", 404)
     if (source.amount, source.currency) != (amount, currency):
         raise SandboxError("invalid_charge", "amount and currency must match the source's")
-    if source.flow == sources.REDIRECT and not return_uri:
+    if source.flow != sources.OFFLINE and not return_uri:
         raise SandboxError("invalid_charge", "return_uri is required for redirect sources")
     expires_at = parse_time(params.get("expires_at"), "expires_at")
     if expires_at is not None and expires_at <= timezone.now():
@@ -212,8 +212,10 @@ def _create_source_charge(
         charge.source = source_json(source, scannable_code=scannable_code(charge.id))
         charge.expires_at = expires_at or timezone.now() + sources.DEFAULT_OFFLINE_EXPIRY
     else:
+        # The bank's app (a deep link on a phone), the wallet's or the issuer's page.
         charge.source = source_json(source)
-        charge.authorize_uri = sandbox_url(reverse("sandbox:three_d_secure", args=[charge.id]))
+        charge.authorize_uri = sandbox_url(reverse("sandbox:app_handoff", args=[charge.id]))
+        charge.expires_at = expires_at or timezone.now() + sources.DEFAULT_OFFSITE_EXPIRY
     charge.save()
     logger.info("sandbox charge %s pending (%s, %s %s)", charge.id, source.type, amount, currency)
     data = charge_json(charge)
@@ -296,6 +298,33 @@ def complete_3ds(*, charge_id: str, passed: bool) -> Charge:
         _fail(charge, "payment_rejected", "the payment was not authorized at the bank")
     else:
         _fail(charge, "failed_processing", "3-D Secure authentication failed")
+    charge.save()
+    record_event(key="charge.complete", data=charge_json(charge))
+    return charge
+
+
+# The hand-off page's choices: what the shopper did in the bank's app or the wallet.
+OFFSITE_OUTCOMES = ("pay", "cancel", "timeout")
+
+
+def complete_offsite(*, charge_id: str, outcome: str) -> Charge:
+    """The shopper in the bank's app, the wallet or the issuer's page: pays (`charge.complete`,
+    successful), cancels (`charge.complete`, failed `payment_cancelled`), or does nothing until
+    the charge times out (expired, `charge.expire`)."""
+    if outcome not in OFFSITE_OUTCOMES:
+        raise SandboxError("bad_request", f"outcome must be one of {', '.join(OFFSITE_OUTCOMES)}")
+    charge = get_charge(charge_id)
+    if not charge.source or charge.source.get("flow") == sources.OFFLINE:
+        raise SandboxError("invalid_charge", "charge is not paid in an app or on a page")
+    if outcome == "timeout":
+        expire_charge(charge_id=charge.id)
+        return get_charge(charge.id)
+    if charge.status != Charge.Status.PENDING or charge.authorized:
+        raise SandboxError("invalid_charge", "charge is not awaiting the shopper")
+    if outcome == "pay":
+        _approve(charge)
+    else:
+        _fail(charge, "payment_cancelled", "the shopper cancelled the payment")
     charge.save()
     record_event(key="charge.complete", data=charge_json(charge))
     return charge

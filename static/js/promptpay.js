@@ -1,6 +1,7 @@
 // The PromptPay order page: counts down to the QR code's expiry and asks the shop (never
 // Omise) every few seconds whether the payment has landed; when the order is no longer
-// pending it reloads, and the server renders the outcome (paid, failed, expired).
+// pending it reloads, and the server renders the outcome (paid, failed, expired). On a phone
+// it offers to share the QR code image (saving it is a plain link).
 (function () {
   "use strict";
   const box = document.getElementById("promptpay");
@@ -31,6 +32,19 @@
       })
       .catch(function () { /* offline for a moment: the next poll tries again */ })
       .finally(function () { busy = false; });
+  }
+
+  // On a phone: share the QR code image's address (to another app, or to whoever pays) where
+  // the browser can; saving the image needs no script (a link with `download`).
+  const share = document.getElementById("promptpay-share");
+  const download = document.getElementById("promptpay-download");
+  if (share && download && navigator.share) {
+    share.hidden = false;
+    share.addEventListener("click", function () {
+      navigator.share({title: share.dataset.shareTitle, text: share.dataset.shareText,
+                       url: download.href})
+        .catch(function () { /* the shopper closed the share sheet */ });
+    });
   }
 
   showRemaining();

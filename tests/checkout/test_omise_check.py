@@ -99,3 +99,23 @@ def test_proxy_display_drops_user_and_password():
     """proxy_for_display keeps scheme, host and port only."""
     assert proxy_for_display("http://u:p@proxy.example:3128/x?y") == "http://proxy.example:3128"
     assert proxy_for_display("https://[::1]:8443") == "https://[::1]:8443"
+
+
+def test_the_accounts_methods_are_shown(sandbox, settings):
+    """The account's capability: each method, installment terms, whether this shop offers it
+    and its refund rule; the copy read is cached for the checkout."""
+    settings.SANDBOX_PAYMENT_METHODS = ["card", "promptpay", "mobile_banking_kbank"]
+    out, _ = run_check()
+    assert "Methods: charges 2000–15000000 minor units" in out
+    assert "  card " in out and "mobile_banking_kbank" in out and "K PLUS" in out
+    assert "truemoney" not in out
+    from checkout.capability import capability_get
+
+    assert capability_get().methods.keys() == {"card", "promptpay", "mobile_banking_kbank"}
+
+
+def test_a_capability_that_cannot_be_read_is_reported_not_fatal(sandbox):
+    sandbox.fault("capability.retrieve", status=500, count=3)
+    out, err = run_check()
+    assert "could not read the account's capability" in err
+    assert "OK: both keys work in test mode." in out

@@ -1,5 +1,6 @@
-"""PromptPay and internet banking in Chromium: the method picker of Omise's form (the
-sandbox's), the QR code on the shop's order page, and a page that updates by itself."""
+"""PromptPay in Chromium: the method picker of Omise's form (the sandbox's), the QR code on the
+shop's order page, and a page that updates by itself. Mobile banking, wallets, installments:
+tests/system/test_methods_browser.py."""
 
 import re
 from urllib.parse import urlsplit
@@ -70,12 +71,3 @@ def test_promptpay_expired_leads_back_to_checkout_with_the_cart(shopper, sandbox
     assert urlsplit(shopper.url).path == "/checkout/"
     assert shopper.get_by_label(re.compile("items in cart")).inner_text() == "1"
     assert Order.objects.get().status == Order.Status.EXPIRED
-
-
-def test_internet_banking_goes_to_the_bank_and_back(shopper):
-    """The redirect method goes to the bank's page like 3-D Secure and back to a paid order."""
-    pay_with_method(shopper, "Bangkok Bank internet banking")
-    shopper.get_by_role("heading", name="Bangkok Bank internet banking").wait_for()
-    shopper.get_by_role("button", name="Authorize").click()
-    shopper.get_by_text("your order is paid").wait_for()
-    assert PaymentAttempt.objects.get().payment_method == "internet_banking_bbl"

@@ -1,4 +1,5 @@
-"""Check the Omise keys against the API: mode, account, and the path requests leave by.
+"""Check the Omise keys against the API: mode, account, the path requests leave by, and the
+payment methods the account has (its capability, which the checkout offers from).
 
 Threat: finding out at the first real order that the keys are wrong, swapped or in the wrong
 mode, and not knowing which IP address Omise sees (the "secret key used from a new IP" e-mail
@@ -17,7 +18,8 @@ from django.conf import settings
 from django.core.checks import ERROR
 from django.core.management.base import BaseCommand, CommandError
 
-from checkout.omise import OmiseAPIError, OmiseNetworkError, get_client
+from checkout.capability import capability_refresh, describe, summary
+from checkout.omise import OmiseAPIError, OmiseError, OmiseNetworkError, get_client
 from security.checks import check_omise_keys, key_mode, mask_key
 
 
@@ -78,7 +80,24 @@ class Command(BaseCommand):
             f"Account: {account.get('id', '?')} ({account.get('email') or 'no e-mail'})"
         )
         self._check_public_key(mode)
+        self._show_methods()
         self.stdout.write(self.style.SUCCESS(f"OK: both keys work in {mode} mode."))
+
+    def _show_methods(self) -> None:
+        """The account's payment methods (`GET /capability`), read now and cached for the
+        checkout. A capability that cannot be read is reported, not fatal: the keys work."""
+        try:
+            capability = capability_refresh()
+        except OmiseError as error:
+            self.stderr.write(f"Methods: could not read the account's capability: {error}")
+            return
+        self.stdout.write(f"Methods: {summary(capability)}")
+        for row in describe(capability):
+            offered = "offered" if row.offered else "not offered by this shop"
+            terms = f", {row.terms} months" if row.terms else ""
+            self.stdout.write(
+                f"  {row.name:<26} {row.label} ({row.currencies}{terms}) — {offered}; {row.refunds}"
+            )
 
     @staticmethod
     def _check_public_key(mode: str) -> None:
