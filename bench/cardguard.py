@@ -14,9 +14,14 @@ time per byte relative to 10 KB: ~1.0 means linear; catastrophic backtracking wo
 
 The worst-case check times the bare detector on texts built to make it work hardest (every
 digit a possible start of a card number, Luhn-valid prefixes repeated, every separator it
-accepts, digits of another script), each 256 KiB in UTF-8, against shop-like prose of the same
-size, and reports each one's time per byte relative to prose: what an attacker gains per byte
-of a body by choosing its text.
+accepts, digits of another script, and a text with no card number whose every window fails
+only Luhn), each 256 KiB in UTF-8, against shop-like prose of the same size, and reports each
+one's time per byte relative to prose: what an attacker gains per byte of a body by choosing
+its text. The target is on `first_card_number`, what the guard runs on every body (it stops
+at the first number: a body with one is refused, so an attacker's costliest body holds none).
+`find_card_numbers` (every number, what the log scrubber runs) is timed beside it without a
+target: it runs on log records, which are lines (a request line, a path, a message), never a
+request body, and a text dense with card numbers costs it a Python step per number found.
 """
 
 import io
@@ -41,7 +46,7 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 
-from security.cards import find_card_numbers  # noqa: E402
+from security.cards import find_card_numbers, first_card_number  # noqa: E402
 from security.logscrub import ScrubFilter  # noqa: E402
 
 GUARD = "security.cardguard.CardGuardMiddleware"
@@ -258,23 +263,40 @@ def worst_case_texts(rnd: random.Random, size: int) -> dict[str, str]:
         "runs of digits, a space or dash every 1–3": _digits_with_separators(
             rnd, size, " -", (1, 3)
         ),
+        # No card number anywhere, and every window of a Visa prefix and length fails only
+        # Luhn: nothing dismisses the text before the Python rules read it group by group.
+        '"4 0 1 " repeated (no card number)': _repeat_to("4 0 1 ", size),
+        # Many short stretches, none a card number (Luhn fails), parted by a letter: each one
+        # reaches the Python rules.
+        '"4242 4242 4242 4241 x " repeated (no card number)': _repeat_to(
+            "4242 4242 4242 4241 x ", size
+        ),
     }
 
 
-def time_worst_case(rounds: int = 5) -> list[tuple[str, int, int, float]]:
-    """[(text, characters, bytes of UTF-8, seconds)] for the bare detector on prose (first)
-    and each adversarial text of WORST_CASE_SIZE bytes: the best of `rounds`, every text once
-    per round, so a burst of load from other processes falls on all alike."""
+def time_worst_case(rounds: int = 5) -> list[tuple[str, int, int, float, float]]:
+    """[(text, characters, bytes of UTF-8, seconds for the first number, seconds for all)]
+    for the bare detector on prose (first) and each adversarial text of WORST_CASE_SIZE bytes:
+    the best of `rounds`, every text once per round, so a burst of load from other processes
+    falls on all alike."""
     rnd = random.Random(11)  # noqa: S311 - seeded input, not a secret
     prose = _cut(realistic_text(rnd, WORST_CASE_SIZE), WORST_CASE_SIZE)
     texts = {"prose": prose, **worst_case_texts(rnd, WORST_CASE_SIZE)}
-    best = dict.fromkeys(texts, float("inf"))
-    for _ in range(rounds):
+    first = dict.fromkeys(texts, float("inf"))
+    every = dict.fromkeys(texts, float("inf"))
+    for round_number in range(rounds):
         for name, text in texts.items():
             start = time.perf_counter()
-            sum(1 for _ in find_card_numbers(text))
-            best[name] = min(best[name], time.perf_counter() - start)
-    return [(name, len(text), len(text.encode()), best[name]) for name, text in texts.items()]
+            first_card_number(text)
+            first[name] = min(first[name], time.perf_counter() - start)
+            if round_number < 2:  # finding them all takes long on the dense texts
+                start = time.perf_counter()
+                sum(1 for _ in find_card_numbers(text))
+                every[name] = min(every[name], time.perf_counter() - start)
+    return [
+        (name, len(text), len(text.encode()), first[name], every[name])
+        for name, text in texts.items()
+    ]
 
 
 def time_linearity() -> list[tuple[int, float]]:
@@ -339,22 +361,26 @@ def run() -> str:
         lines.append(
             f"| {size // 1000} KB | {seconds * 1e3:.1f} ms | {(seconds / size) / base:.2f}× |"
         )
-    (_, _, prose_bytes, prose_seconds), *patterns = time_worst_case()
-    prose = prose_seconds / prose_bytes
+    (_, _, prose_bytes, prose_first, prose_every), *patterns = time_worst_case()
     lines += [
         "",
         f"Worst case per byte: detector on adversarial texts of {WORST_CASE_SIZE // 1024} KiB "
-        f"(UTF-8) vs shop-like prose of the same size ({prose_seconds * 1e3:.1f} ms)",
+        f"(UTF-8) vs shop-like prose of the same size ({prose_first * 1e3:.2f} ms for the "
+        f"first number, what the guard runs; {prose_every * 1e3:.2f} ms for all, what the log "
+        "scrubber runs on its short lines)",
         "",
-        "| text | characters | time | time per byte vs prose | target |",
-        "|---|---|---|---|---|",
+        "| text | characters | first number | per byte vs prose | target | all numbers "
+        "| per byte vs prose |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for name, characters, size, seconds in patterns:
-        ratio = (seconds / size) / prose
+    for name, characters, size, first, every in patterns:
+        ratio = (first / size) / (prose_first / prose_bytes)
+        ratio_every = (every / size) / (prose_every / prose_bytes)
         ok &= ratio <= WORST_CASE_TARGET
         lines.append(
-            f"| {name} | {characters:,} | {seconds * 1e3:.1f} ms | {ratio:.2f}× | "
-            f"≤ {WORST_CASE_TARGET:g}× {'✓' if ratio <= WORST_CASE_TARGET else '✗'} |"
+            f"| {name} | {characters:,} | {first * 1e3:.1f} ms | {ratio:.2f}× | "
+            f"≤ {WORST_CASE_TARGET:g}× {'✓' if ratio <= WORST_CASE_TARGET else '✗'} | "
+            f"{every * 1e3:.1f} ms | {ratio_every:.2f}× |"
         )
     lines += ["", "All targets met." if ok else "Some targets were missed."]
     return "\n".join(lines) + "\n"

@@ -402,9 +402,25 @@ def test_a_security_code_dashed_after_the_number_is_found_and_masked_with_it(tex
         "4242424242424242-1234",  # 20 digits in one token: an id
         "4242424242424242123",  # glued: not told from a 19-digit id
         "4242-4242-4242-4242-12",  # two digits are no security code
+        "4242 4242 4242 4242.123abc",  # "123" is glued to what follows: no code of this number
         "1-2345-67890-12-3",  # a Thai ID as printed
         "0-1055-61234-56-7",
     ],
 )
 def test_tokens_that_only_look_like_a_number_and_its_code_are_not(text):
     assert list(find_card_numbers(text)) == []
+
+
+def test_many_stretches_in_one_long_region_are_each_read_once():
+    """A long run of the first pass holds many stretches parted by letters such as é (a byte of
+    another script may be a digit or separator): each is found and judged by the rules once,
+    and the one card number among them is found."""
+    from unittest import mock
+
+    from security import cards
+
+    text = "4242 4242 4242 4241é" * 300 + "4242 4242 4242 4242é" + "4242 4242 4242 4241é" * 300
+    with mock.patch.object(cards, "_find_in_stretch", wraps=cards._find_in_stretch) as judged:
+        assert [m.digits for m in find_card_numbers(text)] == ["4242424242424242"]
+    assert judged.call_count == 601
+    assert found(text) == reference(text)
