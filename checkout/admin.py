@@ -1,8 +1,11 @@
 from django.contrib import admin, messages
+from django.db.models import Count, Max, Q
 from django.urls import path
 
 from checkout import admin_views
 from checkout.models import (
+    AuthorizationAction,
+    Dispute,
     Order,
     OrderItem,
     PaymentAttempt,
@@ -24,7 +27,16 @@ class OrderItemInline(admin.TabularInline):
 class PaymentAttemptInline(admin.TabularInline):
     model = PaymentAttempt
     extra = 0
-    fields = ("charge_id", "status", "failure_code", "card_brand", "card_last_digits", "created_at")
+    fields = (
+        "charge_id",
+        "status",
+        "failure_code",
+        "merchant_advice",
+        "expires_at",
+        "card_brand",
+        "card_last_digits",
+        "created_at",
+    )
     readonly_fields = fields
     can_delete = False
     show_change_link = True
@@ -39,6 +51,20 @@ class RefundInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False  # refunds go through the order's Refund page, i.e. through Omise
+
+
+class AuthorizationActionInline(admin.TabularInline):
+    """Who captured or released the authorization, and when (manual capture)."""
+
+    model = AuthorizationAction
+    extra = 0
+    fields = ("kind", "amount", "currency", "outcome", "created_by", "created_at")
+    readonly_fields = fields
+    can_delete = False
+    verbose_name_plural = "captures and releases"
+
+    def has_add_permission(self, request, obj=None):
+        return False  # through the order's Capture page, i.e. through Omise
 
 
 @admin.action(description="Reconcile with Omise")
@@ -59,6 +85,8 @@ class OrderAdmin(admin.ModelAdmin):
         "refunded_amount",
         "currency",
         "email",
+        "capture_by",
+        "disputed",
         "duplicate_of",
         "created_at",
     ]
@@ -66,7 +94,7 @@ class OrderAdmin(admin.ModelAdmin):
     list_filter = ["status", ("duplicate_of", admin.EmptyFieldListFilter), "country", "created_at"]
     search_fields = ["reference", "email", "name", "attempts__charge_id"]
     date_hierarchy = "created_at"
-    inlines = [OrderItemInline, PaymentAttemptInline, RefundInline]
+    inlines = [OrderItemInline, PaymentAttemptInline, RefundInline, AuthorizationActionInline]
     actions = [reconcile_with_omise]
     # Payment state changes only through Omise (services.charge_apply), never by hand.
     readonly_fields = [
@@ -76,6 +104,8 @@ class OrderAdmin(admin.ModelAdmin):
         "currency",
         "refunded_amount",
         "paid_at",
+        "authorized_at",
+        "captured_amount",
         "duplicate_of",
         "cart_id",
         "client_ip",
@@ -83,14 +113,42 @@ class OrderAdmin(admin.ModelAdmin):
         "updated_at",
     ]
 
+    def get_queryset(self, request):
+        authorized = Q(attempts__status=PaymentAttempt.Status.AUTHORIZED)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _capture_by=Max("attempts__expires_at", filter=authorized),
+                _open_disputes=Count(
+                    "disputes", filter=Q(disputes__status__in=Dispute.OPEN_STATUSES), distinct=True
+                ),
+            )
+        )
+
+    @admin.display(description="Capture by", ordering="_capture_by")
+    def capture_by(self, order):
+        """An authorized order's deadline to capture (the charge's expires_at)."""
+        if order.status != Order.Status.AUTHORIZED:
+            return ""
+        return order._capture_by or "unknown"
+
+    @admin.display(description="Disputed", boolean=True)
+    def disputed(self, order):
+        return bool(order._open_disputes) or None
+
     def get_urls(self):
         wrap = self.admin_site.admin_view  # the same verified-2FA staff check as every page
 
         def refund(request, object_id):
             return admin_views.order_refund(self, request, object_id)
 
+        def capture(request, object_id):
+            return admin_views.order_capture_page(self, request, object_id)
+
         return [
             path("<path:object_id>/refund/", wrap(refund), name="checkout_order_refund"),
+            path("<path:object_id>/capture/", wrap(capture), name="checkout_order_capture"),
             path(
                 "monitoring/",
                 wrap(lambda request: admin_views.dashboard(self.admin_site, request)),

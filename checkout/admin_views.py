@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from checkout import monitoring, svgchart
+from checkout.capture import CaptureError, authorized_attempt, order_capture, order_reverse
 from checkout.models import Order
 from checkout.refunds import RefundError, refund_create, refundable_amount
 from shop.money import CURRENCIES, format_money
@@ -107,6 +108,90 @@ def order_refund(model_admin, request: HttpRequest, object_id: str) -> HttpRespo
     }
     status = 400 if form.is_bound else 200
     return TemplateResponse(request, "admin/checkout/order/refund.html", context, status=status)
+
+
+class CaptureForm(forms.Form):
+    """Capture (an amount, in full by default) or release the authorization."""
+
+    action = forms.ChoiceField(choices=[("capture", "Capture"), ("reverse", "Release")])
+    amount = forms.CharField(
+        max_length=20,
+        required=False,
+        help_text="In the order's currency; less than authorized takes part, releasing the rest.",
+    )
+    token = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args, order: Order, **kwargs):
+        self.order = order
+        super().__init__(*args, **kwargs)
+        self.fields["amount"].label = f"Amount ({order.currency})"
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        if data.get("action") == "capture":
+            try:
+                data["amount"] = parse_amount(data.get("amount", ""), self.order.currency)
+            except forms.ValidationError as error:
+                self.add_error("amount", error)
+        return data
+
+
+def order_capture_page(model_admin, request: HttpRequest, object_id: str) -> HttpResponse:
+    """GET: the authorization, its deadline, and the capture / release form. POST: act through
+    Omise (checkout.capture), once per form."""
+    order = get_object_or_404(Order, pk=object_id)
+    if not model_admin.has_change_permission(request, order):
+        raise PermissionDenied
+    change_url = reverse("admin:checkout_order_change", args=[order.pk])
+    attempt = authorized_attempt(order)
+    if request.method == "POST":
+        form = CaptureForm(request.POST, order=order)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                if data["action"] == "capture":
+                    row = order_capture(
+                        order=order,
+                        amount=data["amount"],
+                        requested_by=request.user,
+                        request_token=data["token"],
+                    )
+                else:
+                    row = order_reverse(
+                        order=order, requested_by=request.user, request_token=data["token"]
+                    )
+            except CaptureError as error:
+                form.add_error(None, str(error))
+            else:
+                done = "Captured" if row.kind == "capture" else "Released"
+                messages.success(
+                    request,
+                    f"{done} {format_money(row.amount, row.currency)} of {order.reference}.",
+                )
+                return redirect(change_url)
+    else:
+        form = CaptureForm(
+            order=order,
+            initial={
+                "action": "capture",
+                "amount": major_units(order.amount, order.currency),
+                "token": secrets.token_urlsafe(24),
+            },
+        )
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": f"Capture order {order.reference}",
+        "opts": model_admin.model._meta,
+        "order": order,
+        "original": order,
+        "attempt": attempt,
+        "form": form,
+        "can_act": attempt is not None and order.status == Order.Status.AUTHORIZED,
+        "change_url": change_url,
+        "actions": order.authorization_actions.select_related("created_by"),
+    }
+    status = 400 if form.is_bound else 200
+    return TemplateResponse(request, "admin/checkout/order/capture.html", context, status=status)
 
 
 def _charts(rows, period: str, label_format: str) -> list:

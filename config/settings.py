@@ -109,6 +109,14 @@ OMISE_PROXY_URL = env.str("OMISE_PROXY_URL", default="")
 # "outcome unknown" and reconciled (docs/operations.md), never charged again.
 OMISE_TIMEOUT_CONNECT = env.float("OMISE_TIMEOUT_CONNECT", default=5.0)
 OMISE_TIMEOUT_READ = env.float("OMISE_TIMEOUT_READ", default=30.0)
+# "automatic": card charges are captured at once. "manual": they are only authorized, and staff
+# capture (in full or in part) or release them from the order's admin page before the
+# authorization expires (docs/operations.md).
+OMISE_CAPTURE = env.str("OMISE_CAPTURE", default="automatic")
+if OMISE_CAPTURE not in {"automatic", "manual"}:
+    raise ImproperlyConfigured("OMISE_CAPTURE must be 'automatic' or 'manual'.")
+# Who is e-mailed when a dispute opens or its deadline nears (default: the ADMINS).
+STAFF_NOTIFY_EMAILS = env.list("STAFF_NOTIFY_EMAILS", default=[])
 # Sandbox only (docs/sandbox.md): where it POSTs webhook events, and how — "async" (a
 # background thread, no extra process) or "manual" (tests deliver through a hook).
 SANDBOX_WEBHOOK_URL = env.str("SANDBOX_WEBHOOK_URL", default=f"{SHOP_ORIGIN}/webhooks/omise/")

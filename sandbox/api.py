@@ -261,7 +261,7 @@ def charge_detail(request, params, charge_id):
 
 @endpoint("charges.capture", methods=("POST",))
 def charge_capture(request, params, charge_id):
-    return capture_charge(charge_id=charge_id)
+    return capture_charge(charge_id=charge_id, params=params)
 
 
 @endpoint("charges.reverse", methods=("POST",))
