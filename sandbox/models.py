@@ -122,6 +122,9 @@ class Switches(models.Model):
     class Meta:
         verbose_name_plural = "switches"
 
+    def __str__(self) -> str:
+        return f"drop_webhooks={self.drop_webhooks}"
+
     @classmethod
     def current(cls) -> "Switches":
         return cls.objects.get_or_create(pk=1)[0]
