@@ -18,7 +18,8 @@ from django.urls import reverse
 
 from checkout import monitoring, svgchart
 from checkout.capture import CaptureError, authorized_attempt, order_capture, order_reverse
-from checkout.models import Order
+from checkout.disputes import DisputeError, dispute_accept, dispute_message
+from checkout.models import Dispute, Order
 from checkout.refunds import RefundError, refund_create, refundable_amount
 from shop.money import CURRENCIES, format_money
 
@@ -194,6 +195,24 @@ def order_capture_page(model_admin, request: HttpRequest, object_id: str) -> Htt
     return TemplateResponse(request, "admin/checkout/order/capture.html", context, status=status)
 
 
+def dispute_answer(model_admin, request: HttpRequest, object_id: str) -> HttpResponse:
+    """POST only: send the shop's answer to a dispute, or accept it, through Omise; back to the
+    dispute's page with what happened."""
+    record = get_object_or_404(Dispute, pk=object_id)
+    if not model_admin.has_change_permission(request, record) or request.method != "POST":
+        raise PermissionDenied
+    try:
+        if request.POST.get("action") == "accept":
+            record = dispute_accept(record=record)
+            messages.success(request, f"Dispute {record.dispute_id} accepted.")
+        else:
+            record = dispute_message(record=record, message=request.POST.get("message", ""))
+            messages.success(request, f"Answer sent for dispute {record.dispute_id}.")
+    except DisputeError as error:
+        messages.error(request, str(error))
+    return redirect(reverse("admin:checkout_dispute_change", args=[record.pk]))
+
+
 def _charts(rows, period: str, label_format: str) -> list:
     """One SVG bar chart per monitored series over `rows` (hourly or daily buckets)."""
     return [
@@ -224,5 +243,6 @@ def dashboard(admin_site, request: HttpRequest) -> HttpResponse:
         "daily_charts": daily_charts,
         "top_ips": monitoring.top_decline_ips(hours=24 * 14),
         "top_emails": monitoring.top_decline_emails(hours=24 * 14),
+        "ops": monitoring.operations(),
     }
     return TemplateResponse(request, "admin/checkout/monitoring.html", context)

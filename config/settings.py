@@ -117,6 +117,10 @@ if OMISE_CAPTURE not in {"automatic", "manual"}:
     raise ImproperlyConfigured("OMISE_CAPTURE must be 'automatic' or 'manual'.")
 # Who is e-mailed when a dispute opens or its deadline nears (default: the ADMINS).
 STAFF_NOTIFY_EMAILS = env.list("STAFF_NOTIFY_EMAILS", default=[])
+# Omise's dispute object carries no deadline: the shop counts this many days from the dispute's
+# creation (set it to what Omise's dispute e-mail says), and warns staff DISPUTE_WARN_DAYS before.
+DISPUTE_RESPOND_WITHIN_DAYS = env.int("DISPUTE_RESPOND_WITHIN_DAYS", default=7)
+DISPUTE_WARN_DAYS = env.int("DISPUTE_WARN_DAYS", default=2)
 # Sandbox only (docs/sandbox.md): where it POSTs webhook events, and how — "async" (a
 # background thread, no extra process) or "manual" (tests deliver through a hook).
 SANDBOX_WEBHOOK_URL = env.str("SANDBOX_WEBHOOK_URL", default=f"{SHOP_ORIGIN}/webhooks/omise/")

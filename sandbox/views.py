@@ -20,9 +20,19 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_http_methods
 
 from sandbox import sources
-from sandbox.models import Charge, Delivery, Event, Fault, Notice, ReceivedRequest
+from sandbox.models import (
+    Charge,
+    Delivery,
+    Dispute,
+    Event,
+    Fault,
+    Notice,
+    ReceivedRequest,
+    Switches,
+)
 from sandbox.services.charges import complete_3ds, expire_charge, get_charge, mark_charge
 from sandbox.services.common import SandboxError, sandbox_url
+from sandbox.services.disputes import close_dispute, open_dispute
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 _ASSET_FILES = {  # served by name only: no path from the URL reaches the filesystem
@@ -66,7 +76,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     """What Omise's dashboard and e-mails would tell the merchant."""
     context = {
         "notices": Notice.objects.all()[:20],
-        "charges": Charge.objects.all()[:50],
+        "charges": Charge.objects.prefetch_related("disputes")[:50],
+        "disputes": Dispute.objects.all()[:50],
+        "drop_webhooks": Switches.current().drop_webhooks,
         "events": Event.objects.prefetch_related("deliveries")[:50],
         "deliveries": Delivery.objects.select_related("event")[:50],
         "requests": ReceivedRequest.objects.all()[:50],
@@ -132,6 +144,31 @@ def settle(request: HttpRequest, charge_id: str) -> HttpResponse:
         raise Http404
     with contextlib.suppress(SandboxError):  # no longer pending: the dashboard shows why
         action(charge_id)
+    return redirect("sandbox:dashboard")
+
+
+@require_http_methods(["POST"])
+def dispute_open(request: HttpRequest, charge_id: str) -> HttpResponse:
+    """The dashboard's "Open a dispute": the cardholder's bank charges back a paid charge."""
+    with contextlib.suppress(SandboxError):  # not paid, or already disputed: the page shows it
+        open_dispute(charge_id=charge_id)
+    return redirect("sandbox:dashboard")
+
+
+@require_http_methods(["POST"])
+def dispute_close(request: HttpRequest, dispute_id: str) -> HttpResponse:
+    """The bank's decision on a dispute: the merchant won or lost."""
+    with contextlib.suppress(SandboxError):
+        close_dispute(dispute_id=dispute_id, status=request.POST.get("status", ""))
+    return redirect("sandbox:dashboard")
+
+
+@require_http_methods(["POST"])
+def switches(request: HttpRequest) -> HttpResponse:
+    """The dashboard's "Drop webhooks" switch (webhooks lost, as when the shop is down)."""
+    Switches.objects.update_or_create(
+        pk=1, defaults={"drop_webhooks": request.POST.get("drop_webhooks") == "on"}
+    )
     return redirect("sandbox:dashboard")
 
 

@@ -300,9 +300,7 @@ class FakeOmise:
         self._event(event, data)
         return copy.deepcopy(data)
 
-    def open_dispute(
-        self, charge_id: str, *, amount: int | None = None, respond_within=timedelta(days=7)
-    ) -> dict:
+    def open_dispute(self, charge_id: str, *, amount: int | None = None) -> dict:
         """A chargeback on a paid charge, as a bank opens it: records `dispute.create`."""
         data = self._state(charge_id).data
         if not data["paid"]:
@@ -330,7 +328,6 @@ class FakeOmise:
             "funding_currency": data["currency"],
             "admin_message": None,
         }
-        dispute["respond_by"] = iso(now + respond_within)  # the field name is unconfirmed
         self._disputes[dispute_id] = dispute
         self._event("dispute.create", dispute)
         return copy.deepcopy(dispute)

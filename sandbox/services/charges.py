@@ -28,6 +28,7 @@ from sandbox.services.common import (
     parse_time,
     sandbox_url,
 )
+from sandbox.services.disputes import dispute_json
 from sandbox.services.events import record_event
 from sandbox.services.refunds import refund_json
 from sandbox.services.sources import scannable_code, source_json
@@ -66,7 +67,7 @@ def charge_json(charge: Charge) -> dict:
         "source": charge.source,
         "customer": None,
         "schedule": None,
-        "dispute": None,
+        "dispute": _dispute(charge),
         "link": None,
         "ip": charge.ip or None,
         "transaction": charge.transaction or None,
@@ -99,6 +100,11 @@ def charge_json(charge: Charge) -> dict:
         "reversed_at": iso(charge.reversed_at),
         "expired_at": iso(charge.expired_at),
     }
+
+
+def _dispute(charge: Charge) -> dict | None:
+    dispute = charge.disputes.first() if charge.pk else None
+    return dispute_json(dispute) if dispute else None
 
 
 def _captured(charge: Charge) -> int:
