@@ -86,6 +86,7 @@ def charge_json(charge: Charge) -> dict:
         "return_uri": charge.return_uri or None,
         "failure_code": charge.failure_code or None,
         "failure_message": charge.failure_message or None,
+        **_advice(charge),
         "refunds": {
             "object": "list",
             "data": [refund_json(r) for r in refunds],
@@ -105,6 +106,17 @@ def charge_json(charge: Charge) -> dict:
 def _dispute(charge: Charge) -> dict | None:
     dispute = charge.disputes.first() if charge.pk else None
     return dispute_json(dispute) if dispute else None
+
+
+def _advice(charge: Charge) -> dict:
+    """Omise's advice to the merchant on a failed charge, and the 3-D Secure fields missed."""
+    code, advice = cards.MERCHANT_ADVICE.get(charge.failure_code, (None, None))
+    enrollment = charge.token_behaviour == cards.THREE_DS_ENROLLMENT_FAILS
+    return {
+        "merchant_advice_code": code if charge.status == Charge.Status.FAILED else None,
+        "merchant_advice": advice if charge.status == Charge.Status.FAILED else None,
+        "missing_3ds_fields": cards.MISSING_3DS_FIELDS if enrollment else [],
+    }
 
 
 def _captured(charge: Charge) -> int:
