@@ -30,7 +30,9 @@ from django.utils import timezone
 from checkout.omise import OmiseAPIError, OmiseClient, OmiseError
 
 AMOUNT = 12_345  # ฿123.45: above THB's minimum, and odd, so a rounded answer shows
-CARD_OK, CARD_DECLINED, CARD_3DS = "4242424242424242", "4111111111140011", "4000000000000002"
+# Omise's published test cards; the 3-D Secure one fails validation *after* the bank's page,
+# so at creation it is pending with an authorize_uri, at Omise as in the sandbox.
+CARD_OK, CARD_DECLINED, CARD_3DS = "4242424242424242", "4111111111140011", "4111111111140003"
 RETURN_URI = "https://example.com/omise-contract/return"
 CHARGE_ID = re.compile(r"^chrg_test_[0-9a-z]+$")
 
@@ -79,6 +81,15 @@ def expect(what: str, seen, wanted) -> None:
         raise Broken(f"{what}: expected {wanted!r}, got {seen!r}")
 
 
+def expect_approved(charge: dict, status: str) -> None:
+    if charge.get("status") == "pending" and charge.get("authorize_uri"):
+        raise Broken(
+            "the charge waits for 3-D Secure: this account enforces it on every card; run the "
+            "contract with an account (or test mode) that does not"
+        )
+    expect("status", charge.get("status"), status)
+
+
 def expect_error(call: Callable[[], object], code: str, status: int | None = None) -> None:
     try:
         call()
@@ -121,7 +132,7 @@ def check_charge_successful(c: Contract) -> None:
     charge = c.charge()
     if not CHARGE_ID.match(str(charge.get("id"))):
         raise Broken(f"charge id {charge.get('id')!r} is not chrg_test_…")
-    expect("status", charge.get("status"), "successful")
+    expect_approved(charge, "successful")
     expect("authorized, paid", (charge.get("authorized"), charge.get("paid")), (True, True))
     expect("amount", charge.get("amount"), AMOUNT)
     expect("currency (lower case)", charge.get("currency"), "thb")
@@ -175,7 +186,7 @@ def check_source_promptpay(c: Contract) -> None:
 
 def check_authorize_only(c: Contract) -> None:
     charge = c.charge(capture=False)
-    expect("status", charge.get("status"), "pending")
+    expect_approved(charge, "pending")
     expect("authorized, paid", (charge.get("authorized"), charge.get("paid")), (True, False))
     expect("capturable", charge.get("capturable"), True)
     if not charge.get("expires_at"):
