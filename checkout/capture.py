@@ -22,6 +22,7 @@ import logging
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -197,14 +198,15 @@ def authorizations_to_capture(*, within: timedelta = CAPTURE_SOON, now=None):
     """Authorized orders, with `capture_by` (the authorization's deadline), soonest first;
     `within`: only those whose deadline is that close (or past, or unknown)."""
     now = now or timezone.now()
-    attempts = PaymentAttempt.objects.filter(
-        status=PaymentAttempt.Status.AUTHORIZED, order__status=Order.Status.AUTHORIZED
-    ).select_related("order")
-    return [
-        a
-        for a in attempts.order_by("expires_at", "pk")
-        if a.expires_at is None or a.expires_at <= now + within
-    ]
+    return list(
+        PaymentAttempt.objects.filter(
+            Q(expires_at__isnull=True) | Q(expires_at__lte=now + within),
+            status=PaymentAttempt.Status.AUTHORIZED,
+            order__status=Order.Status.AUTHORIZED,
+        )
+        .select_related("order")
+        .order_by("expires_at", "pk")
+    )
 
 
 def expired_authorizations():

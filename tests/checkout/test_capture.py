@@ -228,3 +228,20 @@ def test_a_second_authorization_of_a_paid_cart_is_released(
     assert second.duplicate_of == first
     assert second.status == S.CANCELLED
     assert Order.objects.get(pk=first.pk).status == S.AUTHORIZED
+
+
+def test_reconcile_asks_about_an_authorization_only_once_its_deadline_passed(fake_omise):
+    """Days-old authorizations do not crowd reconcile_payments' batch; one past its deadline
+    is asked about, and the order follows the charge to expired."""
+    from checkout.reconcile import attempts_to_reconcile, reconcile_attempts
+
+    order = authorized_order(fake_omise)
+    PaymentAttempt.objects.update(created_at=timezone.now() - timedelta(days=1))
+    assert list(attempts_to_reconcile(older_than=timedelta(0), limit=10)) == []
+    later = datetime.now(UTC) + timedelta(days=8)
+    fake_omise._now = lambda: later
+    PaymentAttempt.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    due = list(attempts_to_reconcile(older_than=timedelta(0), limit=10))
+    assert due == [order.attempts.get()]
+    assert reconcile_attempts(due) == {PaymentAttempt.Status.EXPIRED: 1}
+    assert Order.objects.get().status == S.EXPIRED
