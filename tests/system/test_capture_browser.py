@@ -64,3 +64,4 @@ def test_a_manual_capture_order_from_checkout_to_capture(shopper, sandbox, setti
 
     shopper.goto(order_page)
     shopper.get_by_text("your order is paid").wait_for()
+    shopper.get_by_text("Your card was charged ฿1,000.00").wait_for()
