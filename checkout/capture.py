@@ -1,6 +1,10 @@
 """Manual capture (OMISE_CAPTURE=manual): staff capture an authorized order, in full or in part,
 or release its authorization (reverse) when the order is cancelled.
 
+Threats it stops: a shopper charged twice or more than they agreed to (a double click, two
+staff members, a stale tab capturing again or for more than was authorized), a capture
+attempted after the hold expired, and an order that says "captured" while Omise says otherwise.
+
 Rules each action keeps, as refunds do (`checkout.refunds`):
 
 - Only an order whose charge is authorized and not captured qualifies, and never for more than

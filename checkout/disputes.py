@@ -1,5 +1,9 @@
 """Disputes (chargebacks): what Omise says about them, what staff may answer, and the alerts.
 
+Threats it stops: a chargeback lost by default because nobody saw it before its deadline; a
+forged dispute event (only Omise's copy, fetched by id, is believed); an answer sent for a
+dispute already decided.
+
 A `dispute.*` event (the keys are unconfirmed: every one is applied by re-fetching the dispute
 from Omise) goes through `dispute_apply`, the one function that writes a `Dispute`, under the
 dispute's row lock; Omise's copy overwrites ours, so events arriving late or twice change
