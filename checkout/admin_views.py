@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -19,7 +19,7 @@ from django.urls import reverse
 from checkout import monitoring, svgchart
 from checkout.capture import CaptureError, authorized_attempt, order_capture, order_reverse
 from checkout.disputes import DisputeError, dispute_accept, dispute_message
-from checkout.models import Dispute, Order
+from checkout.models import Order
 from checkout.refunds import RefundError, refund_create, refundable_amount
 from shop.money import CURRENCIES, format_money
 
@@ -140,7 +140,9 @@ class CaptureForm(forms.Form):
 def order_capture_page(model_admin, request: HttpRequest, object_id: str) -> HttpResponse:
     """GET: the authorization, its deadline, and the capture / release form. POST: act through
     Omise (checkout.capture), once per form."""
-    order = get_object_or_404(Order, pk=object_id)
+    order = model_admin.get_object(request, object_id)  # None for a malformed id too
+    if order is None:
+        raise Http404
     if not model_admin.has_change_permission(request, order):
         raise PermissionDenied
     change_url = reverse("admin:checkout_order_change", args=[order.pk])
@@ -198,7 +200,9 @@ def order_capture_page(model_admin, request: HttpRequest, object_id: str) -> Htt
 def dispute_answer(model_admin, request: HttpRequest, object_id: str) -> HttpResponse:
     """POST only: send the shop's answer to a dispute, or accept it, through Omise; back to the
     dispute's page with what happened."""
-    record = get_object_or_404(Dispute, pk=object_id)
+    record = model_admin.get_object(request, object_id)
+    if record is None:
+        raise Http404
     if not model_admin.has_change_permission(request, record) or request.method != "POST":
         raise PermissionDenied
     try:
