@@ -620,8 +620,11 @@ def _order_follow(order: Order, attempt: PaymentAttempt, charge: dict) -> None:
 
 
 def _partly_captured(charge: dict, order: Order) -> int | None:
-    """What a partial capture took (`captured_amount` below the amount), else None."""
+    """What a partial capture took (`captured_amount` below the amount), else None. Should
+    Omise report it as a smaller `amount` instead (unconfirmed), that is read the same way."""
     captured = charge.get("captured_amount")
+    if captured is None and charge.get("authorized_amount") == order.amount:
+        captured = charge.get("amount")
     if isinstance(captured, int) and not isinstance(captured, bool) and 0 < captured < order.amount:
         return captured
     return None

@@ -245,3 +245,26 @@ def test_reconcile_asks_about_an_authorization_only_once_its_deadline_passed(fak
     assert due == [order.attempts.get()]
     assert reconcile_attempts(due) == {PaymentAttempt.Status.EXPIRED: 1}
     assert Order.objects.get().status == S.EXPIRED
+
+
+@pytest.mark.parametrize(
+    ("fields", "captured"),
+    [
+        ({"amount": AMOUNT, "captured_amount": 60_000}, 60_000),  # the sandbox's reading
+        ({"amount": 60_000, "authorized_amount": AMOUNT}, 60_000),  # amount becomes the capture
+        ({"amount": AMOUNT, "captured_amount": AMOUNT}, None),  # in full
+        ({"amount": 60_000}, "refused"),  # neither field names the authorized amount
+    ],
+)
+def test_a_partial_capture_is_read_from_either_field(fake_omise, fields, captured):
+    """Omise's fields after a partial capture are unconfirmed (docs/omise-api.md): both
+    readings give the same order; a charge naming another amount is not applied."""
+    order = authorized_order(fake_omise)
+    charge = fake_omise.capture_charge(order.attempts.get().charge_id, amount=60_000)
+    charge.pop("captured_amount"), charge.pop("authorized_amount")
+    charge_apply(charge={**charge, **fields})
+    order.refresh_from_db()
+    if captured == "refused":
+        assert order.status == S.AUTHORIZED
+    else:
+        assert (order.status, order.captured_amount) == (S.PAID, captured)
