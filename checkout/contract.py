@@ -202,7 +202,10 @@ def check_capture_partial(c: Contract) -> None:
     # The shop accepts the authorized amount in either field after a partial capture.
     if AMOUNT not in {charge.get("amount"), charge.get("authorized_amount")}:
         raise Broken("neither amount nor authorized_amount holds the authorized amount")
-    expect("captured_amount", charge.get("captured_amount"), part)
+    captured = charge.get("captured_amount")
+    if captured is None and charge.get("authorized_amount") == AMOUNT:
+        captured = charge.get("amount")  # the other reading the shop accepts
+    expect("captured_amount", captured, part)
     expect_error(lambda: c.api.capture_charge(c.made["authorized"]), "failed_capture")
     c.made["captured"] = (charge["id"], part)
 
