@@ -20,7 +20,9 @@ What it keeps honest:
 - Omise's rules where the shop depends on them: a token is single use and must exist (tokens
   made by `token()`, whose test card numbers behave as in docs/sandbox.md), THB only, ฿20 to
   ฿150,000, only a pending charge expires, only an authorized uncaptured one is reversed or
-  captured, a refund only of a paid charge and never beyond its amount. A broken rule raises
+  captured (in part with `amount`, never more than authorized, `expired_charge` once its
+  seven-day hold has passed), a refund only of a paid charge and never beyond what was
+  captured; disputes retrieved, answered (`pending`) and accepted (`lost`) as the sandbox's. A broken rule raises
   the real `OmiseAPIError` with Omise's code and HTTP status.
 - Every call is recorded (`calls`, `calls_of`, `last_call`) with its arguments as sent, so a
   test can fail on what was (not) asked of Omise.
@@ -28,8 +30,8 @@ What it keeps honest:
   `OmiseAPIError`), before or `after=True` the call took effect (a charge made whose answer was
   lost). A failure scheduled but never reached fails the test at teardown.
 - State changes Omise makes on its own are the test's to make: `settle(charge_id,
-  status=...)`, `complete_3ds(...)`, each recording the event Omise would (`events`,
-  `retrieve_event`).
+  status=...)`, `complete_3ds(...)`, `open_dispute(charge_id)`, `close_dispute(id, status=)`,
+  each recording the event Omise would (`events`, `retrieve_event`, `list_events`).
 """
 
 from __future__ import annotations
