@@ -22,8 +22,8 @@ What it keeps honest:
   ฿150,000, only a pending charge expires, only an authorized uncaptured one is reversed or
   captured (in part with `amount`, never more than authorized, `expired_charge` once its
   seven-day hold has passed), a refund only of a paid charge and never beyond what was
-  captured; disputes retrieved, answered (`pending`) and accepted (`lost`) as the sandbox's. A broken rule raises
-  the real `OmiseAPIError` with Omise's code and HTTP status.
+  captured; disputes retrieved, answered (`pending`) and accepted (`lost`) as the sandbox's.
+  A broken rule raises the real `OmiseAPIError` with Omise's code and HTTP status.
 - Every call is recorded (`calls`, `calls_of`, `last_call`) with its arguments as sent, so a
   test can fail on what was (not) asked of Omise.
 - `fail_next(method, error)` makes the next call(s) of a method raise (`OmiseNetworkError`,
