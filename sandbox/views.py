@@ -30,7 +30,14 @@ from sandbox.models import (
     ReceivedRequest,
     Switches,
 )
-from sandbox.services.charges import complete_3ds, expire_charge, get_charge, mark_charge
+from sandbox.services.charges import (
+    capture_charge,
+    complete_3ds,
+    expire_charge,
+    get_charge,
+    mark_charge,
+    reverse_charge,
+)
 from sandbox.services.common import SandboxError, sandbox_url
 from sandbox.services.disputes import close_dispute, open_dispute
 
@@ -133,12 +140,16 @@ SETTLE_ACTIONS = {
     "paid": lambda charge_id: mark_charge(charge_id=charge_id, paid=True),
     "failed": lambda charge_id: mark_charge(charge_id=charge_id, paid=False),
     "expire": lambda charge_id: expire_charge(charge_id=charge_id),
+    # An authorization (capture=false), acted on from "Omise's dashboard" instead of the shop.
+    "capture": lambda charge_id: capture_charge(charge_id=charge_id),
+    "reverse": lambda charge_id: reverse_charge(charge_id=charge_id),
 }
 
 
 @require_http_methods(["POST"])
 def settle(request: HttpRequest, charge_id: str) -> HttpResponse:
-    """The dashboard's Mark as paid / Mark as failed / Expire buttons for a pending charge."""
+    """The dashboard's buttons for a pending charge: Mark as paid / Mark as failed / Expire
+    (awaiting the shopper), Capture / Reverse / Expire the hold (an authorization)."""
     action = SETTLE_ACTIONS.get(request.POST.get("action", ""))
     if action is None:
         raise Http404

@@ -139,3 +139,28 @@ def test_capture_and_dispute_pages_of_no_object_are_404(otp_admin_client, object
     for name in ("admin:checkout_order_capture", "admin:checkout_dispute_answer"):
         url = reverse(name, args=["x"]).replace("/x/", f"/{object_id}/")
         assert otp_admin_client.post(url, {"action": "capture"}).status_code == 404, name
+
+
+@pytest.mark.parametrize(
+    ("button", "status"),
+    [
+        ("capture", Order.Status.PAID),
+        ("reverse", Order.Status.CANCELLED),
+        ("expire", Order.Status.EXPIRED),
+    ],
+)
+def test_acting_in_omises_dashboard_moves_the_order_by_webhook(
+    manual, shop, sandbox, button, status
+):
+    """Captured, released or expired in "Omise's dashboard" (the sandbox's buttons) instead of
+    the shop's admin: the webhook brings the order along."""
+    from django.test import Client
+
+    pay(shop, sandbox)
+    order = Order.objects.get()
+    charge_id = order.attempts.get().charge_id
+    assert order.status == Order.Status.AUTHORIZED
+    Client().post(f"/sandbox/charges/{charge_id}/settle", {"action": button})
+    assert {d["status_code"] for d in sandbox.deliver_webhooks()} == {200}
+    order.refresh_from_db()
+    assert order.status == status
