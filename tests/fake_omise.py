@@ -344,12 +344,21 @@ class FakeOmise:
         return copy.deepcopy(dispute)
 
     def complete_3ds(self, charge_id: str, *, passed: bool = True) -> dict:
-        """The shopper at the bank: 3-D Secure passes (successful, unless the card's validation
-        always fails) or fails."""
+        """The shopper at the bank: 3-D Secure passes (successful, or authorized only for a
+        charge made with capture=false, unless the card's validation always fails) or fails."""
         state = self._state(charge_id)
         if state.data["status"] != "pending" or state.data["authorized"]:
             raise AssertionError(f"{charge_id} is not awaiting 3-D Secure")
         if passed and state.behaviour != THREE_DS_VALIDATION_FAILS:
+            if not state.data["capture"]:
+                state.data.update(
+                    authorized=True,
+                    authorize_uri=None,
+                    expires_at=iso(self._now() + AUTHORIZATION_HOLD),
+                )
+                self._refresh(state)
+                self._event("charge.complete", state.data)
+                return copy.deepcopy(state.data)
             return self.settle(charge_id, status="successful")
         return self.settle(
             charge_id,

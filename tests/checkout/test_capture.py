@@ -268,3 +268,31 @@ def test_a_partial_capture_is_read_from_either_field(fake_omise, fields, capture
         assert order.status == S.AUTHORIZED
     else:
         assert (order.status, order.captured_amount) == (S.PAID, captured)
+
+
+def test_three_d_secure_then_authorized_only(fake_omise):
+    """capture=false through 3-D Secure: pending at the bank, then authorized (not paid) once
+    the bank answers; a stale pending copy read before then changes nothing."""
+    order = Order.objects.create(
+        amount=AMOUNT, currency="THB", email="a@example.com", name="A", country="TH"
+    )
+    attempt = PaymentAttempt.objects.create(
+        order=order, key=secrets.token_urlsafe(16), amount=AMOUNT, currency="THB"
+    )
+    charge = fake_omise.create_charge(
+        amount=AMOUNT,
+        currency="THB",
+        card=fake_omise.token("4000000000000002"),
+        capture=False,
+        return_uri="https://shop.example/return/",
+        metadata={"order_reference": order.reference, "attempt": attempt.key},
+    )
+    charge_apply(charge=charge, attempt_id=attempt.pk)
+    assert Order.objects.get().status == S.PENDING
+    fake_omise.complete_3ds(charge["id"])
+    event_apply(event=fake_omise.events("charge.complete")[-1])
+    assert Order.objects.get().status == S.AUTHORIZED
+    charge_apply(charge=charge)  # the pending copy from before the bank answered
+    order.refresh_from_db()
+    assert order.status == S.AUTHORIZED
+    assert order.attempts.get().status == PaymentAttempt.Status.AUTHORIZED

@@ -3,6 +3,7 @@ the sandbox holds the authorization, staff capture or release it from the order'
 (verified 2FA session), and the sandbox's webhooks agree."""
 
 import re
+from urllib.parse import urlsplit
 
 import pytest
 from django.urls import reverse
@@ -164,3 +165,12 @@ def test_acting_in_omises_dashboard_moves_the_order_by_webhook(
     assert {d["status_code"] for d in sandbox.deliver_webhooks()} == {200}
     order.refresh_from_db()
     assert order.status == status
+
+
+def test_three_d_secure_with_manual_capture_returns_to_an_authorized_order(manual, shop, sandbox):
+    response = pay(shop, sandbox, "4000000000000002")
+    back = sandbox.complete_3ds({"authorize_uri": response.context["authorize_uri"]})
+    page = shop.get(urlsplit(back).path, follow=True)
+    assert b"authorized for" in page.content
+    order = Order.objects.get()
+    assert order.status == Order.Status.AUTHORIZED and order.paid_at is None
