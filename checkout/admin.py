@@ -1,8 +1,17 @@
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Max, Q
+from django.shortcuts import redirect
 from django.urls import path
+from django.utils import timezone
+from django.utils.timesince import timeuntil
 
 from checkout import admin_views
+from checkout.catchup import describe_catch_up, events_catch_up
+from checkout.disputes import omise_dashboard_url
 from checkout.models import (
+    AuthorizationAction,
+    Dispute,
     Order,
     OrderItem,
     PaymentAttempt,
@@ -24,7 +33,16 @@ class OrderItemInline(admin.TabularInline):
 class PaymentAttemptInline(admin.TabularInline):
     model = PaymentAttempt
     extra = 0
-    fields = ("charge_id", "status", "failure_code", "card_brand", "card_last_digits", "created_at")
+    fields = (
+        "charge_id",
+        "status",
+        "failure_code",
+        "merchant_advice",
+        "expires_at",
+        "card_brand",
+        "card_last_digits",
+        "created_at",
+    )
     readonly_fields = fields
     can_delete = False
     show_change_link = True
@@ -39,6 +57,32 @@ class RefundInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False  # refunds go through the order's Refund page, i.e. through Omise
+
+
+class AuthorizationActionInline(admin.TabularInline):
+    """Who captured or released the authorization, and when (manual capture)."""
+
+    model = AuthorizationAction
+    extra = 0
+    fields = ("kind", "amount", "currency", "outcome", "created_by", "created_at")
+    readonly_fields = fields
+    can_delete = False
+    verbose_name_plural = "captures and releases"
+
+    def has_add_permission(self, request, obj=None):
+        return False  # through the order's Capture page, i.e. through Omise
+
+
+class DisputeInline(admin.TabularInline):
+    model = Dispute
+    extra = 0
+    fields = ("dispute_id", "status", "amount", "currency", "reason_code", "respond_by")
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False  # disputes come from Omise
 
 
 @admin.action(description="Reconcile with Omise")
@@ -59,6 +103,8 @@ class OrderAdmin(admin.ModelAdmin):
         "refunded_amount",
         "currency",
         "email",
+        "capture_by",
+        "disputed",
         "duplicate_of",
         "created_at",
     ]
@@ -66,7 +112,13 @@ class OrderAdmin(admin.ModelAdmin):
     list_filter = ["status", ("duplicate_of", admin.EmptyFieldListFilter), "country", "created_at"]
     search_fields = ["reference", "email", "name", "attempts__charge_id"]
     date_hierarchy = "created_at"
-    inlines = [OrderItemInline, PaymentAttemptInline, RefundInline]
+    inlines = [
+        OrderItemInline,
+        PaymentAttemptInline,
+        RefundInline,
+        AuthorizationActionInline,
+        DisputeInline,
+    ]
     actions = [reconcile_with_omise]
     # Payment state changes only through Omise (services.charge_apply), never by hand.
     readonly_fields = [
@@ -76,6 +128,8 @@ class OrderAdmin(admin.ModelAdmin):
         "currency",
         "refunded_amount",
         "paid_at",
+        "authorized_at",
+        "captured_amount",
         "duplicate_of",
         "cart_id",
         "client_ip",
@@ -83,14 +137,42 @@ class OrderAdmin(admin.ModelAdmin):
         "updated_at",
     ]
 
+    def get_queryset(self, request):
+        authorized = Q(attempts__status=PaymentAttempt.Status.AUTHORIZED)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _capture_by=Max("attempts__expires_at", filter=authorized),
+                _open_disputes=Count(
+                    "disputes", filter=Q(disputes__status__in=Dispute.OPEN_STATUSES), distinct=True
+                ),
+            )
+        )
+
+    @admin.display(description="Capture by", ordering="_capture_by")
+    def capture_by(self, order):
+        """An authorized order's deadline to capture (the charge's expires_at)."""
+        if order.status != Order.Status.AUTHORIZED:
+            return ""
+        return order._capture_by or "unknown"
+
+    @admin.display(description="Disputed", boolean=True)
+    def disputed(self, order):
+        return bool(order._open_disputes) or None
+
     def get_urls(self):
         wrap = self.admin_site.admin_view  # the same verified-2FA staff check as every page
 
         def refund(request, object_id):
             return admin_views.order_refund(self, request, object_id)
 
+        def capture(request, object_id):
+            return admin_views.order_capture_page(self, request, object_id)
+
         return [
             path("<path:object_id>/refund/", wrap(refund), name="checkout_order_refund"),
+            path("<path:object_id>/capture/", wrap(capture), name="checkout_order_capture"),
             path(
                 "monitoring/",
                 wrap(lambda request: admin_views.dashboard(self.admin_site, request)),
@@ -134,8 +216,31 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(admin.ModelAdmin):
-    list_display = ["event_id", "key", "processed_at", "created_at"]
-    list_filter = ["key", ("processed_at", admin.EmptyFieldListFilter)]
+    list_display = ["event_id", "key", "arrival", "processed_at", "created_at"]
+    list_filter = ["key", "arrival", ("processed_at", admin.EmptyFieldListFilter)]
+    change_list_template = "admin/checkout/webhookevent/change_list.html"
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+
+        def catch_up(request):
+            if request.method != "POST" or not self.has_change_permission(request):
+                raise PermissionDenied
+            try:
+                outcome = events_catch_up()
+            except OmiseError as error:
+                self.message_user(
+                    request, f"Omise could not list events now: {error}", messages.WARNING
+                )
+            else:
+                self.message_user(request, f"Catch-up: {describe_catch_up(outcome)}.")
+            return redirect("admin:checkout_webhookevent_changelist")
+
+        return [
+            path("catch-up/", wrap(catch_up), name="checkout_webhookevent_catch_up"),
+            *super().get_urls(),
+        ]
+
     search_fields = ["event_id"]
     readonly_fields = [f.name for f in WebhookEvent._meta.fields]
     actions = ["refetch_and_reapply"]
@@ -155,3 +260,53 @@ class WebhookEventAdmin(admin.ModelAdmin):
             self.message_user(
                 request, "Omise could not be asked about: " + ", ".join(failed), messages.WARNING
             )
+
+
+@admin.register(Dispute)
+class DisputeAdmin(admin.ModelAdmin):
+    """Chargebacks, soonest deadline first; each page answers or accepts through Omise."""
+
+    list_display = [
+        "dispute_id",
+        "order",
+        "status",
+        "amount",
+        "currency",
+        "reason_code",
+        "respond_by",
+        "time_left",
+    ]
+    list_filter = ["status", "reason_code"]
+    search_fields = ["dispute_id", "charge_id", "order__reference", "order__email"]
+    readonly_fields = [f.name for f in Dispute._meta.fields]
+    change_form_template = "admin/checkout/dispute/change_form.html"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Time left", ordering="respond_by")
+    def time_left(self, record):
+        if not record.is_open or record.respond_by is None:
+            return ""
+        if record.respond_by <= timezone.now():
+            return "past the deadline"
+        return timeuntil(record.respond_by)
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+
+        def answer(request, object_id):
+            return admin_views.dispute_answer(self, request, object_id)
+
+        return [
+            path("<path:object_id>/answer/", wrap(answer), name="checkout_dispute_answer"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        record = self.get_object(request, object_id)
+        extra = {"omise_url": omise_dashboard_url(record) if record else ""}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})

@@ -11,12 +11,14 @@ from decimal import Decimal, InvalidOperation
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from checkout import capability, monitoring, payment_methods, svgchart
+from checkout.capture import CaptureError, authorized_attempt, order_capture, order_reverse
+from checkout.disputes import DisputeError, dispute_accept, dispute_message
 from checkout.models import Order, PaymentAttempt
 from checkout.omise import OmiseError
 from checkout.refunds import RefundError, refund_create, refundable_amount
@@ -115,6 +117,112 @@ def order_refund(model_admin, request: HttpRequest, object_id: str) -> HttpRespo
     return TemplateResponse(request, "admin/checkout/order/refund.html", context, status=status)
 
 
+class CaptureForm(forms.Form):
+    """Capture (an amount, in full by default) or release the authorization."""
+
+    action = forms.ChoiceField(choices=[("capture", "Capture"), ("reverse", "Release")])
+    amount = forms.CharField(
+        max_length=20,
+        required=False,
+        help_text="In the order's currency; less than authorized takes part, releasing the rest.",
+    )
+    token = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args, order: Order, **kwargs):
+        self.order = order
+        super().__init__(*args, **kwargs)
+        self.fields["amount"].label = f"Amount ({order.currency})"
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        if data.get("action") == "capture":
+            try:
+                data["amount"] = parse_amount(data.get("amount", ""), self.order.currency)
+            except forms.ValidationError as error:
+                self.add_error("amount", error)
+        return data
+
+
+def order_capture_page(model_admin, request: HttpRequest, object_id: str) -> HttpResponse:
+    """GET: the authorization, its deadline, and the capture / release form. POST: act through
+    Omise (checkout.capture), once per form."""
+    order = model_admin.get_object(request, object_id)  # None for a malformed id too
+    if order is None:
+        raise Http404
+    if not model_admin.has_change_permission(request, order):
+        raise PermissionDenied
+    change_url = reverse("admin:checkout_order_change", args=[order.pk])
+    attempt = authorized_attempt(order)
+    if request.method == "POST":
+        form = CaptureForm(request.POST, order=order)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                if data["action"] == "capture":
+                    row = order_capture(
+                        order=order,
+                        amount=data["amount"],
+                        requested_by=request.user,
+                        request_token=data["token"],
+                    )
+                else:
+                    row = order_reverse(
+                        order=order, requested_by=request.user, request_token=data["token"]
+                    )
+            except CaptureError as error:
+                form.add_error(None, str(error))
+            else:
+                done = "Captured" if row.kind == "capture" else "Released"
+                messages.success(
+                    request,
+                    f"{done} {format_money(row.amount, row.currency)} of {order.reference}.",
+                )
+                return redirect(change_url)
+    else:
+        form = CaptureForm(
+            order=order,
+            initial={
+                "action": "capture",
+                "amount": major_units(order.amount, order.currency),
+                "token": secrets.token_urlsafe(24),
+            },
+        )
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": f"Capture order {order.reference}",
+        "opts": model_admin.model._meta,
+        "order": order,
+        "original": order,
+        "attempt": attempt,
+        "form": form,
+        "can_act": attempt is not None and order.status == Order.Status.AUTHORIZED,
+        "change_url": change_url,
+        "actions": order.authorization_actions.select_related("created_by"),
+    }
+    status = 400 if form.is_bound else 200
+    return TemplateResponse(request, "admin/checkout/order/capture.html", context, status=status)
+
+
+def dispute_answer(model_admin, request: HttpRequest, object_id: str) -> HttpResponse:
+    """POST only: send the shop's answer to a dispute, or accept it, through Omise; back to the
+    dispute's page with what happened."""
+    record = model_admin.get_object(request, object_id)
+    if record is None:
+        raise Http404
+    if not model_admin.has_change_permission(request, record) or request.method != "POST":
+        raise PermissionDenied
+    try:
+        if request.POST.get("action") == "accept":
+            record = dispute_accept(record=record)
+            messages.success(request, f"Dispute {record.dispute_id} accepted.")
+        else:
+            record = dispute_message(record=record, message=request.POST.get("message", ""))
+            messages.success(request, f"Answer sent for dispute {record.dispute_id}.")
+    except DisputeError as error:
+        messages.error(request, str(error))
+    return redirect(reverse("admin:checkout_dispute_change", args=[record.pk]))
+
+
 def _charts(rows, period: str, label_format: str) -> list:
     """One SVG bar chart per monitored series over `rows` (hourly or daily buckets)."""
     return [
@@ -145,6 +253,7 @@ def dashboard(admin_site, request: HttpRequest) -> HttpResponse:
         "daily_charts": daily_charts,
         "top_ips": monitoring.top_decline_ips(hours=24 * 14),
         "top_emails": monitoring.top_decline_emails(hours=24 * 14),
+        "ops": monitoring.operations(),
     }
     return TemplateResponse(request, "admin/checkout/monitoring.html", context)
 

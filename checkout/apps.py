@@ -6,5 +6,6 @@ class CheckoutConfig(AppConfig):
     verbose_name = "Checkout and payments"
 
     def ready(self):
-        # Connects the refund of a cart's second payment to `signals.duplicate_payment`.
-        from checkout import refunds  # noqa: F401
+        # Connect to `signals.duplicate_payment`: a cart's second payment is refunded
+        # (checkout.refunds), a second authorization released (checkout.capture).
+        from checkout import capture, refunds  # noqa: F401

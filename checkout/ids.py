@@ -8,7 +8,7 @@ letters and digits (Omise's own are about 19).
 
 import re
 
-PREFIXES = ("chrg", "evnt", "rfnd", "src", "tokn")
+PREFIXES = ("chrg", "dspt", "evnt", "rfnd", "src", "tokn")
 _PATTERNS = {prefix: re.compile(rf"{prefix}_(?:test_)?[0-9a-z]{{6,64}}") for prefix in PREFIXES}
 
 

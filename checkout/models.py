@@ -30,18 +30,25 @@ def new_secret() -> str:
 class Order(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Awaiting payment"
+        # Manual capture (OMISE_CAPTURE=manual): the card is authorized, the money not taken yet.
+        AUTHORIZED = "authorized", "Authorized, awaiting capture"
         PAID = "paid", "Paid"
         FAILED = "failed", "Payment failed"
         EXPIRED = "expired", "Expired"
         PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
         REFUNDED = "refunded", "Refunded"
+        # An authorization released (reversed) before capture: the shopper was never charged.
+        CANCELLED = "cancelled", "Cancelled, authorization released"
 
     # The whole state machine. A payment that really happened always wins: an order marked
     # failed or expired locally can still become paid when Omise says the charge succeeded.
     TRANSITIONS: dict[str, set[str]] = {
-        Status.PENDING: {Status.PAID, Status.FAILED, Status.EXPIRED},
-        Status.FAILED: {Status.PAID},
+        Status.PENDING: {Status.AUTHORIZED, Status.PAID, Status.FAILED, Status.EXPIRED},
+        Status.FAILED: {Status.AUTHORIZED, Status.PAID},
         Status.EXPIRED: {Status.PAID},
+        # Captured (in full or in part), released, or left to expire at the bank.
+        Status.AUTHORIZED: {Status.PAID, Status.CANCELLED, Status.EXPIRED},
+        Status.CANCELLED: set(),
         Status.PAID: {Status.PARTIALLY_REFUNDED, Status.REFUNDED},
         Status.PARTIALLY_REFUNDED: {Status.PARTIALLY_REFUNDED, Status.REFUNDED},
         Status.REFUNDED: set(),
@@ -57,6 +64,11 @@ class Order(models.Model):
     amount = models.PositiveBigIntegerField(help_text="Total in minor units (satang).")
     currency = models.CharField(max_length=3)
     refunded_amount = models.PositiveBigIntegerField(default=0)
+    # Set by a partial capture: what was taken of `amount` (the rest was released). None when
+    # the whole amount was charged, as every automatic capture is.
+    captured_amount = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Captured, when less than the amount (minor units)."
+    )
 
     email = models.EmailField()
     name = models.CharField(max_length=200)
@@ -85,6 +97,7 @@ class Order(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     paid_at = models.DateTimeField(null=True, blank=True)
+    authorized_at = models.DateTimeField(null=True, blank=True)  # manual capture only
 
     class Meta:
         ordering = ["-created_at"]
@@ -92,6 +105,11 @@ class Order(models.Model):
             models.CheckConstraint(
                 condition=models.Q(refunded_amount__lte=models.F("amount")),
                 name="order_refund_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(captured_amount__isnull=True)
+                | models.Q(captured_amount__lte=models.F("amount")),
+                name="order_capture_within_amount",
             ),
         ]
 
@@ -103,6 +121,11 @@ class Order(models.Model):
             "checkout:order_detail",
             kwargs={"reference": self.reference, "token": self.access_token},
         )
+
+    @property
+    def charged_amount(self) -> int:
+        """What the shopper was charged: the amount, or what a partial capture took of it."""
+        return self.amount if self.captured_amount is None else self.captured_amount
 
     def can_become(self, status: str) -> bool:
         return status in self.TRANSITIONS[self.status]
@@ -141,6 +164,8 @@ class PaymentAttempt(models.Model):
         CREATING = "creating", "Creating charge"  # row exists, POST /charges not answered yet
         UNKNOWN = "unknown", "Outcome unknown"  # network error: reconcile by retrieving
         PENDING = "pending", "Pending"  # e.g. waiting for 3-D Secure
+        # Approved with capture=false: money held on the card until captured or reversed.
+        AUTHORIZED = "authorized", "Authorized (not captured)"
         SUCCESSFUL = "successful", "Successful"
         FAILED = "failed", "Failed"
         EXPIRED = "expired", "Expired"
@@ -158,6 +183,11 @@ class PaymentAttempt(models.Model):
     currency = models.CharField(max_length=3)
     failure_code = models.CharField(max_length=64, blank=True)
     failure_message = models.CharField(max_length=255, blank=True)
+    # Omise's advice to the merchant on a failed charge (whether and when to retry), and the
+    # 3-D Secure fields the issuer missed: shown to staff, never to the shopper.
+    merchant_advice = models.CharField(max_length=255, blank=True)
+    merchant_advice_code = models.CharField(max_length=64, blank=True)
+    missing_3ds_fields = models.JSONField(default=list, blank=True)
     authorize_uri = models.URLField(max_length=1000, blank=True)
     card_brand = models.CharField(max_length=40, blank=True)
     card_last_digits = models.CharField(max_length=4, blank=True)
@@ -167,6 +197,7 @@ class PaymentAttempt(models.Model):
     payment_method = models.CharField(max_length=40, blank=True, db_index=True)
     # PromptPay: the QR code image Omise serves, shown while the charge waits, and its expiry.
     qr_code_uri = models.URLField(max_length=1000, blank=True)
+    # The charge's `expires_at`: a QR code's, or an authorization's (capture before it).
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -209,6 +240,14 @@ class WebhookEvent(models.Model):
     livemode = models.BooleanField(default=False)
     data = models.JSONField(default=dict, help_text="The event as returned by GET /events/{id}.")
     processed_at = models.DateTimeField(null=True, blank=True)
+    # How the event first reached us: a webhook delivery, or the catch-up that lists Omise's
+    # events (checkout/catchup.py). Many of the latter mean the webhook endpoint is failing.
+    arrival = models.CharField(
+        max_length=10,
+        choices=[("webhook", "Webhook"), ("catch_up", "Catch-up")],
+        default="webhook",
+        db_index=True,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -244,3 +283,112 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order.reference}: {self.refund_id or 'outcome unknown'}"
+
+
+class AuthorizationAction(models.Model):
+    """A capture or a reversal of an order's authorization, asked for by staff (manual capture).
+
+    One row per form submitted (`request_token` is unique): a double click or a resubmitted form
+    finds the first row and asks Omise nothing more. `outcome` stays "unknown" when Omise's answer
+    never came; the charge, retrieved later, tells what happened.
+    """
+
+    class Kind(models.TextChoices):
+        CAPTURE = "capture", "Capture"
+        REVERSE = "reverse", "Reverse (release)"
+
+    class Outcome(models.TextChoices):
+        DONE = "done", "Done"
+        UNKNOWN = "unknown", "Outcome unknown"
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="authorization_actions")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    amount = models.PositiveBigIntegerField(help_text="In minor units (satang).")
+    currency = models.CharField(max_length=3)
+    request_token = models.CharField(max_length=64, unique=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.order.reference}: {self.get_kind_display()} ({self.outcome})"
+
+
+class Dispute(models.Model):
+    """A chargeback on one of our charges, as Omise last reported it (`dispute.*` events).
+
+    Omise's object is the truth: every event re-fetches the dispute and overwrites these
+    fields. `respond_by` is the deadline to answer (Omise's field name is unconfirmed: see
+    docs/omise-api.md). The staff e-mails of `checkout.disputes` are sent once each.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        PENDING = "pending", "Pending (answered, awaiting the bank)"
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+        CLOSED = "closed", "Closed"
+
+    dispute_id = models.CharField(max_length=64, unique=True)
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="disputes", null=True, blank=True
+    )
+    charge_id = models.CharField(max_length=64, db_index=True)
+    status = models.CharField(max_length=10, choices=Status.choices, db_index=True)
+    amount = models.PositiveBigIntegerField(help_text="In minor units (satang).")
+    currency = models.CharField(max_length=3)
+    reason_code = models.CharField(max_length=64, blank=True)
+    reason_message = models.CharField(max_length=255, blank=True)
+    message = models.TextField(blank=True, help_text="The shop's answer, as sent to Omise.")
+    respond_by = models.DateTimeField(null=True, blank=True, db_index=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    data = models.JSONField(default=dict, help_text="The dispute as Omise last returned it.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    OPEN_STATUSES = (Status.OPEN, Status.PENDING)
+
+    class Meta:
+        ordering = ["respond_by", "-created_at"]
+
+    def __str__(self) -> str:
+        return self.dispute_id
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+
+class StaffMail(models.Model):
+    """An e-mail to staff, written once: `key` is unique ("dispute-opened:dspt_…"), so however
+    often an event is applied or a job runs, the row (and the mail) exists once. A task sends
+    it and stamps `sent_at`; a row still unsent is retried by `reconcile_payments`."""
+
+    key = models.CharField(max_length=120, unique=True)
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class EventCursor(models.Model):
+    """Where the event catch-up stands: the newest Omise event it has seen (one row)."""
+
+    name = models.CharField(max_length=20, unique=True, default="omise")
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.last_event_at}"

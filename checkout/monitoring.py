@@ -23,8 +23,9 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
+from checkout.capture import authorizations_to_capture
 from checkout.failures import NOT_A_DECLINE
-from checkout.models import PaymentAttempt, WebhookDelivery
+from checkout.models import Dispute, Order, PaymentAttempt, WebhookDelivery, WebhookEvent
 from checkout.payment_methods import CARD
 from security.models import SecurityEvent
 
@@ -200,3 +201,52 @@ def _top_declines(key: str, *, hours: int, limit: int, now: datetime | None) -> 
         .order_by("-declines", key)[:limit]
     )
     return [{"value": row[key], "declines": row["declines"], "cards": row["cards"]} for row in rows]
+
+
+# --- merchant operations: authorizations, disputes, lost webhooks, Omise's advice ------------
+
+
+def operations(*, now: datetime | None = None, days: int = 14) -> dict:
+    """The dashboard's operations panel (docs/operations.md):
+
+    - to_capture: authorized orders whose deadline (the charge's expires_at) is within
+      `CAPTURE_SOON`, soonest first; expired_authorizations: orders whose authorization lapsed
+      uncaptured in the last `days`.
+    - open_disputes (with the soonest deadlines), disputes opened in the last `days`, and the
+      dispute rate: disputes opened / payments, both over the last `days` (card schemes watch
+      this ratio; around 1% is where they start to act).
+    - events_by_catch_up: Omise events that reached us only by listing them (the webhook never
+      came), over 24 hours and `days`: more than a few means the endpoint is failing.
+    - advised_declines: recent declines with Omise's advice to the merchant, for staff.
+    """
+    now = now or timezone.now()
+    since = now - timedelta(days=days)
+    # By when Omise opened them (a dispute found late by the catch-up counts in its own week).
+    opened = Dispute.objects.filter(opened_at__gte=since, opened_at__lte=now).count()
+    paid = payments().filter(created_at__gte=since, created_at__lte=now).count()
+    open_disputes = Dispute.objects.filter(status__in=Dispute.OPEN_STATUSES).select_related("order")
+    catch_up = WebhookEvent.objects.filter(arrival="catch_up", created_at__lte=now)
+    return {
+        "days": days,
+        "to_capture": authorizations_to_capture(now=now)[:20],
+        "expired_authorizations": Order.objects.filter(
+            status=Order.Status.EXPIRED,
+            authorized_at__isnull=False,
+            updated_at__gte=since,
+        ).count(),
+        "open_disputes": open_disputes.count(),
+        "soonest_disputes": list(open_disputes.order_by("respond_by")[:10]),
+        "disputes_opened": opened,
+        "dispute_rate": opened / paid if paid else None,
+        "events_by_catch_up_24h": catch_up.filter(
+            created_at__gte=now - timedelta(hours=24)
+        ).count(),
+        "events_by_catch_up": catch_up.filter(created_at__gte=since).count(),
+        "advised_declines": list(
+            declines()
+            .filter(created_at__gte=since, created_at__lte=now)
+            .exclude(merchant_advice="", missing_3ds_fields=[])
+            .select_related("order")
+            .order_by("-created_at")[:20]
+        ),
+    }

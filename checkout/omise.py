@@ -242,8 +242,17 @@ class OmiseClient:
     def retrieve_charge(self, charge_id: str) -> dict:
         return self._request("GET", f"/charges/{_check_id('chrg', charge_id)}")
 
-    def capture_charge(self, charge_id: str) -> dict:
-        return self._request("POST", f"/charges/{_check_id('chrg', charge_id)}/capture")
+    def capture_charge(self, charge_id: str, *, amount: int | None = None) -> dict:
+        """`POST /charges/{id}/capture` of an authorized charge: in full, or `amount` (minor
+        units, sent as `capture_amount`) for a partial capture that releases the rest."""
+        params: dict[str, Any] | None = None
+        if amount is not None:
+            if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+                raise TypeError("amount must be a positive int in the currency's smallest unit")
+            params = {"capture_amount": amount}
+        return self._request(
+            "POST", f"/charges/{_check_id('chrg', charge_id)}/capture", json=params
+        )
 
     def expire_charge(self, charge_id: str) -> dict:
         """End a pending charge (3-D Secure never finished, a QR code never paid)."""
@@ -311,10 +320,39 @@ class OmiseClient:
     def retrieve_event(self, event_id: str) -> dict:
         return self._request("GET", f"/events/{_check_id('evnt', event_id)}")
 
-    def list_events(self, *, offset: int = 0, limit: int = 20) -> dict:
+    def list_events(
+        self,
+        *,
+        from_time: datetime | None = None,
+        offset: int = 0,
+        limit: int = 20,
+        order: str = "chronological",
+    ) -> dict:
+        """`GET /events`, a page (`limit` ≤ 100); `from_time` bounds `created_at` (the event
+        catch-up lists what happened since the newest event it saw)."""
         if not (int(offset) >= 0) or not (1 <= int(limit) <= 100):
             raise ValueError("offset must be >= 0 and limit between 1 and 100")
-        return self._request("GET", "/events", params={"offset": offset, "limit": limit})
+        if order not in {"chronological", "reverse_chronological"}:
+            raise ValueError("order must be chronological or reverse_chronological")
+        params: dict[str, Any] = {"offset": offset, "limit": limit, "order": order}
+        if from_time is not None:
+            params["from"] = _iso8601(from_time)
+        return self._request("GET", "/events", params=params)
+
+    # --- disputes ----------------------------------------------------------------------------
+    def retrieve_dispute(self, dispute_id: str) -> dict:
+        return self._request("GET", f"/disputes/{_check_id('dspt', dispute_id)}")
+
+    def update_dispute(self, dispute_id: str, *, message: str) -> dict:
+        """`PATCH /disputes/{id}` with the shop's answer (`message`); evidence files are
+        uploaded in Omise's dashboard."""
+        return self._request(
+            "PATCH", f"/disputes/{_check_id('dspt', dispute_id)}", json={"message": message}
+        )
+
+    def accept_dispute(self, dispute_id: str) -> dict:
+        """`POST /disputes/{id}/accept`: concede; the disputed amount stays with the shopper."""
+        return self._request("POST", f"/disputes/{_check_id('dspt', dispute_id)}/accept")
 
     def retrieve_account(self) -> dict:
         """`GET /account`: the cheapest call that proves the secret key works."""

@@ -22,11 +22,15 @@ def attempts_to_reconcile(*, older_than: timedelta, limit: int):
     """Unsettled attempts created before `older_than` ago, oldest first, at most `limit`.
 
     Young attempts are skipped: their charge request may still be in flight, or their shopper
-    still at the bank.
+    still at the bank. Authorizations (manual capture) are asked about once their deadline has
+    passed: until then a capture or release reaches us by webhook or by the event catch-up, and
+    days-old authorizations must not crowd the attempts we know nothing about out of `limit`.
     """
-    cutoff = timezone.now() - older_than
+    now = timezone.now()
+    cutoff = now - older_than
     return (
         PaymentAttempt.objects.exclude(status__in=SETTLED)
+        .exclude(status=PaymentAttempt.Status.AUTHORIZED, expires_at__gt=now)
         .filter(created_at__lt=cutoff)
         .select_related("order")
         .order_by("created_at")[:limit]

@@ -53,7 +53,8 @@ def refundable_amount(order: Order) -> int:
     if order.status not in REFUNDABLE_STATUSES:
         return 0
     recorded = order.refunds.aggregate(total=Sum("amount"))["total"] or 0
-    return max(0, order.amount - max(order.refunded_amount, recorded))
+    # A partial capture charged less than the order's amount: only that can come back.
+    return max(0, order.charged_amount - max(order.refunded_amount, recorded))
 
 
 def refund_create(

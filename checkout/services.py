@@ -48,8 +48,12 @@ SETTLED = {
     PaymentAttempt.Status.EXPIRED,
     PaymentAttempt.Status.REVERSED,
 }
-# Order states in which an order holds the cart's one payment.
-HOLDS_PAYMENT = {Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED}
+# Order states in which an order holds the cart's one payment (an authorization holds it too:
+# the money is reserved on the shopper's card until captured or released).
+HOLDS_PAYMENT = {Order.Status.AUTHORIZED, Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED}
+# Attempt states that come after "waiting for the shopper or the bank": a copy of the charge
+# that says pending is older than any of them.
+PAST_PENDING = SETTLED | {PaymentAttempt.Status.AUTHORIZED}
 # HTTP statuses with which Omise refuses the shop rather than the card: bad keys, rate limits.
 SERVICE_REFUSALS = frozenset({401, 403, 429})
 # How long a charge whose creation timed out may take to show up before we call it "not charged".
@@ -171,7 +175,10 @@ def attempt_returned(*, attempt: PaymentAttempt, payer: velocity.Identity) -> Pa
 def attempt_settled_seen(*, attempt: PaymentAttempt | None, payer: velocity.Identity) -> None:
     """A payment that settled after the checkout (3-D Secure confirmed later, a PromptPay QR
     code paid), seen from the shopper's own page: it gives back its decline's points."""
-    if attempt is not None and attempt.status == PaymentAttempt.Status.SUCCESSFUL:
+    if attempt is not None and attempt.status in {
+        PaymentAttempt.Status.SUCCESSFUL,
+        PaymentAttempt.Status.AUTHORIZED,
+    }:
         velocity.record(identity=payer, attempt=attempt)
 
 
@@ -271,6 +278,9 @@ def cart_charge(
             ip=client_ip or None,
             return_uri=return_url(attempt),
             metadata=_metadata(order, attempt, items),
+            # OMISE_CAPTURE=manual: cards are authorized only, captured from the admin.
+            # Sources cannot be authorized only: they are always charged in full.
+            capture=not (token and settings.OMISE_CAPTURE == "manual"),
         )
     except OmiseAPIError as error:
         if error.http_status in SERVICE_REFUSALS:
@@ -365,7 +375,7 @@ def charge_apply(*, charge: dict, attempt_id: int | None = None) -> PaymentAttem
             return attempt
 
         status = _attempt_status(charge)
-        if attempt.status in SETTLED and status not in SETTLED:
+        if _stale(attempt.status, status):
             # An older copy of the charge (read before a newer one was applied): what we
             # already know is later. Never move a settled attempt back to pending.
             logger.info("Charge %s: stale %s copy ignored", charge["id"], status)
@@ -374,6 +384,10 @@ def charge_apply(*, charge: dict, attempt_id: int | None = None) -> PaymentAttem
         attempt.status = status
         attempt.failure_code = charge.get("failure_code") or ""
         attempt.failure_message = (charge.get("failure_message") or "")[:255]
+        attempt.merchant_advice = str(charge.get("merchant_advice") or "")[:255]
+        attempt.merchant_advice_code = str(charge.get("merchant_advice_code") or "")[:64]
+        missing = charge.get("missing_3ds_fields")
+        attempt.missing_3ds_fields = [str(f)[:64] for f in missing][:20] if missing else []
         attempt.authorize_uri = (
             charge.get("authorize_uri") or "" if attempt.status == attempt.Status.PENDING else ""
         )
@@ -566,9 +580,22 @@ def _attempt_unknown(attempt: PaymentAttempt) -> PaymentAttempt:
     return attempt
 
 
+def _stale(known: str, seen: str) -> bool:
+    """Is a charge copy saying `seen` older than the attempt's `known` state? Pending comes
+    before authorized, which comes before captured, reversed or expired. (Failed is no later
+    than authorized: our own "not charged" verdict may meet a charge found afterwards.)"""
+    if known in PAST_PENDING and seen not in PAST_PENDING:
+        return True
+    return seen == PaymentAttempt.Status.AUTHORIZED and known in SETTLED - {
+        PaymentAttempt.Status.FAILED
+    }
+
+
 def _attempt_status(charge: dict) -> str:
     status = charge.get("status")
-    if status in PaymentAttempt.Status.values:
+    if status == "pending" and charge.get("authorized") and not charge.get("paid"):
+        return PaymentAttempt.Status.AUTHORIZED  # approved with capture=false
+    if status in PaymentAttempt.Status.values and status != PaymentAttempt.Status.AUTHORIZED:
         return status
     logger.warning("Unknown charge status %r on %s", status, charge.get("id"))
     return PaymentAttempt.Status.UNKNOWN
@@ -576,39 +603,73 @@ def _attempt_status(charge: dict) -> str:
 
 def _order_follow(order: Order, attempt: PaymentAttempt, charge: dict) -> None:
     """Move the order to the state the charge implies, if the state machine allows it."""
-    before = (order.status, order.refunded_amount)
+
+    def state() -> tuple:
+        return (order.status, order.refunded_amount, order.captured_amount, order.authorized_at)
+
+    before = state()
     status = attempt.status
     targets: dict[str, Order.Status] = {
+        PaymentAttempt.Status.AUTHORIZED: Order.Status.AUTHORIZED,
         PaymentAttempt.Status.SUCCESSFUL: Order.Status.PAID,
         PaymentAttempt.Status.FAILED: Order.Status.FAILED,
         PaymentAttempt.Status.EXPIRED: Order.Status.EXPIRED,
-        PaymentAttempt.Status.REVERSED: Order.Status.FAILED,
+        # An authorization released (staff cancelled the order) is a cancellation; a charge
+        # reversed while it waited for the bank (cart_settle_earlier) is a failed payment.
+        PaymentAttempt.Status.REVERSED: Order.Status.CANCELLED
+        if order.status == Order.Status.AUTHORIZED
+        else Order.Status.FAILED,
     }
     target = targets.get(status)
+    if status == PaymentAttempt.Status.SUCCESSFUL:
+        order.captured_amount = _partly_captured(charge, order)
     refunded = int(charge.get("refunded_amount") or charge.get("refunded") or 0)
     if status == PaymentAttempt.Status.SUCCESSFUL and refunded:
-        order.refunded_amount = min(refunded, order.amount)
-        target = (
-            Order.Status.REFUNDED if refunded >= order.amount else Order.Status.PARTIALLY_REFUNDED
-        )
+        charged = order.charged_amount
+        order.refunded_amount = min(refunded, charged)
+        target = Order.Status.REFUNDED if refunded >= charged else Order.Status.PARTIALLY_REFUNDED
         if order.can_become(Order.Status.PAID):  # paid and refunded before we heard it was paid
             _mark_paid(order)
     if target is not None and target != order.status:
         if order.can_become(target):
             if target == Order.Status.PAID:
                 _mark_paid(order)
+            elif target == Order.Status.AUTHORIZED:
+                order.transition_to(target)
+                order.authorized_at = order.authorized_at or timezone.now()
+                _claim_cart(order)
             else:
                 order.transition_to(target)
         else:
             # e.g. a late "failed" for a paid order: the payment that happened stands.
             logger.info("Order %s stays %s (charge says %s)", order.reference, order.status, status)
-    if (order.status, order.refunded_amount) != before:  # nothing to write otherwise
+    if state() != before:  # nothing to write otherwise
         order.save()
 
 
+def _partly_captured(charge: dict, order: Order) -> int | None:
+    """What a partial capture took (`captured_amount` below the amount), else None. Should
+    Omise report it as a smaller `amount` instead (unconfirmed), that is read the same way."""
+    captured = charge.get("captured_amount")
+    if captured is None and charge.get("authorized_amount") == order.amount:
+        captured = charge.get("amount")
+    if isinstance(captured, int) and not isinstance(captured, bool) and 0 < captured < order.amount:
+        return captured
+    return None
+
+
 def _mark_paid(order: Order) -> None:
+    # An authorized order already holds its cart's payment: capturing it claims nothing new.
+    claimed = order.status == Order.Status.AUTHORIZED
     order.transition_to(Order.Status.PAID)
     order.paid_at = order.paid_at or timezone.now()
+    if not claimed:
+        _claim_cart(order)
+
+
+def _claim_cart(order: Order) -> None:
+    """The order now holds its cart's payment (paid or authorized): if another order of the
+    cart already did, this one is a duplicate, refunded or released (`duplicate_payment`)."""
     if not order.cart_id:
         return
     # Every order of the cart takes its root's row lock here, so two payments of one cart
@@ -643,7 +704,10 @@ def _charge_matches(charge: dict, order: Order, attempt: PaymentAttempt) -> bool
     if metadata.get("order_reference") != order.reference:
         problems.append("reference")
     currency = charge.get("currency", "").upper()  # Omise answers in lower case
-    if charge.get("amount") != attempt.amount or currency != attempt.currency:
+    # After a partial capture, `amount` may become the captured amount (unconfirmed:
+    # docs/omise-api.md); `authorized_amount` still says what the shopper agreed to.
+    amounts = {charge.get("amount"), charge.get("authorized_amount")}
+    if attempt.amount not in amounts or currency != attempt.currency:
         problems.append("amount or currency")
     if problems:
         logger.error(

@@ -202,9 +202,10 @@ def record(
     card_blocked_until = known.get(card_block_key)
     extra = decline_points() - 1
     declined = is_decline(attempt)
-    cleared = attempt.status == PaymentAttempt.Status.SUCCESSFUL or (
-        attempt.status == PaymentAttempt.Status.FAILED and not declined
-    )
+    cleared = attempt.status in {
+        PaymentAttempt.Status.SUCCESSFUL,
+        PaymentAttempt.Status.AUTHORIZED,  # manual capture: the card was approved
+    } or (attempt.status == PaymentAttempt.Status.FAILED and not declined)
     given_back = (
         cleared
         and charged

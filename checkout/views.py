@@ -243,9 +243,8 @@ def order_status(request: HttpRequest, reference: str, token: str) -> JsonRespon
 
 def _paid_in_this_browser(request: HttpRequest, order: Order) -> bool:
     """Is the order paid, and was it placed from this browser session (not just its link)?"""
-    return order.status == Order.Status.PAID and order.reference in request.session.get(
-        ORDERS_SESSION_KEY, []
-    )
+    paid = order.status in {Order.Status.PAID, Order.Status.AUTHORIZED}
+    return paid and order.reference in request.session.get(ORDERS_SESSION_KEY, [])
 
 
 def _payment_settled(request: HttpRequest, order: Order, attempt: PaymentAttempt | None) -> None:

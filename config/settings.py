@@ -111,6 +111,18 @@ OMISE_TIMEOUT_CONNECT = env.float("OMISE_TIMEOUT_CONNECT", default=5.0)
 OMISE_TIMEOUT_READ = env.float("OMISE_TIMEOUT_READ", default=30.0)
 # How long the account's capability (GET /capability) is used before it is read again.
 OMISE_CAPABILITY_CACHE_SECONDS = env.int("OMISE_CAPABILITY_CACHE_SECONDS", default=3600)
+# "automatic": card charges are captured at once. "manual": they are only authorized, and staff
+# capture (in full or in part) or release them from the order's admin page before the
+# authorization expires (docs/operations.md).
+OMISE_CAPTURE = env.str("OMISE_CAPTURE", default="automatic")
+if OMISE_CAPTURE not in {"automatic", "manual"}:
+    raise ImproperlyConfigured("OMISE_CAPTURE must be 'automatic' or 'manual'.")
+# Who is e-mailed when a dispute opens or its deadline nears (default: the ADMINS).
+STAFF_NOTIFY_EMAILS = env.list("STAFF_NOTIFY_EMAILS", default=[])
+# Omise's dispute object carries no deadline: the shop counts this many days from the dispute's
+# creation (set it to what Omise's dispute e-mail says), and warns staff DISPUTE_WARN_DAYS before.
+DISPUTE_RESPOND_WITHIN_DAYS = env.int("DISPUTE_RESPOND_WITHIN_DAYS", default=7)
+DISPUTE_WARN_DAYS = env.int("DISPUTE_WARN_DAYS", default=2)
 # Sandbox only (docs/sandbox.md): where it POSTs webhook events, and how — "async" (a
 # background thread, no extra process) or "manual" (tests deliver through a hook).
 SANDBOX_WEBHOOK_URL = env.str("SANDBOX_WEBHOOK_URL", default=f"{SHOP_ORIGIN}/webhooks/omise/")

@@ -35,6 +35,14 @@ from sandbox.services.charges import (
     reverse_charge,
 )
 from sandbox.services.common import SandboxError, as_bool, paginate
+from sandbox.services.disputes import (
+    accept_dispute,
+    dispute_json,
+    get_dispute,
+    list_disputes,
+    open_dispute,
+    update_dispute,
+)
 from sandbox.services.events import (
     deliver_pending,
     delivery_json,
@@ -286,7 +294,7 @@ def charge_detail(request, params, charge_id):
 
 @endpoint("charges.capture", methods=("POST",))
 def charge_capture(request, params, charge_id):
-    return capture_charge(charge_id=charge_id)
+    return capture_charge(charge_id=charge_id, params=params)
 
 
 @endpoint("charges.reverse", methods=("POST",))
@@ -315,6 +323,29 @@ def charge_refunds(request, params, charge_id):
         charge = get_charge(charge_id)
         return paginate(charge.refunds.all(), params=params, serialize=refund_json)
     return create_refund(charge_id=charge_id, params=params)
+
+
+@endpoint("charges.dispute", methods=("POST",))
+def charge_dispute(request, params, charge_id):
+    """Test mode's `POST /charges/{id}/disputes`: a chargeback on a paid charge."""
+    return open_dispute(charge_id=charge_id, reason_code=str(params.get("reason_code") or ""))
+
+
+@endpoint("disputes.list")
+def disputes(request, params, status=""):
+    return list_disputes(params=params, status=status)
+
+
+@endpoint({"GET": "disputes.retrieve", "PATCH": "disputes.update"}, methods=("GET", "PATCH"))
+def dispute_detail(request, params, dispute_id):
+    if request.method == "PATCH":
+        return update_dispute(dispute_id=dispute_id, params=params)
+    return dispute_json(get_dispute(dispute_id))
+
+
+@endpoint("disputes.accept", methods=("POST",))
+def dispute_accept(request, params, dispute_id):
+    return accept_dispute(dispute_id=dispute_id)
 
 
 @endpoint("events.list")

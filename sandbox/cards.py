@@ -49,6 +49,18 @@ FAILURE_MESSAGES = {
     "invalid_security_code": "the security code was invalid or the card didn't pass preauth",
 }
 
+# Omise's advice to the merchant on some declines (`merchant_advice_code`, `merchant_advice`):
+# the sandbox's own wording, to show where the shop displays it. Omise's codes and texts are
+# not published in full (docs/omise-api.md).
+MERCHANT_ADVICE = {
+    "insufficient_fund": ("retry_later", "The issuer may approve a retry in a few days."),
+    "stolen_or_lost_card": ("do_not_retry", "Do not retry this card."),
+    "failed_fraud_check": ("do_not_retry", "Do not retry this card."),
+    "payment_rejected": ("ask_customer", "Ask the customer to contact their bank."),
+}
+# What an issuer that failed 3-D Secure enrollment would have wanted (`missing_3ds_fields`).
+MISSING_3DS_FIELDS = ["cardholder_email", "cardholder_phone_number", "billing_address"]
+
 _BRANDS = [  # (pattern on the number, brand as Omise names it)
     (re.compile(r"^4"), "Visa"),
     (re.compile(r"^(5[1-5]|2(2[2-9]|[3-6]\d|7[01]|720))"), "MasterCard"),

@@ -71,6 +71,8 @@ class Charge(models.Model):
     failure_code = models.CharField(max_length=64, blank=True, default="")
     failure_message = models.TextField(blank=True, default="")
     refunded_amount = models.PositiveBigIntegerField(default=0)
+    # Manual capture: what was captured (a partial capture takes less than `amount`).
+    captured_amount = models.PositiveBigIntegerField(null=True)
     transaction = models.CharField(max_length=40, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     paid_at = models.DateTimeField(null=True)
@@ -82,6 +84,52 @@ class Charge(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+
+class Dispute(models.Model):
+    """A chargeback opened from the sandbox's dashboard on a paid charge."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        PENDING = "pending"
+        WON = "won"
+        LOST = "lost"
+        CLOSED = "closed"
+
+    id = models.CharField(primary_key=True, max_length=40)
+    charge = models.ForeignKey("Charge", on_delete=models.CASCADE, related_name="disputes")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    amount = models.PositiveBigIntegerField()
+    reason_code = models.CharField(max_length=64)
+    reason_message = models.CharField(max_length=255)
+    message = models.TextField(blank=True, default="")
+    metadata = models.JSONField(default=dict)
+    respond_by = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class Switches(models.Model):
+    """The sandbox's switches, one row: `drop_webhooks` records events but delivers none (the
+    shop's event catch-up then has to find them)."""
+
+    drop_webhooks = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name_plural = "switches"
+
+    def __str__(self) -> str:
+        return f"drop_webhooks={self.drop_webhooks}"
+
+    @classmethod
+    def current(cls) -> "Switches":
+        return cls.objects.get_or_create(pk=1)[0]
 
 
 class Refund(models.Model):

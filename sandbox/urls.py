@@ -13,6 +13,7 @@ app_name = "sandbox"
 CHARGE = r"(?P<charge_id>chrg_test_[0-9a-z]+)"
 EVENT = r"(?P<event_id>evnt_test_[0-9a-z]+)"
 SOURCE = r"(?P<source_id>src_test_[0-9a-z]+)"
+DISPUTE = r"(?P<dispute_id>dspt_test_[0-9a-z]+)"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -37,6 +38,11 @@ urlpatterns = [
         name="charge_mark_as_failed",
     ),
     re_path(rf"^api/charges/{CHARGE}/refunds$", api.charge_refunds, name="charge_refunds"),
+    re_path(rf"^api/charges/{CHARGE}/disputes$", api.charge_dispute, name="charge_disputes"),
+    path("api/disputes", api.disputes, name="disputes"),
+    re_path(r"^api/disputes/(?P<status>open|pending|closed)$", api.disputes, name="disputes_by"),
+    re_path(rf"^api/disputes/{DISPUTE}$", api.dispute_detail, name="dispute"),
+    re_path(rf"^api/disputes/{DISPUTE}/accept$", api.dispute_accept, name="dispute_accept"),
     path("api/events", api.events, name="events"),
     re_path(rf"^api/events/{EVENT}$", api.event_detail, name="event"),
     re_path(r"^api/", api.not_found),  # Omise's JSON 404, not an HTML page
@@ -55,6 +61,10 @@ urlpatterns = [
     # let it time out), then back to the shop's return_uri
     re_path(rf"^app/{CHARGE}/$", views.app_handoff, name="app_handoff"),
     re_path(rf"^charges/{CHARGE}/settle$", views.settle, name="settle"),
+    # disputes opened and decided, and the switch that drops webhooks
+    re_path(rf"^charges/{CHARGE}/dispute$", views.dispute_open, name="dispute_open"),
+    re_path(rf"^disputes/{DISPUTE}/close$", views.dispute_close, name="dispute_close"),
+    path("switches", views.switches, name="switches"),
     # test hooks (secret key)
     path("test/webhooks/deliver", api.test_deliver_webhooks, name="test_deliver_webhooks"),
     path("test/faults", api.test_faults, name="test_faults"),

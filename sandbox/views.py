@@ -20,15 +20,27 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_http_methods
 
 from sandbox import sources
-from sandbox.models import Charge, Delivery, Event, Fault, Notice, ReceivedRequest
+from sandbox.models import (
+    Charge,
+    Delivery,
+    Dispute,
+    Event,
+    Fault,
+    Notice,
+    ReceivedRequest,
+    Switches,
+)
 from sandbox.services.charges import (
+    capture_charge,
     complete_3ds,
     complete_offsite,
     expire_charge,
     get_charge,
     mark_charge,
+    reverse_charge,
 )
 from sandbox.services.common import SandboxError, sandbox_url
+from sandbox.services.disputes import close_dispute, open_dispute
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 _ASSET_FILES = {  # served by name only: no path from the URL reaches the filesystem
@@ -72,7 +84,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     """What Omise's dashboard and e-mails would tell the merchant."""
     context = {
         "notices": Notice.objects.all()[:20],
-        "charges": Charge.objects.all()[:50],
+        "charges": Charge.objects.prefetch_related("disputes")[:50],
+        "disputes": Dispute.objects.all()[:50],
+        "drop_webhooks": Switches.current().drop_webhooks,
         "events": Event.objects.prefetch_related("deliveries")[:50],
         "deliveries": Delivery.objects.select_related("event")[:50],
         "requests": ReceivedRequest.objects.all()[:50],
@@ -127,17 +141,46 @@ SETTLE_ACTIONS = {
     "paid": lambda charge_id: mark_charge(charge_id=charge_id, paid=True),
     "failed": lambda charge_id: mark_charge(charge_id=charge_id, paid=False),
     "expire": lambda charge_id: expire_charge(charge_id=charge_id),
+    # An authorization (capture=false), acted on from "Omise's dashboard" instead of the shop.
+    "capture": lambda charge_id: capture_charge(charge_id=charge_id),
+    "reverse": lambda charge_id: reverse_charge(charge_id=charge_id),
 }
 
 
 @require_http_methods(["POST"])
 def settle(request: HttpRequest, charge_id: str) -> HttpResponse:
-    """The dashboard's Mark as paid / Mark as failed / Expire buttons for a pending charge."""
+    """The dashboard's buttons for a pending charge: Mark as paid / Mark as failed / Expire
+    (awaiting the shopper), Capture / Reverse / Expire the hold (an authorization)."""
     action = SETTLE_ACTIONS.get(request.POST.get("action", ""))
     if action is None:
         raise Http404
     with contextlib.suppress(SandboxError):  # no longer pending: the dashboard shows why
         action(charge_id)
+    return redirect("sandbox:dashboard")
+
+
+@require_http_methods(["POST"])
+def dispute_open(request: HttpRequest, charge_id: str) -> HttpResponse:
+    """The dashboard's "Open a dispute": the cardholder's bank charges back a paid charge."""
+    with contextlib.suppress(SandboxError):  # not paid, or already disputed: the page shows it
+        open_dispute(charge_id=charge_id)
+    return redirect("sandbox:dashboard")
+
+
+@require_http_methods(["POST"])
+def dispute_close(request: HttpRequest, dispute_id: str) -> HttpResponse:
+    """The bank's decision on a dispute: the merchant won or lost."""
+    with contextlib.suppress(SandboxError):
+        close_dispute(dispute_id=dispute_id, status=request.POST.get("status", ""))
+    return redirect("sandbox:dashboard")
+
+
+@require_http_methods(["POST"])
+def switches(request: HttpRequest) -> HttpResponse:
+    """The dashboard's "Drop webhooks" switch (webhooks lost, as when the shop is down)."""
+    Switches.objects.update_or_create(
+        pk=1, defaults={"drop_webhooks": request.POST.get("drop_webhooks") == "on"}
+    )
     return redirect("sandbox:dashboard")
 
 

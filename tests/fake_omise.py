@@ -20,16 +20,18 @@ What it keeps honest:
 - Omise's rules where the shop depends on them: a token is single use and must exist (tokens
   made by `token()`, whose test card numbers behave as in docs/sandbox.md), THB only, ฿20 to
   ฿150,000, only a pending charge expires, only an authorized uncaptured one is reversed or
-  captured, a refund only of a paid charge and never beyond its amount. A broken rule raises
-  the real `OmiseAPIError` with Omise's code and HTTP status.
+  captured (in part with `amount`, never more than authorized, `expired_charge` once its
+  seven-day hold has passed), a refund only of a paid charge and never beyond what was
+  captured; disputes retrieved, answered (`pending`) and accepted (`lost`) as the sandbox's.
+  A broken rule raises the real `OmiseAPIError` with Omise's code and HTTP status.
 - Every call is recorded (`calls`, `calls_of`, `last_call`) with its arguments as sent, so a
   test can fail on what was (not) asked of Omise.
 - `fail_next(method, error)` makes the next call(s) of a method raise (`OmiseNetworkError`,
   `OmiseAPIError`), before or `after=True` the call took effect (a charge made whose answer was
   lost). A failure scheduled but never reached fails the test at teardown.
 - State changes Omise makes on its own are the test's to make: `settle(charge_id,
-  status=...)`, `complete_3ds(...)`, each recording the event Omise would (`events`,
-  `retrieve_event`).
+  status=...)`, `complete_3ds(...)`, `open_dispute(charge_id)`, `close_dispute(id, status=)`,
+  each recording the event Omise would (`events`, `retrieve_event`, `list_events`).
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ from sandbox.cards import (
 )
 
 THB_MIN, THB_MAX = 2000, 15_000_000
+# How long an authorization (capture=false) holds, as the sandbox's (docs/sandbox.md).
+AUTHORIZATION_HOLD = timedelta(days=7)
 SUPPORTED_CURRENCIES = {"thb"}
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 # Where get_client()'s settings point while the fake stands in: nothing listens on port 9, so a
@@ -74,6 +78,9 @@ API_METHODS = (
     "list_refunds",
     "retrieve_event",
     "list_events",
+    "retrieve_dispute",
+    "update_dispute",
+    "accept_dispute",
     "retrieve_account",
     "create_token",
     "retrieve_source",
@@ -181,6 +188,7 @@ class _ChargeState:
     created_at: datetime
     behaviour: str = SUCCESS
     refunds: list = field(default_factory=list)
+    captured: int | None = None  # a partial capture's amount
 
 
 class FakeOmise:
@@ -193,6 +201,7 @@ class FakeOmise:
         self._sources: dict[str, dict] = {}
         self.capability_data: dict = default_capability()
         self._events: list[dict] = []
+        self._disputes: dict[str, dict] = {}
         self._failures: dict[str, list[_Failure]] = {}
         self.calls: list[Call] = []
         # What code reading the client's configuration sees (never a real URL).
@@ -336,13 +345,63 @@ class FakeOmise:
         self._event(event, data)
         return copy.deepcopy(data)
 
+    def open_dispute(self, charge_id: str, *, amount: int | None = None) -> dict:
+        """A chargeback on a paid charge, as a bank opens it: records `dispute.create`."""
+        data = self._state(charge_id).data
+        if not data["paid"]:
+            raise AssertionError(f"{charge_id} is not paid: it cannot be disputed")
+        now = self._now()
+        dispute_id = new_id("dspt")
+        dispute = {
+            "object": "dispute",
+            "id": dispute_id,
+            "livemode": False,
+            "location": f"/disputes/{dispute_id}",
+            "amount": amount or data["amount"],
+            "currency": data["currency"],
+            "status": "open",
+            "reason_code": "goods_or_services_not_provided",
+            "reason_message": "Services not provided or Merchandise not received",
+            "message": None,
+            "charge": charge_id,
+            "transaction": new_id("trxn"),
+            "metadata": {},
+            "documents": {"object": "list", "data": [], "total": 0},
+            "created_at": iso(now),
+            "closed_at": None,
+            "funding_amount": amount or data["amount"],
+            "funding_currency": data["currency"],
+            "admin_message": None,
+        }
+        self._disputes[dispute_id] = dispute
+        self._event("dispute.create", dispute)
+        return copy.deepcopy(dispute)
+
+    def close_dispute(self, dispute_id: str, *, status: str = "won") -> dict:
+        """The bank decides: won or lost (records `dispute.close`)."""
+        if status not in {"won", "lost", "closed"}:
+            raise ValueError("status must be won, lost or closed")
+        dispute = self._disputes[dispute_id]
+        dispute.update(status=status, closed_at=iso(self._now()))
+        self._event("dispute.close", dispute)
+        return copy.deepcopy(dispute)
+
     def complete_3ds(self, charge_id: str, *, passed: bool = True) -> dict:
-        """The shopper at the bank: 3-D Secure passes (successful, unless the card's validation
-        always fails) or fails."""
+        """The shopper at the bank: 3-D Secure passes (successful, or authorized only for a
+        charge made with capture=false, unless the card's validation always fails) or fails."""
         state = self._state(charge_id)
         if state.data["status"] != "pending" or state.data["authorized"]:
             raise AssertionError(f"{charge_id} is not awaiting 3-D Secure")
         if passed and state.behaviour != THREE_DS_VALIDATION_FAILS:
+            if not state.data["capture"]:
+                state.data.update(
+                    authorized=True,
+                    authorize_uri=None,
+                    expires_at=iso(self._now() + AUTHORIZATION_HOLD),
+                )
+                self._refresh(state)
+                self._event("charge.complete", state.data)
+                return copy.deepcopy(state.data)
             return self.settle(charge_id, status="successful")
         return self.settle(
             charge_id,
@@ -403,10 +462,16 @@ class FakeOmise:
             "retrieve_charge", {"charge_id": charge_id}, lambda: self._found(charge_id).data
         )
 
-    def capture_charge(self, charge_id: str) -> dict:
+    def capture_charge(self, charge_id: str, *, amount: int | None = None) -> dict:
         _check_id("chrg", charge_id)
+        if amount is not None and (
+            not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0
+        ):
+            raise TypeError("amount must be a positive int in the currency's smallest unit")
         return self._call(
-            "capture_charge", {"charge_id": charge_id}, lambda: self._capture(charge_id)
+            "capture_charge",
+            {"charge_id": charge_id, "amount": amount},
+            lambda: self._capture(charge_id, amount),
         )
 
     def expire_charge(self, charge_id: str) -> dict:
@@ -494,14 +559,61 @@ class FakeOmise:
 
         return self._call("retrieve_event", {"event_id": event_id}, find)
 
-    def list_events(self, *, offset: int = 0, limit: int = 20) -> dict:
+    def list_events(
+        self,
+        *,
+        from_time: datetime | None = None,
+        offset: int = 0,
+        limit: int = 20,
+        order: str = "chronological",
+    ) -> dict:
         if not (int(offset) >= 0) or not (1 <= int(limit) <= 100):
             raise ValueError("offset must be >= 0 and limit between 1 and 100")
+        if order not in {"chronological", "reverse_chronological"}:
+            raise ValueError("order must be chronological or reverse_chronological")
+
+        def listing():
+            since = iso(from_time.replace(microsecond=0)) if from_time else None
+            events = [e for e in self._events if since is None or e["created_at"] >= since]
+            if order == "reverse_chronological":
+                events.reverse()
+            return self._list(events, offset=offset, limit=limit, order=order)
+
         return self._call(
             "list_events",
-            {"offset": offset, "limit": limit},
-            lambda: self._list(self._events, offset=offset, limit=limit, order="chronological"),
+            {"from_time": from_time, "offset": offset, "limit": limit, "order": order},
+            listing,
         )
+
+    def retrieve_dispute(self, dispute_id: str) -> dict:
+        _check_id("dspt", dispute_id)
+        return self._call(
+            "retrieve_dispute", {"dispute_id": dispute_id}, lambda: self._dispute(dispute_id)
+        )
+
+    def update_dispute(self, dispute_id: str, *, message: str) -> dict:
+        _check_id("dspt", dispute_id)
+
+        def update():
+            dispute = self._dispute(dispute_id)
+            if dispute["status"] not in {"open", "pending"}:
+                raise _error("bad_request", "dispute is closed")
+            dispute.update(message=message, status="pending")
+            self._event("dispute.update", dispute)
+            return dispute
+
+        return self._call("update_dispute", {"dispute_id": dispute_id, "message": message}, update)
+
+    def accept_dispute(self, dispute_id: str) -> dict:
+        _check_id("dspt", dispute_id)
+
+        def accept():
+            dispute = self._dispute(dispute_id)
+            if dispute["status"] != "open":
+                raise _error("bad_request", "only an open dispute can be accepted")
+            return self.close_dispute(dispute_id, status="lost")
+
+        return self._call("accept_dispute", {"dispute_id": dispute_id}, accept)
 
     def retrieve_account(self) -> dict:
         return self._call(
@@ -583,6 +695,12 @@ class FakeOmise:
         self._expire_due(state)
         return state
 
+    def _dispute(self, dispute_id: str) -> dict:
+        dispute = self._disputes.get(dispute_id)
+        if dispute is None:
+            raise _error("not_found", f"dispute {dispute_id} was not found", 404)
+        return dispute
+
     def _expire_due(self, state: _ChargeState) -> None:
         expires = state.data.get("expires_at")
         if state.data["status"] == "pending" and expires and expires <= iso(self._now()):
@@ -608,10 +726,13 @@ class FakeOmise:
         """The fields Omise derives from the others."""
         data = state.data
         pending = data["status"] == "pending"
-        data["net"] = data["amount"] - data["refunded_amount"] if data["paid"] else 0
+        captured = state.captured or data["amount"]
+        data["authorized_amount"] = data["amount"] if data["authorized"] or data["paid"] else 0
+        data["captured_amount"] = captured if data["paid"] else 0
+        data["net"] = captured - data["refunded_amount"] if data["paid"] else 0
         data["capturable"] = pending and data["authorized"] and not data["capture"]
         data["reversible"] = pending and data["authorized"]
-        data["refundable"] = data["paid"] and data["refunded_amount"] < data["amount"]
+        data["refundable"] = data["paid"] and data["refunded_amount"] < captured
         data["disputable"] = data["paid"]
         data["refunds"] = {
             "object": "list",
@@ -719,6 +840,8 @@ class FakeOmise:
                     data.update(
                         status="successful", paid=True, paid_at=iso(now), transaction=new_id("trxn")
                     )
+                else:  # authorized only: capturable until the hold expires
+                    data["expires_at"] = iso(now + AUTHORIZATION_HOLD)
         else:
             found = self._sources.get(source)
             if found is None:
@@ -751,12 +874,18 @@ class FakeOmise:
         self._event("charge.create", data)
         return data
 
-    def _capture(self, charge_id: str) -> dict:
-        state = self._found(charge_id)
+    def _capture(self, charge_id: str, amount: int | None) -> dict:
+        state = self._found(charge_id)  # an authorization past its hold expires first
         data = state.data
+        if data["status"] == "expired":
+            raise _error("expired_charge", "charge has expired and can no longer be captured")
         if not (data["status"] == "pending" and data["authorized"] and not data["capture"]):
             raise _error("failed_capture", "charge is not capturable")
+        if amount is not None and amount > data["amount"]:
+            raise _error("failed_capture", "capture_amount exceeds the authorized amount")
         data["capture"] = True
+        if amount is not None and amount < data["amount"]:
+            state.captured = amount
         self.settle(charge_id, status="successful", event="charge.capture")
         return data
 
@@ -783,7 +912,7 @@ class FakeOmise:
             raise _error("invalid_amount", "amount must be a positive integer")
         if not data["paid"] or data["status"] != "successful":
             raise _error("failed_refund", "charge is not paid: it cannot be refunded")
-        if data["refunded_amount"] + amount > data["amount"]:
+        if data["refunded_amount"] + amount > data["captured_amount"]:
             raise _error("failed_refund", "amount exceeds the refundable amount of the charge")
         refund_id = new_id("rfnd")
         refund = {

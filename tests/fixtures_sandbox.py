@@ -212,6 +212,16 @@ class SandboxHelper:
         rows = Event.objects.order_by("seq")
         return [event_json(e) for e in (rows.filter(key=key) if key else rows)]
 
+    def drop_webhooks(self, on: bool = True) -> None:
+        """The dashboard's switch: events are recorded but never delivered (dropped)."""
+        from sandbox.models import Switches
+
+        Switches.objects.update_or_create(pk=1, defaults={"drop_webhooks": on})
+
+    def open_dispute(self, charge_id: str) -> dict:
+        """A chargeback on a paid charge (test mode's `POST /charges/{id}/disputes`)."""
+        return self._hook("POST", f"api/charges/{charge_id}/disputes")
+
     def deliveries(self) -> list:
         from sandbox.models import Delivery
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import F
@@ -27,11 +28,16 @@ from sandbox.services.common import (
     parse_time,
     sandbox_url,
 )
+from sandbox.services.disputes import dispute_json
 from sandbox.services.events import record_event
 from sandbox.services.refunds import refund_json
 from sandbox.services.sources import scannable_code, source_json
 
 logger = logging.getLogger(__name__)
+
+# How long an authorization (capture=false) holds before it expires. Omise's default hold is
+# unpublished (banks hold for about seven days); docs/omise-api.md.
+AUTHORIZATION_HOLD = timedelta(days=7)
 
 
 def charge_json(charge: Charge) -> dict:
@@ -43,7 +49,10 @@ def charge_json(charge: Charge) -> dict:
         "location": f"/charges/{charge.id}",
         "livemode": False,
         "amount": charge.amount,
-        "net": charge.amount if charge.paid else 0,
+        # Manual capture: what was authorized and what was taken of it (a partial capture).
+        "authorized_amount": charge.amount if charge.authorized or charge.paid else 0,
+        "captured_amount": _captured(charge),
+        "net": _captured(charge) - charge.refunded_amount if charge.paid else 0,
         "fee": 0,
         "fee_vat": 0,
         "interest": 0,
@@ -58,7 +67,7 @@ def charge_json(charge: Charge) -> dict:
         "source": charge.source,
         "customer": None,
         "schedule": None,
-        "dispute": None,
+        "dispute": _dispute(charge),
         "link": None,
         "ip": charge.ip or None,
         "transaction": charge.transaction or None,
@@ -68,7 +77,7 @@ def charge_json(charge: Charge) -> dict:
         "capture": charge.capture,
         "capturable": pending and charge.authorized and not charge.capture,
         "reversible": pending and charge.authorized,
-        "refundable": charge.paid and charge.refunded_amount < charge.amount,
+        "refundable": charge.paid and charge.refunded_amount < _captured(charge),
         "disputable": charge.paid,
         "voided": charge.reversed,
         "reversed": charge.reversed,
@@ -77,6 +86,7 @@ def charge_json(charge: Charge) -> dict:
         "return_uri": charge.return_uri or None,
         "failure_code": charge.failure_code or None,
         "failure_message": charge.failure_message or None,
+        **_advice(charge),
         "refunds": {
             "object": "list",
             "data": [refund_json(r) for r in refunds],
@@ -91,6 +101,28 @@ def charge_json(charge: Charge) -> dict:
         "reversed_at": iso(charge.reversed_at),
         "expired_at": iso(charge.expired_at),
     }
+
+
+def _dispute(charge: Charge) -> dict | None:
+    dispute = charge.disputes.first() if charge.pk else None
+    return dispute_json(dispute) if dispute else None
+
+
+def _advice(charge: Charge) -> dict:
+    """Omise's advice to the merchant on a failed charge, and the 3-D Secure fields missed."""
+    code, advice = cards.MERCHANT_ADVICE.get(charge.failure_code, (None, None))
+    enrollment = charge.token_behaviour == cards.THREE_DS_ENROLLMENT_FAILS
+    return {
+        "merchant_advice_code": code if charge.status == Charge.Status.FAILED else None,
+        "merchant_advice": advice if charge.status == Charge.Status.FAILED else None,
+        "missing_3ds_fields": cards.MISSING_3DS_FIELDS if enrollment else [],
+    }
+
+
+def _captured(charge: Charge) -> int:
+    if not charge.paid:
+        return 0
+    return charge.amount if charge.captured_amount is None else charge.captured_amount
 
 
 def _needs_3ds(behaviour: str) -> bool:
@@ -115,6 +147,8 @@ def _approve(charge: Charge) -> None:
         charge.transaction = new_id("trxn")
     else:
         charge.status = Charge.Status.PENDING
+        # Until when the authorization can be captured; then it expires (charge.expire).
+        charge.expires_at = timezone.now() + AUTHORIZATION_HOLD
 
 
 def create_charge(*, params: dict, ip_seen: str = "") -> dict:
@@ -240,9 +274,25 @@ def _expire_due() -> None:
             expire_charge(charge_id=charge_id)
 
 
-def capture_charge(*, charge_id: str) -> dict:
-    charge = get_charge(charge_id)
+def capture_charge(*, charge_id: str, params: dict | None = None) -> dict:
+    """`POST /charges/{id}/capture`, optionally `capture_amount` (a partial capture: the rest
+    of the authorization is released). An expired authorization is refused."""
+    charge = get_charge(charge_id)  # expires it first if its hold has passed
+    if charge.status == Charge.Status.EXPIRED:
+        raise SandboxError("expired_charge", "charge has expired and can no longer be captured")
     if not (charge.status == Charge.Status.PENDING and charge.authorized and not charge.capture):
+        raise SandboxError("failed_capture", "charge is not capturable")
+    amount = (params or {}).get("capture_amount")
+    if amount is not None:
+        if isinstance(amount, bool) or not str(amount).isdigit() or int(amount) <= 0:
+            raise SandboxError("invalid_amount", "capture_amount must be a positive integer")
+        if int(amount) > charge.amount:
+            raise SandboxError("failed_capture", "capture_amount exceeds the authorized amount")
+        charge.captured_amount = int(amount) if int(amount) < charge.amount else None
+    # One conditional UPDATE claims the capture: a concurrent capture or reversal loses.
+    if not Charge.objects.filter(id=charge.id, status=Charge.Status.PENDING, capture=False).update(
+        capture=True
+    ):
         raise SandboxError("failed_capture", "charge is not capturable")
     charge.capture = True
     _approve(charge)
@@ -258,6 +308,10 @@ def reverse_charge(*, charge_id: str) -> dict:
         raise SandboxError(
             "invalid_charge", "charge cannot be reversed: it is not authorized and uncaptured"
         )
+    if not Charge.objects.filter(id=charge.id, status=Charge.Status.PENDING).update(
+        status=Charge.Status.REVERSED
+    ):
+        raise SandboxError("invalid_charge", "charge cannot be reversed: it changed meanwhile")
     charge.status, charge.reversed, charge.reversed_at = (
         Charge.Status.REVERSED,
         True,
@@ -360,7 +414,7 @@ def create_refund(*, charge_id: str, params: dict) -> dict:
         raise SandboxError("failed_refund", "charge is not paid: it cannot be refunded")
     # Conditional UPDATE: two concurrent refunds cannot exceed the charge together.
     updated = Charge.objects.filter(
-        id=charge.id, refunded_amount__lte=charge.amount - amount
+        id=charge.id, refunded_amount__lte=_captured(charge) - amount
     ).update(refunded_amount=F("refunded_amount") + amount)
     if not updated:
         raise SandboxError("failed_refund", "amount exceeds the refundable amount of the charge")

@@ -20,6 +20,13 @@ ALLOWED = {
     (S.PAID, S.REFUNDED),
     (S.PARTIALLY_REFUNDED, S.PARTIALLY_REFUNDED),
     (S.PARTIALLY_REFUNDED, S.REFUNDED),
+    # Manual capture: authorized, then captured, released (cancelled) or left to expire. A
+    # "not charged" verdict of ours gives way to an authorization found afterwards.
+    (S.PENDING, S.AUTHORIZED),
+    (S.FAILED, S.AUTHORIZED),
+    (S.AUTHORIZED, S.PAID),
+    (S.AUTHORIZED, S.CANCELLED),
+    (S.AUTHORIZED, S.EXPIRED),
 }
 EVERY_MOVE = [(before, after) for before in S.values for after in S.values]
 

@@ -139,25 +139,17 @@ def test_unknown_event_id_is_refused(client, settings, sandbox):
 
 
 def test_an_event_of_an_unknown_key_is_stored_and_acknowledged(shop, sandbox, pending_3ds):
-    """A genuine event the shop has no handler for (a dispute, say) is verified, stored and
+    """A genuine event the shop has no handler for (a customer, say) is verified, stored and
     answered 200, so Omise stops retrying it; no order changes."""
-    attempt, _ = pending_3ds
     event = record_event(
-        key="dispute.create",
-        data={
-            "object": "dispute",
-            "id": "dspt_test_5unknown0001",
-            "charge": attempt.charge_id,
-            "amount": 129000,
-            "currency": "thb",
-            "status": "open",
-        },
+        key="customer.create",
+        data={"object": "customer", "id": "cust_test_5unknown0001", "email": "a@example.com"},
     )
     [delivery] = sandbox.deliver_webhooks(event_ids=[event.id])
     assert delivery["status_code"] == 200
     stored = WebhookEvent.objects.get(event_id=event.id)
-    assert stored.key == "dispute.create" and stored.processed_at is not None
-    assert stored.data["data"]["id"] == "dspt_test_5unknown0001"
+    assert stored.key == "customer.create" and stored.processed_at is not None
+    assert stored.data["data"]["id"] == "cust_test_5unknown0001"
     assert Order.objects.get().status == Order.Status.PENDING
 
 

@@ -18,7 +18,15 @@ from django.db import connection, connections
 from django.test import Client
 
 from checkout import services
-from checkout.models import Order, PaymentAttempt, Refund, WebhookDelivery, WebhookEvent
+from checkout.capture import CaptureError, order_capture, order_reverse
+from checkout.models import (
+    AuthorizationAction,
+    Order,
+    PaymentAttempt,
+    Refund,
+    WebhookDelivery,
+    WebhookEvent,
+)
 from checkout.refunds import RefundError, refund_create
 from tests.shopping import BUYER, checkout_form, event_body, pay, sign
 from tests.support import skip_or_fail
@@ -292,3 +300,47 @@ def test_two_payments_of_one_cart_landing_together_keep_one(shop, sandbox, slow_
     [late] = [o for o in orders if o.duplicate_of_id == kept[0].pk]
     assert late.status == Order.Status.REFUNDED
     assert len(sandbox.requests("refunds.create")) == 1
+
+
+def test_staff_capturing_and_releasing_at_once_act_once(shop, sandbox, slow_apply, settings):
+    """Manual capture: three staff capture ฿1,000.00 and one releases the same authorization
+    at the same instant, each with their own form: one of them reaches Omise, the others are
+    refused under the order lock before asking it."""
+    settings.OMISE_CAPTURE = "manual"
+    pay(shop, sandbox)
+    order = Order.objects.get()
+    assert order.status == Order.Status.AUTHORIZED
+
+    def act(i: int) -> str:
+        try:
+            if i == 3:
+                return order_reverse(order=order, request_token=f"form-{i}").kind
+            return order_capture(order=order, amount=100000, request_token=f"form-{i}").kind
+        except CaptureError as error:
+            return str(error)
+
+    results = run_together(4, act)
+
+    assert sum(r in {"capture", "reverse"} for r in results) == 1
+    assert sum("only an authorized order" in r for r in results) == 3
+    calls = sandbox.requests("charges.capture") + sandbox.requests("charges.reverse")
+    assert len(calls) == 1 and AuthorizationAction.objects.count() == 1
+    order.refresh_from_db()
+    assert order.status in {Order.Status.PAID, Order.Status.CANCELLED}
+
+
+def test_one_capture_form_submitted_four_times_at_once_captures_once(
+    shop, sandbox, slow_apply, settings
+):
+    settings.OMISE_CAPTURE = "manual"
+    pay(shop, sandbox)
+    order = Order.objects.get()
+
+    results = run_together(
+        4, lambda i: order_capture(order=order, amount=100000, request_token="one-form").pk
+    )
+
+    assert len(set(results)) == 1
+    assert len(sandbox.requests("charges.capture")) == 1
+    order.refresh_from_db()
+    assert (order.status, order.captured_amount) == (Order.Status.PAID, 100000)

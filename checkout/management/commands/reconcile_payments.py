@@ -12,6 +12,8 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from checkout.catchup import describe_catch_up, events_catch_up
+from checkout.disputes import disputes_warn_due
 from checkout.omise import OmiseError
 from checkout.reconcile import attempts_to_reconcile, describe, reconcile_attempts
 from checkout.refunds import (
@@ -20,11 +22,13 @@ from checkout.refunds import (
     orders_with_unknown_refunds,
     refunds_unknown_resolve,
 )
+from checkout.staffmail import staff_mail_send_unsent
 
 
 class Command(BaseCommand):
     help = (
-        "Ask Omise about payment attempts still creating, unknown or pending, and apply the "
+        "Apply Omise events whose webhook never arrived; ask Omise about payment attempts "
+        "still creating, unknown, pending or authorized, and apply the "
         "answers (orders become paid, or failed when no charge was ever created); refund any "
         "second payment of a cart whose refund did not go through yet."
     )
@@ -49,6 +53,14 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, older_than: int, limit: int, quiet: bool, **options) -> None:
+        # First the events whose webhook never arrived: they settle most of what follows.
+        try:
+            caught = events_catch_up()
+        except OmiseError as error:
+            self.stderr.write(f"reconcile_payments: Omise events could not be listed: {error}")
+        else:
+            if caught["applied"] or caught["failed"] or not quiet:
+                self.stdout.write(f"reconcile_payments: {describe_catch_up(caught)}")
         attempts = attempts_to_reconcile(
             older_than=timedelta(seconds=max(0, older_than)), limit=max(1, limit)
         )
@@ -74,4 +86,12 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"reconcile_payments: refunded {len(refunded)} duplicate payment(s): "
                 + ", ".join(order.reference for order in refunded)
+            )
+        # Disputes whose deadline nears (one e-mail each), and staff mail left unsent.
+        warned = disputes_warn_due()
+        sent = staff_mail_send_unsent()
+        if warned or sent:
+            self.stdout.write(
+                f"reconcile_payments: {warned} dispute deadline warning(s), "
+                f"{sent} earlier staff e-mail(s) sent"
             )
