@@ -175,9 +175,9 @@ def gunicorn(env: dict):
         deadline = time.monotonic() + 30
         while True:
             try:
-                requests.get(url + "/", timeout=2)
+                requests.get(url + "/", timeout=5)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up, or a busy machine
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"gunicorn on {url} did not start") from None
                 time.sleep(0.2)
@@ -242,11 +242,17 @@ def _costed(response: requests.Response, seconds: float, costs: list, counts: li
     """Record one checkout POST: its server cost (client-observed time minus the time the worker
     waited on the sandbox in that very request) and what it sent to PostgreSQL, Redis, Omise."""
     costs.append(seconds - float(response.headers["X-Bench-Omise-Seconds"]))
-    counts.append({name: int(response.headers[header]) for name, header in COUNTS.items()})
+    counts.append(
+        {name: int(response.headers[header]) for name, header in COUNTS.items()}
+        | {
+            "pg_ms": 1e3 * float(response.headers["X-Bench-PG-Seconds"]),
+            "redis_ms": 1e3 * float(response.headers["X-Bench-Redis-Seconds"]),
+        }
+    )
 
 
 def _median_counts(counts: list[dict]) -> dict:
-    return {name: statistics.median(c[name] for c in counts) for name in COUNTS}
+    return {name: statistics.median(c[name] for c in counts) for name in counts[0]}
 
 
 def checkout_costs(shop: str, sandbox: str, env: dict, slug: str) -> dict:
@@ -496,9 +502,10 @@ def table(figures: dict, counts: dict[str, list[int]]) -> list[str]:
         rows.append(
             row(
                 f"per checkout, {label}: SQL statements / PostgreSQL round trips / commits / "
-                "Redis round trips / Omise calls",
+                "Redis round trips / Omise calls (time in PostgreSQL, in Redis)",
                 f"{c['sql']:.0f} / {c['round_trips']:.0f} / {c['commits']:.0f} / "
-                f"{c['redis']:.0f} / {c['omise']:.0f}",
+                f"{c['redis']:.0f} / {c['omise']:.0f} ({c['pg_ms']:.1f} ms, "
+                f"{c['redis_ms']:.1f} ms)",
                 "—",
                 None,
             )

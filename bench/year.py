@@ -41,7 +41,8 @@ PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 YEAR = {"orders": 100_000, "security_events": 1_000_000, "deliveries": 300_000}
 DELIVERIES_PER_EVENT = 3  # Omise retries, and duplicates: about three deliveries an event
 UNSETTLED = 50
-REPEAT = 7
+REPEAT = 7  # timed runs of each page per measurement (median)
+ROUNDS = 3  # measurements of each database, in alternation
 SMALL = 0.01
 DATABASES = {
     "year": os.environ.get("BENCH_YEAR_DATABASE", "shop_bench_year"),
@@ -248,26 +249,53 @@ def environment(cache_url: str) -> dict:
     }
 
 
-def run(cache_url: str) -> dict:
-    """Fill both databases, measure both; {"year": {...}, "small": {...}, "fill": seconds}."""
+def run(cache_url: str, rounds: int = ROUNDS) -> dict:
+    """Fill both databases, then measure them in alternation `rounds` times (a neighbour's
+    burst then hits both sizes alike); per page the median of the rounds' medians.
+    {"year": {page: {"seconds", "queries"}}, "small": {...}, "fill": {size: seconds}}."""
     env = environment(cache_url)
     fill_seconds = {
         "year": fill(DATABASES["year"], fraction=1.0, env=env),
         "small": fill(DATABASES["small"], fraction=SMALL, env=env),
     }
-    results = {}
-    for size, name in DATABASES.items():
-        answer = subprocess.run(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "bench.year", "measure"],
-            cwd=ROOT,
-            env={**env, "DATABASE_URL": url(name)},
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        results[size] = json.loads(answer.stdout.strip().splitlines()[-1])
+    runs: dict[str, list[dict]] = {size: [] for size in DATABASES}
+    for _ in range(rounds):
+        for size, name in DATABASES.items():
+            answer = subprocess.run(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", "bench.year", "measure"],
+                cwd=ROOT,
+                env={**env, "DATABASE_URL": url(name)},
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
+            runs[size].append(json.loads(answer.stdout.strip().splitlines()[-1]))
+    results = {
+        size: {
+            page: {
+                "seconds": statistics.median(r[page]["seconds"] for r in measured),
+                "queries": max(r[page]["queries"] for r in measured),
+            }
+            for page in measured[0]
+        }
+        for size, measured in runs.items()
+    }
     return {**results, "fill": fill_seconds}
+
+
+def table(figures: dict) -> list[str]:
+    """Markdown rows: each page at a year ÷ at 1 % of it, with its queries."""
+    rows = ["| page or job | at a year ÷ at 1 % | target | met |", "|---|---|---|---|"]
+    for page, big in figures["year"].items():
+        small = figures["small"][page]
+        ratio = big["seconds"] / small["seconds"]
+        rows.append(
+            f"| {page} | {ratio:.2f} ({big['seconds'] * 1e3:.1f} ms vs "
+            f"{small['seconds'] * 1e3:.1f} ms; queries {big['queries']} vs "
+            f"{small['queries']}) | ≤ 2 | {'✓' if ratio <= 2 else '✗'} |"
+        )
+    return rows
 
 
 # --- in the measuring subprocess --------------------------------------------------------------
