@@ -329,9 +329,9 @@ def charge_apply(*, charge: dict, attempt_id: int | None = None) -> PaymentAttem
         attempt = attempts.filter(
             **({"pk": attempt_id} if attempt_id is not None else {"charge_id": charge["id"]})
         ).first()
-        new_id = attempt is not None and attempt.charge_id != charge["id"]
-        if new_id:
-            attempt.charge_id = charge["id"]
+        new_id = False
+        if attempt is not None and attempt.charge_id != charge["id"]:
+            attempt.charge_id, new_id = charge["id"], True
         if attempt is None and metadata.get("attempt"):
             # A charge whose creation timed out: we never learned its id until now.
             attempt = attempts.filter(key=metadata["attempt"], charge_id__isnull=True).first()
