@@ -210,7 +210,7 @@ def _accept(event_id: str) -> Outcome | None:
     """Queue the event, or answer a duplicate; None means: apply it inline."""
     if settings.WEBHOOK_PROCESSING == "deferred":
         return _enqueue(event_id)
-    if WebhookEvent.objects.filter(event_id=event_id, processed_at__isnull=False).exists():
+    if event_state(event_id):  # applied already
         return Outcome(200, "duplicate: already applied")
     return None
 
