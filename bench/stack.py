@@ -415,13 +415,11 @@ def run() -> dict:
             "catalog": paired_loads(f"{shop}/", f"{shop}/bench/catalog/"),
             "product": paired_loads(f"{shop}/products/{slug}/", f"{shop}/bench/product/{slug}/"),
             "checkout": checkout_costs(shop, sandbox, shop_env, slug),
-            "webhooks": paired_storms(shop, sandbox, shop_env),
         }
-        stack.close()  # the inline shop stops; the deferred one takes its place
+        stack.close()  # the shop stops: each storm gets a shop of its own
         sandbox = stack.enter_context(gunicorn(sandbox_env))
-        deferred = stack.enter_context(gunicorn(deferred_env))
-        requests.get(deferred + "/", timeout=30)  # warm, like the shop before its pages
-        figures["webhooks_deferred"] = paired_storms(deferred, sandbox, deferred_env)
+        figures["webhooks"] = paired_storms(shop_env, sandbox)
+        figures["webhooks_deferred"] = paired_storms(deferred_env, sandbox)
     return figures
 
 
@@ -440,15 +438,19 @@ def paired_loads(url: str, baseline: str, rounds: int = ROUNDS) -> dict:
     }
 
 
-def paired_storms(shop: str, sandbox: str, env: dict, rounds: int = ROUNDS) -> dict:
-    """`rounds` webhook storms, each starting from empty webhook tables (every event new at
-    first, then its duplicates) and each beside a load of the bare view from as many clients:
-    the median ratio of deliveries/s to requests/s, the median rates and latencies."""
+def paired_storms(env: dict, sandbox: str, rounds: int = ROUNDS) -> dict:
+    """`rounds` webhook storms, each on a shop started afresh over empty webhook tables (every
+    event new at first, then its duplicates; a worker's memory of known deliveries and events
+    starts empty too), each beside a load of the bare view from as many clients on the same
+    shop: the median ratio of deliveries/s to requests/s, the median rates and latencies."""
     storms, bares = [], []
     for _ in range(rounds):
         forget_webhooks(env["DATABASE_URL"])
-        storms.append(webhook_storm(shop, sandbox, env))
-        bares.append(load(f"{shop}/bench/bare/", seconds=PAIR_SECONDS, threads=STORM_THREADS))
+        with gunicorn(env) as shop:
+            for _ in range(10):  # warm both workers, as the pages' loads do
+                requests.get(f"{shop}/bench/bare/", timeout=30)
+            storms.append(webhook_storm(shop, sandbox, env))
+            bares.append(load(f"{shop}/bench/bare/", seconds=PAIR_SECONDS, threads=STORM_THREADS))
     median = storms[0] | {
         key: statistics.median(storm[key] for storm in storms) for key in ("rate", "p50", "p99")
     }
