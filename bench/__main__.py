@@ -1,16 +1,18 @@
 """`python -m bench` (`make bench`): run every benchmark, print one report, write
 bench/results.md. The production stack (bench/stack.py, bench/queries.py) first, then the
-card guard's overhead (bench/cardguard.py)."""
+pages and jobs over a year of data (bench/year.py), then the card guard's overhead
+(bench/cardguard.py). Every target is a ratio against a baseline measured in the same run."""
 
 import os
 import platform
 import subprocess
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import django
 
-from bench import cardguard, stack
+from bench import cardguard, stack, year
 from bench.queries import query_counts
 
 
@@ -31,7 +33,10 @@ def machine() -> list[str]:
 
 
 def main() -> None:
+    started = time.monotonic()
     figures, counts = stack.run(), query_counts()
+    busy = year.run(stack.REDIS_URL)
+    sizes = ", ".join(f"{n:,} {what.replace('_', ' ')}" for what, n in year.YEAR.items())
     report = (
         "\n".join(
             [
@@ -43,11 +48,20 @@ def main() -> None:
                 "",
                 *stack.table(figures, counts),
                 "",
+                "## A year of orders (PostgreSQL, in process, production settings)",
+                "",
+                f"A busy year ({sizes}; filled in {busy['fill']['year']:.0f} s) against 1 % of "
+                "it: each page's median time at a year ÷ its median time at 1 %, with its SQL "
+                "queries (bench/year.py).",
+                "",
+                *year.table(busy),
+                "",
             ]
         )
         + "\n"
         + cardguard.run().replace("# Card guard benchmark", "## Card guard overhead", 1)
     )
+    report += f"\n`make bench` took {(time.monotonic() - started) / 60:.1f} minutes.\n"
     print(report)
     cardguard.RESULTS.write_text(report)
     print(f"Written to {cardguard.RESULTS}")

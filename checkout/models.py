@@ -10,6 +10,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Upper
 from django.urls import reverse
 
 
@@ -112,6 +113,14 @@ class Order(models.Model):
                 name="order_capture_within_amount",
             ),
         ]
+        indexes = [
+            # The admin's search (checkout/admin.py): an e-mail address whole, in any case,
+            # and the start of a name, through these rather than a scan of every order.
+            models.Index(Upper("email"), name="order_email_upper"),
+            models.Index(
+                fields=["name"], opclasses=["varchar_pattern_ops"], name="order_name_prefix"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.reference
@@ -204,6 +213,16 @@ class PaymentAttempt(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            # The monitoring dashboard counts attempts by status over a window of time.
+            models.Index(fields=["status", "created_at"], name="attempt_status_created"),
+            # Reconcile looks for the few unsettled attempts among a year of settled ones.
+            models.Index(
+                fields=["created_at"],
+                condition=~models.Q(status__in=["successful", "failed", "expired", "reversed"]),
+                name="attempt_unsettled_created",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.order.reference}: {self.charge_id or self.get_status_display()}"
@@ -227,6 +246,14 @@ class WebhookDelivery(models.Model):
     class Meta:
         ordering = ["-received_at"]
         verbose_name_plural = "webhook deliveries"
+        indexes = [
+            # The dashboard's "webhook failures": the few failed deliveries among many.
+            models.Index(
+                fields=["received_at"],
+                condition=models.Q(response_status__gte=400),
+                name="delivery_failed_received",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_id or 'unparsed'} → {self.response_status}"

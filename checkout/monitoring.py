@@ -148,7 +148,8 @@ def _series(starts: list[datetime], trunc, now: datetime) -> list[Bucket]:
             queryset.filter(**{f"{stamp}__gte": starts[0], f"{stamp}__lte": now})
             .annotate(bucket=trunc(stamp, tzinfo=zone))
             .values("bucket")
-            .annotate(n=Count("id"))
+            # COUNT(*): read from the (kind or status, time) index alone, not from each row.
+            .annotate(n=Count("*"))
             .values_list("bucket", "n")
         )
         for start, n in counts:

@@ -223,14 +223,18 @@ def cart_charge(
             f"{format_money(amount, currency)}. Please check it and pay again; you were not "
             "charged."
         )
-    # The same key again (a double click, a race past the view): its attempt, before the
-    # cart's other orders are looked at, since that attempt may be what paid the cart.
-    if existing := attempt_by_key(key=attempt_key):
-        return existing
     if source:
+        # Whatever the browser sent: a type, plan or phone number the account takes.
         source_check(source=source, amount=amount, currency=currency)
     cart_id = cart.checkout_id()
-    cart_settle_earlier(cart_id=cart_id, attempt_key=attempt_key)
+    try:
+        cart_settle_earlier(cart_id=cart_id, attempt_key=attempt_key)
+    except (CartAlreadyPaid, CartPaymentPending):
+        # The same key again (a double click, a race past the view): its own attempt may be
+        # what paid the cart, or holds it. Otherwise the unique key finds it on insert below.
+        if existing := attempt_by_key(key=attempt_key):
+            return existing
+        raise
 
     try:
         with transaction.atomic():
@@ -358,10 +362,15 @@ def charge_apply(*, charge: dict, attempt_id: int | None = None) -> PaymentAttem
     metadata = charge.get("metadata") or {}
     with transaction.atomic():
         attempts = PaymentAttempt.objects.select_for_update()
-        if attempt_id is not None:
-            # Kept whatever follows: a charge that cannot be applied is still this attempt's.
-            attempts.filter(pk=attempt_id).update(charge_id=charge["id"])
-        attempt = attempts.filter(charge_id=charge["id"]).first()
+        # The attempt that has just created this charge is locked by its key, and the charge
+        # id written with the rest below (one UPDATE), or alone if the charge is not applied:
+        # kept whatever follows, a charge that cannot be applied is still this attempt's.
+        attempt = attempts.filter(
+            **({"pk": attempt_id} if attempt_id is not None else {"charge_id": charge["id"]})
+        ).first()
+        new_id = False
+        if attempt is not None and attempt.charge_id != charge["id"]:
+            attempt.charge_id, new_id = charge["id"], True
         if attempt is None and metadata.get("attempt"):
             # A charge whose creation timed out: we never learned its id until now.
             attempt = attempts.filter(key=metadata["attempt"], charge_id__isnull=True).first()
@@ -372,6 +381,8 @@ def charge_apply(*, charge: dict, attempt_id: int | None = None) -> PaymentAttem
             return None
         order = Order.objects.select_for_update().get(pk=attempt.order_id)
         if not _charge_matches(charge, order, attempt):
+            if new_id:
+                attempt.save(update_fields=["charge_id", "updated_at"])
             return attempt
 
         status = _attempt_status(charge)
@@ -379,6 +390,8 @@ def charge_apply(*, charge: dict, attempt_id: int | None = None) -> PaymentAttem
             # An older copy of the charge (read before a newer one was applied): what we
             # already know is later. Never move a settled attempt back to pending.
             logger.info("Charge %s: stale %s copy ignored", charge["id"], status)
+            if new_id:
+                attempt.save(update_fields=["charge_id", "updated_at"])
             attempt.order = order
             return attempt
         attempt.status = status

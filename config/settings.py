@@ -317,6 +317,16 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=256
 if DATA_UPLOAD_MAX_MEMORY_SIZE < 1:
     raise ImproperlyConfigured("DATA_UPLOAD_MAX_MEMORY_SIZE must be a positive number of bytes")
 
+# --- Retention (checkout/retention.py; `manage.py prune_records` from cron, docs/operations.md) -
+# Security events are audit history: PCI DSS asks for a year, three months at hand; never less.
+SECURITY_EVENT_RETENTION_DAYS = env.int("SECURITY_EVENT_RETENTION_DAYS", default=365)
+if SECURITY_EVENT_RETENTION_DAYS < 90:
+    raise ImproperlyConfigured("SECURITY_EVENT_RETENTION_DAYS must be at least 90 (days)")
+# Raw webhook deliveries are for debugging; Omise retries for days, not months.
+WEBHOOK_DELIVERY_RETENTION_DAYS = env.int("WEBHOOK_DELIVERY_RETENTION_DAYS", default=90)
+if WEBHOOK_DELIVERY_RETENTION_DAYS < 7:
+    raise ImproperlyConfigured("WEBHOOK_DELIVERY_RETENTION_DAYS must be at least 7 (days)")
+
 # --- Card-testing defence (checkout/velocity.py; defaults and reasons in docs/velocity.md) ----
 # An attempt costs 1 point, a declined attempt this many in all.
 CHECKOUT_VELOCITY_DECLINE_POINTS = env.int("CHECKOUT_VELOCITY_DECLINE_POINTS", default=3)

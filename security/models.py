@@ -33,6 +33,14 @@ class SecurityEvent(models.Model):
         # The table it had in the shop app: moved without a copy, a fork keeps its events.
         db_table = "shop_securityevent"
         ordering = ["-created_at"]
+        indexes = [
+            # The dashboard counts each kind over a window of time; the admin lists a kind.
+            models.Index(fields=["kind", "created_at"], name="securityevent_kind_created"),
+            # The admin's search by the start of a path (security/admin.py).
+            models.Index(
+                fields=["path"], opclasses=["varchar_pattern_ops"], name="securityevent_path"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} at {self.path or '-'}"

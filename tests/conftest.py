@@ -18,14 +18,16 @@ TESTS = Path(__file__).resolve().parent
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Each test starts with empty caches: velocity counts, throttles and catalog pages never
-    carry over."""
+    """Each test starts with empty caches: velocity counts, throttles, catalog pages and what
+    the webhook receiver remembers never carry over."""
     from django.core.cache import cache
 
+    from checkout.webhooks import KNOWN
     from shop.catalog import forget_local
 
     cache.clear()
     forget_local()
+    KNOWN.forget()
 
 
 def pytest_collection_modifyitems(config, items):
