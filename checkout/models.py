@@ -11,6 +11,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 
 class InvalidTransition(Exception):
@@ -29,12 +30,12 @@ def new_secret() -> str:
 
 class Order(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending", "Awaiting payment"
-        PAID = "paid", "Paid"
-        FAILED = "failed", "Payment failed"
-        EXPIRED = "expired", "Expired"
-        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
-        REFUNDED = "refunded", "Refunded"
+        PENDING = "pending", _("Awaiting payment")
+        PAID = "paid", _("Paid")
+        FAILED = "failed", _("Payment failed")
+        EXPIRED = "expired", _("Expired")
+        PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
+        REFUNDED = "refunded", _("Refunded")
 
     # The whole state machine. A payment that really happened always wins: an order marked
     # failed or expired locally can still become paid when Omise says the charge succeeded.
@@ -67,6 +68,8 @@ class Order(models.Model):
     city = models.CharField(max_length=100, blank=True)
     state = models.CharField(max_length=100, blank=True)
     postal_code = models.CharField(max_length=20, blank=True)
+    # The language the shopper checked out in: their e-mails are written in it.
+    language = models.CharField(max_length=8, blank=True)
 
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     # Every order made from one cart (one shopper's tries at paying it, until it is paid and
@@ -132,6 +135,11 @@ class OrderItem(models.Model):
     @property
     def subtotal(self) -> int:
         return self.unit_price * self.quantity
+
+    @property
+    def display_name(self) -> str:
+        """The product's name in the active language while it exists; else the name bought."""
+        return self.product.display_name if self.product is not None else self.name
 
 
 class PaymentAttempt(models.Model):

@@ -17,6 +17,8 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from django.utils.translation import gettext_lazy as _
+
 from checkout.models import PaymentAttempt
 
 CARD = "card"
@@ -24,17 +26,17 @@ SOURCE = "source"  # a source whose type its charge has not told us yet
 PROMPTPAY = "promptpay"
 # What the pages call each method; an unknown source type is shown by its Omise name.
 LABELS = {
-    CARD: "Card",
+    CARD: _("Card"),
     PROMPTPAY: "PromptPay",
-    "internet_banking_bbl": "Bangkok Bank internet banking",
-    "truemoney": "TrueMoney Wallet",
+    "internet_banking_bbl": _("Bangkok Bank internet banking"),
+    "truemoney": _("TrueMoney Wallet"),
 }
 # The methods this shop offers in Omise's form besides cards (`otherPaymentMethods`).
 OTHER_PAYMENT_METHODS = [PROMPTPAY, "internet_banking_bbl"]
 
 
 def label(method: str) -> str:
-    return LABELS.get(method, method.replace("_", " ").capitalize())
+    return str(LABELS.get(method, method.replace("_", " ").capitalize()))
 
 
 def apply_charge(attempt: PaymentAttempt, charge: dict) -> None:

@@ -10,6 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -47,7 +49,9 @@ def checkout(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         key = request.POST.get("attempt_key", "")
         if not constant_time_compare(key, request.session.get(ATTEMPT_SESSION_KEY, "")):
-            messages.error(request, "This checkout page has expired. Please review and pay again.")
+            messages.error(
+                request, _("This checkout page has expired. Please review and pay again.")
+            )
             return redirect("checkout:checkout")
         # A double click or a refreshed POST: show the first outcome, never charge again.
         if existing := services.attempt_by_key(key=key):
@@ -55,7 +59,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
 
     cart = Cart(request.session)
     if not cart.lines:
-        messages.info(request, "Your cart is empty: add something before checking out.")
+        messages.info(request, _("Your cart is empty: add something before checking out."))
         return redirect("shop:cart")
     cart_id = cart.checkout_id()
     if paid := services.cart_paid_order(cart_id=cart_id):
@@ -101,6 +105,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
             "omise_public_key": settings.OMISE_PUBLIC_KEY,
             "omise_js_url": settings.OMISE_JS_URL,
             "shop_name": settings.SHOP_NAME,
+            "omise_locale": _omise_locale(),
             "other_payment_methods": ",".join(payment_methods.OTHER_PAYMENT_METHODS),
             "cart": cart,  # the page shows (and its form carries) this very snapshot
             # An earlier try at paying this cart still in progress: linked, so the shopper
@@ -112,11 +117,24 @@ def checkout(request: HttpRequest) -> HttpResponse:
     return with_checkout_policy(response)
 
 
+# The languages Omise's pre-built form speaks (its `locale` option); others get English.
+OMISE_LOCALES = {"en", "th", "ja"}
+
+
+def _omise_locale() -> str:
+    code = (get_language() or "en").split("-")[0]
+    return code if code in OMISE_LOCALES else "en"
+
+
 def _cart_already_paid(request: HttpRequest, cart: Cart, order: Order) -> HttpResponse:
     """This cart's payment is in: empty the cart and show the order that holds it."""
     cart.clear()
     _remember_order(request, order)
-    messages.info(request, f"This cart has already been paid with order {order.reference}.")
+    messages.info(
+        request,
+        _("This cart has already been paid with order %(reference)s.")
+        % {"reference": order.reference},
+    )
     return redirect(order)
 
 

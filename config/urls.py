@@ -11,6 +11,8 @@ urlpatterns = [
     path("", include("shop.urls")),
     path("", include("checkout.urls")),
     path("admin/", admin.site.urls),
+    # The language switcher posts here (Django's set_language: a cookie, then back to `next`).
+    path("i18n/", include("django.conf.urls.i18n")),
     # Browsers POST Content-Security-Policy violations here (settings.SECURE_CSP report-uri).
     path("csp-report/", csp_report, name="csp_report"),
 ]

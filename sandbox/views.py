@@ -15,7 +15,9 @@ from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.csp import CSP
+from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -175,8 +177,20 @@ def _display_amount(amount: str, currency: str) -> str:
 def card_frame(request: HttpRequest) -> HttpResponse:
     """The pre-built form, framed by the shop: only the shop's origin may frame it, and the
     token or source id goes to that origin only (postMessage target)."""
+    # Omise's `locale` option: the form speaks the shopper's language (en or th here).
+    locale = request.GET.get("locale", "en")
+    with translation.override(locale if locale in CARD_FRAME_LOCALES else "en"):
+        return _card_frame(request)
+
+
+CARD_FRAME_LOCALES = {"en", "th"}
+
+
+def _card_frame(request: HttpRequest) -> HttpResponse:
     amount = _display_amount(request.GET.get("amount", ""), request.GET.get("currency", ""))
-    submit_label = request.GET.get("submitLabel") or (f"Pay {amount}" if amount else "Pay")
+    submit_label = request.GET.get("submitLabel") or (
+        _("Pay %(amount)s") % {"amount": amount} if amount else _("Pay")
+    )
     # otherPaymentMethods: a method picker above the card fields, for the types modelled here.
     others = request.GET.get("otherPaymentMethods", "").split(",")
     context = {
@@ -187,7 +201,7 @@ def card_frame(request: HttpRequest) -> HttpResponse:
         "amount": request.GET.get("amount", "")[:12],
         "currency": request.GET.get("currency", "thb")[:3],
         "other_methods": [
-            (m, sources.LABELS[m]) for m in dict.fromkeys(others) if m in sources.LABELS
+            (m, _(sources.LABELS[m])) for m in dict.fromkeys(others) if m in sources.LABELS
         ],
     }
     response = render(request, "sandbox/card_frame.html", context)

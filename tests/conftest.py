@@ -16,6 +16,17 @@ pytest_plugins = [
 TESTS = Path(__file__).resolve().parent
 
 
+def pytest_configure(config):
+    """Compile the message catalogues if a .po is newer than its .mo (`make test` compiles
+    them first; this covers a bare `pytest`)."""
+    import subprocess
+
+    for po in (TESTS.parent / "locale").glob("*/LC_MESSAGES/django.po"):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            subprocess.run(["msgfmt", "--check", "-o", str(mo), str(po)], check=True)  # noqa: S603, S607
+
+
 @pytest.fixture(autouse=True)
 def _empty_cache():
     """Each test starts with empty caches: velocity counts, throttles and catalog pages never
