@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from checkout import payment_methods, signals, velocity
+from checkout import notifications, payment_methods, signals, velocity
 from checkout.ids import is_omise_id
 from checkout.models import Order, OrderItem, PaymentAttempt
 from checkout.omise import OmiseAPIError, OmiseError, OmiseNetworkError, get_client
@@ -367,7 +367,12 @@ def charge_apply(*, charge: dict, attempt_id: int | None = None) -> PaymentAttem
         payment_methods.apply_charge(attempt, charge)  # method; PromptPay's QR code and expiry
         attempt.save()
 
+        refunded_before = order.refunded_amount
         _order_follow(order, attempt, charge)
+        # The shopper's mails, decided in this transaction: each once, whoever applies first.
+        notifications.order_mails_queue(
+            order=order, attempt=attempt, refunded_before=refunded_before
+        )
         attempt.order = order
         return attempt
 

@@ -217,9 +217,9 @@ def order_detail(request: HttpRequest, reference: str, token: str) -> HttpRespon
             "failure_message": shopper_message(attempt.failure_code, method=attempt.payment_method)
             if attempt
             else "",
-            "refresh_seconds": RECONCILE_EVERY_SECONDS
-            if order.status == Order.Status.PENDING and not scanning
-            else 0,
+            # A pending page watches its status (static/js/promptpay.js polls order_status and
+            # reloads once it settles): no timed <meta> refresh, which WCAG 2.2.1 forbids.
+            "watch_status": order.status == Order.Status.PENDING,
         },
     )
     return with_omise_images(response) if scanning else response
@@ -237,7 +237,12 @@ def order_status(request: HttpRequest, reference: str, token: str) -> JsonRespon
     attempt = order.attempts.first()
     if attempt and services.attempt_needs_reconcile(attempt):
         overdue = attempt.expires_at is not None and attempt.expires_at <= timezone.now()
-        every = RECONCILE_EVERY_SECONDS if overdue else POLL_RECONCILE_EVERY_SECONDS
+        # A QR code waits minutes: ask Omise now and then. A bank confirming (3-D Secure) or an
+        # unknown outcome settles in seconds: ask as often as its page did.
+        scanning = payment_methods.awaiting_scan(attempt)
+        every = (
+            POLL_RECONCILE_EVERY_SECONDS if scanning and not overdue else RECONCILE_EVERY_SECONDS
+        )
         if cache.add(f"reconcile:{attempt.pk}", 1, every):
             attempt = services.attempt_reconcile(attempt=attempt)
             order.refresh_from_db()

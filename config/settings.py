@@ -147,6 +147,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "security",
     "shop",
+    "mails",
     "checkout",
 ]
 if OMISE_SANDBOX:
@@ -404,22 +405,55 @@ SERVER_EMAIL = env.str("SERVER_EMAIL", default="shop@localhost")
 # One e-mail per distinct error per this many seconds; the next one counts those not sent
 # (security/logscrub.py ScrubbingAdminEmailHandler, shared by all workers through CACHES). 0: off.
 ADMIN_ERROR_EMAIL_THROTTLE_SECONDS = env.int("ADMIN_ERROR_EMAIL_THROTTLE_SECONDS", default=300)
-MAILERS = {
-    "default": {
-        "BACKEND": "django.core.mail.backends.console.EmailBackend"
-        if DEBUG
-        else "django.core.mail.backends.smtp.EmailBackend",
-        "OPTIONS": {}
-        if DEBUG
-        else {
-            "host": env.str("EMAIL_HOST", default="localhost"),
-            "port": env.int("EMAIL_PORT", default=587),
-            "username": env.str("EMAIL_HOST_USER", default=""),
-            "password": env.str("EMAIL_HOST_PASSWORD", default=""),
-            "use_tls": env.bool("EMAIL_USE_TLS", default=True),
-        },
+# EMAIL_URL (django-environ): smtp+tls://user:password@smtp.example.com:587, smtp+ssl://…:465,
+# smtp://host:25, or consolemail:// (printed). Without it: printed in development, and in
+# production the EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS
+# variables below. A mail server gets MAIL_TIMEOUT seconds; a slow one delays only the outbox's
+# task (mails/outbox.py), never a checkout.
+EMAIL_URL = env.str("EMAIL_URL", default="")
+MAIL_TIMEOUT = env.int("MAIL_TIMEOUT", default=20)
+if EMAIL_URL:
+    _email = environ.Env.email_url_config(EMAIL_URL)
+    _smtp = _email["EMAIL_BACKEND"].endswith(".smtp.EmailBackend")
+    MAILERS = {
+        "default": {
+            "BACKEND": _email["EMAIL_BACKEND"],
+            "OPTIONS": {
+                "host": _email["EMAIL_HOST"],
+                "port": _email["EMAIL_PORT"] or 25,
+                "username": _email["EMAIL_HOST_USER"] or "",
+                "password": _email["EMAIL_HOST_PASSWORD"] or "",
+                "use_tls": bool(_email.get("EMAIL_USE_TLS")),
+                "use_ssl": bool(_email.get("EMAIL_USE_SSL")),
+                "timeout": MAIL_TIMEOUT,
+            }
+            if _smtp
+            else {},
+        }
     }
-}
+else:
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.console.EmailBackend"
+            if DEBUG
+            else "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {}
+            if DEBUG
+            else {
+                "host": env.str("EMAIL_HOST", default="localhost"),
+                "port": env.int("EMAIL_PORT", default=587),
+                "username": env.str("EMAIL_HOST_USER", default=""),
+                "password": env.str("EMAIL_HOST_PASSWORD", default=""),
+                "use_tls": env.bool("EMAIL_USE_TLS", default=True),
+                "timeout": MAIL_TIMEOUT,
+            },
+        }
+    }
+# Shopper e-mails (docs/mails.md): who they come from, the shop's colour in them, and how many
+# times the outbox tries one before giving up (`manage.py send_mails` retries from cron).
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"{SHOP_NAME} <shop@localhost>")
+MAIL_ACCENT_COLOR = env.str("MAIL_ACCENT_COLOR", default="#8a3b12")
+MAIL_MAX_ATTEMPTS = env.int("MAIL_MAX_ATTEMPTS", default=8)
 
 # --- Logging ---------------------------------------------------------------------------------
 # Every handler carries the "scrub" filter (security/logscrub.py): card numbers, secret keys and

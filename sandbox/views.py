@@ -21,6 +21,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_http_methods
 
+from mails.models import OutboxMail
+from mails.sending import mail_message
 from sandbox import sources
 from sandbox.models import Charge, Delivery, Event, Fault, Notice, ReceivedRequest
 from sandbox.services.charges import complete_3ds, expire_charge, get_charge, mark_charge
@@ -76,8 +78,32 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "webhook_url": settings.SANDBOX_WEBHOOK_URL,
         "delivery_mode": settings.SANDBOX_WEBHOOK_DELIVERY,
         "try_url": settings.SHOP_ORIGIN.rstrip("/") + "/sandbox/try/",
+        "outbox_count": OutboxMail.objects.count(),
     }
     return render(request, "sandbox/dashboard.html", context)
+
+
+@require_http_methods(["GET"])
+def outbox(request: HttpRequest) -> HttpResponse:
+    """The shop's e-mails (mails.OutboxMail): what a shopper's inbox would receive, newest
+    first. Development prints them too (console backend); this page reads them back."""
+    return render(request, "sandbox/outbox.html", {"mails": OutboxMail.objects.all()[:100]})
+
+
+@require_http_methods(["GET"])
+def outbox_mail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One mail as it goes out: headers, plain text, and the HTML part in a sandboxed frame."""
+    row = OutboxMail.objects.filter(pk=pk).first()
+    if row is None:
+        raise Http404
+    message = mail_message(row)
+    html = next((content for content, kind in message.alternatives if kind == "text/html"), "")
+    response = render(
+        request, "sandbox/outbox_mail.html", {"mail": row, "message": message, "html": html}
+    )
+    # The frame's document inherits this page's policy: mails style inline, as mail clients
+    # need. Scripts stay refused (and the frame is sandboxed).
+    return _with_csp(response, style_src=[CSP.SELF, CSP.UNSAFE_INLINE])
 
 
 @require_http_methods(["GET"])

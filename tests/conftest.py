@@ -12,6 +12,7 @@ pytest_plugins = [
     "tests.shopping",  # shop, pending_3ds, shopper
     "tests.staff",  # otp_admin_client
     "tests.browser",  # chromium, page
+    "tests.mail_server",  # smtp_server: a real SMTP server (aiosmtpd)
 ]
 TESTS = Path(__file__).resolve().parent
 

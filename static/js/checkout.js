@@ -40,6 +40,7 @@
       },
       onFormClosed: function () {
         payButton.disabled = false;
+        payButton.focus(); // closed (Escape, ×): a keyboard shopper is back where they were
       },
     });
   });
