@@ -70,6 +70,12 @@ test-fast: install ## Run the unit tier only (in process, no server, no browser)
 # axe-core (accessibility checks in the browser tests), from the npm registry: package.json
 # pins it, package-lock.json records the exact tarball; node_modules/ stays out of git.
 node_modules/.installed: package.json package-lock.json
+	@# npm itself: Debian's nodejs and npm packages when it is missing (as root, like system-deps).
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing: nodejs npm"; apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	  else echo "npm is missing: run 'sudo apt-get install nodejs npm'"; exit 1; fi; }
 	npm ci --no-audit --no-fund --silent
 	@touch $@
 

@@ -211,6 +211,8 @@ def order_detail(request: HttpRequest, reference: str, token: str) -> HttpRespon
         "checkout/order_detail.html",
         {
             "order": order,
+            # With their products: each line shows the product's name in the shopper's language.
+            "items": order.items.select_related("product"),
             "attempt": attempt,
             "awaiting_scan": scanning,
             "method_label": payment_methods.label(attempt.payment_method) if attempt else "",

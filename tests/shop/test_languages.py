@@ -113,13 +113,16 @@ def test_money_is_grouped_with_the_baht_sign_in_both_languages():
             assert format_money(15_000_000, "THB") == "฿150,000.00"
 
 
-def test_thai_dates_use_thai_month_names():
-    from datetime import date
+def test_dates_read_as_each_language_writes_them():
+    """Thai month names and the Buddhist Era year in Thai (2026 is 2569), in Bangkok time."""
+    from datetime import UTC, date, datetime
 
-    from django.template import Context, Template
+    from shop.templatetags.dates import when
 
-    template = Template('{{ day|date:"j F Y" }}')
+    moment = datetime(2026, 12, 6, 4, 30, tzinfo=UTC)  # 11:30 in Bangkok
     with translation.override("th"):
-        assert template.render(Context({"day": date(2026, 12, 6)})) == "6 ธันวาคม 2026"
+        assert when(moment) == "6 ธันวาคม 2569 เวลา 11:30 น."
+        assert when(date(2026, 1, 2)) == "2 มกราคม 2569"
     with translation.override("en"):
-        assert template.render(Context({"day": date(2026, 12, 6)})) == "6 December 2026"
+        assert when(moment) == "6 December 2026, 11:30"
+        assert when(None) == ""
