@@ -214,3 +214,15 @@ def test_axe_reports_what_it_finds(page, sandbox, axe_source):
     page.goto(url)
     found = " ".join(axe_violations(page, axe_source))
     assert "image-alt" in found and "label" in found and "html-has-lang" in found
+
+
+def test_the_checkout_with_the_card_form_open_has_no_violations(browse, sandbox, axe_source):
+    """The card form over the checkout: a labelled modal dialog holding a titled frame."""
+    open_shop_page(browse, sandbox.url, "checkout")
+    browse.locator("#id_email").fill("malee@example.com")
+    browse.locator("#id_name").fill("Malee Sukjai")
+    browse.locator("#pay-button").click()
+    browse.frame_locator('iframe[title="Omise card form"]').locator("#number").wait_for()
+    dialog = browse.get_by_role("dialog")
+    assert dialog.get_attribute("aria-modal") == "true" and dialog.get_attribute("aria-label")
+    assert axe_violations(browse, axe_source) == []
