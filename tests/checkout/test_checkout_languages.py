@@ -19,7 +19,7 @@ def thai(shop):
 def test_the_checkout_opens_omises_form_in_the_shoppers_language(thai):
     page = thai.get("/checkout/").text
     assert 'data-locale="th"' in page and 'data-submit-label="ชำระเงิน"' in page
-    assert "ชำระเงิน ฿1,530.00" in page and "ที่อยู่สำหรับออกใบแจ้งหนี้" in page
+    assert "ชำระเงิน ฿1,530.00" in page and "ที่อยู่สำหรับเรียกเก็บเงิน" in page
     assert '<option value="TH" selected>ไทย</option>' in page
 
 
