@@ -142,3 +142,26 @@ def test_a_mail_carries_no_card_number_even_if_given_one(settings):
     message = mail_message(OutboxMail.objects.get())
     body = message.body + message.alternatives[0].content
     assert "4242424242424242" not in body and "Visa ending in 4242" in body
+
+
+def test_with_a_queue_and_worker_the_mail_waits_for_the_worker_and_retries(smtp_server, settings):
+    """Production's database queue: the payment's commit only queues the task (no SMTP in the
+    request); the worker sends; a refusal queues the retry for later (run_after)."""
+    from django_tasks_db.models import DBTaskResult
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    queue()
+    assert smtp_server.messages == [] and DBTaskResult.objects.count() == 1
+
+    smtp_server.refuse = 1
+    call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
+    row = OutboxMail.objects.get()
+    assert row.status == OutboxMail.Status.QUEUED and smtp_server.messages == []
+    retry = DBTaskResult.objects.order_by("-enqueued_at").first()
+    assert retry.run_after is not None and retry.run_after >= row.next_try_at
+
+    OutboxMail.objects.update(next_try_at=timezone.now())
+    DBTaskResult.objects.filter(pk=retry.pk).update(run_after=timezone.now())
+    call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
+    row.refresh_from_db()
+    assert row.status == OutboxMail.Status.SENT and len(smtp_server.messages) == 1

@@ -126,3 +126,22 @@ def test_dates_read_as_each_language_writes_them():
     with translation.override("en"):
         assert when(moment) == "6 December 2026, 11:30"
         assert when(None) == ""
+
+
+def test_the_demo_catalog_is_in_both_languages():
+    from django.core.management import call_command
+
+    from shop.models import Product
+
+    call_command("load_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    products = list(Product.objects.all())
+    assert len(products) == 8
+    assert all(p.name_th and p.description_th and p.name_th != p.name for p in products)
+
+
+def test_thai_names_are_edited_in_the_admin(otp_admin_client):
+    product = scarf()
+    page = otp_admin_client.get(f"/admin/shop/product/{product.pk}/change/")
+    assert page.status_code == 200
+    assert 'name="name_th"' in page.text and 'name="description_th"' in page.text
+    assert "ผ้าพันคอไหม" in page.text
