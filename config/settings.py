@@ -258,6 +258,7 @@ LOCALE_PATHS = [BASE_DIR / "locale"]  # compiled by `make run` / `make test` (gi
 LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60
 LANGUAGE_COOKIE_SAMESITE = "Lax"
 LANGUAGE_COOKIE_SECURE = not DEBUG
+LANGUAGE_COOKIE_HTTPONLY = True  # no script needs it
 TIME_ZONE = "Asia/Bangkok"
 USE_I18N = True
 USE_TZ = True

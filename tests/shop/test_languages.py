@@ -42,7 +42,7 @@ def test_the_switcher_keeps_the_choice_over_the_browsers_language(client):
     switched = client.post("/i18n/setlang/", {"language": "th", "next": "/products/silk-scarf/"})
     assert switched.status_code == 302 and switched.url == "/products/silk-scarf/"
     cookie = switched.cookies["django_language"]
-    assert cookie.value == "th" and cookie["samesite"] == "Lax"
+    assert cookie.value == "th" and cookie["samesite"] == "Lax" and cookie["httponly"]
     # The choice wins over an English browser, on every later page.
     page = client.get("/products/silk-scarf/", HTTP_ACCEPT_LANGUAGE="en")
     assert "ผ้าไหมไทยแท้" in page.text and "ใส่ตะกร้า" in page.text
@@ -145,3 +145,15 @@ def test_thai_names_are_edited_in_the_admin(otp_admin_client):
     assert page.status_code == 200
     assert 'name="name_th"' in page.text and 'name="description_th"' in page.text
     assert "ผ้าพันคอไหม" in page.text
+
+
+def test_the_switcher_costs_the_catalog_no_csrf_token():
+    """The header's switcher carries no CSRF token, so the catalog sets no cookie (its pages
+    stay cheap, README's Performance); switching works with CSRF checks enforced."""
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    page = strict.get("/")
+    assert "csrfmiddlewaretoken" not in page.text and not page.cookies
+    switched = strict.post("/i18n/setlang/", {"language": "th", "next": "/"})
+    assert switched.status_code == 302 and switched.cookies["django_language"].value == "th"
