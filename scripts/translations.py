@@ -65,13 +65,7 @@ def untranslated(po: Path) -> list[str]:
 
 def check() -> dict[str, list[str]]:
     """{language: [untranslated msgids]} for the project as it is on disk now."""
-    git = ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"]
-    listed = subprocess.run(  # noqa: S603
-        git,  # noqa: S607
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    ).stdout.split(b"\0")
+    listed = _project_files()
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp)
         for name in filter(None, listed):
@@ -85,6 +79,21 @@ def check() -> dict[str, list[str]]:
             code: untranslated(copy / "locale" / code / "LC_MESSAGES" / "django.po")
             for code in LANGUAGES
         }
+
+
+def _project_files() -> list[bytes]:
+    """The project's files: git's (tracked and new, not ignored), or, outside a git checkout,
+    every file but the ignored folders."""
+    git = ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"]
+    try:
+        listed = subprocess.run(git, cwd=ROOT, check=True, capture_output=True)  # noqa: S603,S607
+    except (OSError, subprocess.CalledProcessError):
+        return [
+            path.relative_to(ROOT).as_posix().encode()
+            for path in ROOT.rglob("*")
+            if path.is_file() and not set(path.relative_to(ROOT).parts) & {*IGNORE, ".git"}
+        ]
+    return listed.stdout.split(b"\0")
 
 
 def main(argv: list[str]) -> int:
