@@ -4,11 +4,15 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# Debian packages the browser and TLS tests drive (never a downloaded browser).
-APT_PACKAGES := chromium nginx openssl
+# Debian packages the browser and TLS tests drive (never a downloaded browser), and gettext,
+# which compiles the message catalogues.
+APT_PACKAGES := chromium nginx openssl gettext
+# Compiled message catalogues (git-ignored): built from locale/*/LC_MESSAGES/django.po.
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
 
 .DEFAULT_GOAL := help
-.PHONY: help install run run-prod test test-fast lint audit bench system-deps clean
+.PHONY: help install run run-prod test test-fast lint audit bench system-deps clean \
+  catalogues messages check-translations node-deps
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -23,7 +27,18 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed ## Create the virtualenv and install everything
 
-run: install ## Serve the shop with demo data on http://$(HOST):$(PORT)
+%.mo: %.po
+	msgfmt --check -o $@ $<
+
+catalogues: system-deps $(MO_FILES) ## Compile the message catalogues (locale/*/LC_MESSAGES)
+
+messages: install ## Update the catalogues with every string wrapped for translation
+	$(PY) scripts/translations.py update
+
+check-translations: install ## Fail listing each shopper-facing string with no translation
+	$(PY) scripts/translations.py check
+
+run: install catalogues ## Serve the shop with demo data on http://$(HOST):$(PORT)
 	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} $(PY) manage.py load_demo
 	DEBUG=$${DEBUG:-true} PORT=$(PORT) $(PY) manage.py runserver $(HOST):$(PORT)
@@ -40,7 +55,7 @@ system-deps: ## Install the Debian packages the tests drive (as root; otherwise 
 	    echo "them is skipped, saying why (tests fail instead under CI=true)."; \
 	  fi
 
-test: install system-deps ## Run the whole suite (browser and TLS tests included)
+test: install system-deps catalogues node-deps ## Run the whole suite (browser and TLS tests included)
 	$(PY) scripts/leak_scan.py  # no Omise key in any tracked file (also a pre-commit hook)
 	@# A model changed without its migration fails here, before the tests build their database.
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
@@ -51,6 +66,20 @@ test: install system-deps ## Run the whole suite (browser and TLS tests included
 
 test-fast: install ## Run the unit tier only (in process, no server, no browser): under a minute
 	$(PY) -m pytest -m unit -q
+
+# axe-core (accessibility checks in the browser tests), from the npm registry: package.json
+# pins it, package-lock.json records the exact tarball; node_modules/ stays out of git.
+node_modules/.installed: package.json package-lock.json
+	@# npm itself: Debian's nodejs and npm packages when it is missing (as root, like system-deps).
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing: nodejs npm"; apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	  else echo "npm is missing: run 'sudo apt-get install nodejs npm'"; exit 1; fi; }
+	npm ci --no-audit --no-fund --silent
+	@touch $@
+
+node-deps: node_modules/.installed ## Install axe-core from npm for the accessibility tests
 
 audit: install ## Check installed packages for known vulnerabilities (pip-audit, needs PyPI)
 	$(PY) -m pip install --quiet pip-audit
@@ -70,7 +99,7 @@ lint: install ## Check the code: ruff, formatting, import cycles, paths named in
 	  echo "$$check"; $$check || status=1; \
 	done; exit $$status
 
-run-prod: install ## Production stack on http://127.0.0.1:8001 (DEBUG off, gunicorn; needs Omise keys)
+run-prod: install catalogues ## Production stack on http://127.0.0.1:8001 (DEBUG off, gunicorn; needs Omise keys)
 	@# Production mode for real: no sandbox, so Omise test keys must be in .env or the environment
 	@# (docs/deploy-platforms.md). A throwaway SECRET_KEY is kept in var/; plain HTTP on loopback
 	@# only, so no HTTPS redirect (nginx adds TLS in a real deployment).
@@ -86,4 +115,4 @@ bench: install ## Run the benchmarks and write bench/results.md
 	$(PY) -m bench
 
 clean: ## Remove the virtualenv and local state
-	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .hypothesis node_modules $(MO_FILES)

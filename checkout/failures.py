@@ -1,39 +1,60 @@
 """What to tell a shopper for each Omise failure code: what happened and what to do next.
-Messages never blame the shopper and never reveal why a fraud check failed."""
+Messages never blame the shopper and never reveal why a fraud check failed. Each is translated
+(gettext_lazy here, rendered in the shopper's language when shown)."""
 
 from django.utils.translation import gettext_lazy as _
 
 from checkout import payment_methods
 
-DEFAULT = "Your payment did not go through and you were not charged. Please try another card."
+DEFAULT = _("Your payment did not go through and you were not charged. Please try another card.")
 
 MESSAGES = {
-    "insufficient_fund": "Your card was declined for insufficient funds. You were not charged; "
-    "please try another card.",
-    "stolen_or_lost_card": "Your card was declined. Please contact your bank or use another card.",
-    "failed_processing": "The payment could not be processed. You were not charged; please try "
-    "again or use another card.",
-    "payment_rejected": "Your bank rejected the payment. You were not charged; please use another "
-    "card.",
-    "failed_fraud_check": "We could not accept this payment. You were not charged; please use "
-    "another card or contact us.",
-    "invalid_account_number": "Your bank did not recognise this card number. Please check it or "
-    "use another card.",
-    "invalid_security_code": "The security code was not accepted. Please check the 3 or 4 digits "
-    "on your card and try again.",
-    "confirmed_amount_mismatch": "The payment amount could not be confirmed. You were not charged; "
-    "please try again.",
-    "failed_3ds": "Your bank could not verify this payment (3-D Secure). You were not charged; "
-    "please try again or use another card.",
-    "authentication_failure": "Your bank could not verify this payment (3-D Secure). You were not "
-    "charged; please try again or use another card.",
-    "invalid_card": "The card details were not accepted. Please check them and try again.",
-    "used_token": "Your card entry expired. Please press Pay and enter your card again.",
-    "not_charged": "We could not reach the payment service and you were not charged. "
-    "Please try again.",
-    "service_unavailable": "The payment service is unavailable right now. You were not "
-    "charged; please try again in a few minutes.",
-    "expired": "The payment was not completed in time. You were not charged; please try again.",
+    "insufficient_fund": _(
+        "Your card was declined for insufficient funds. You were not charged; "
+        "please try another card."
+    ),
+    "stolen_or_lost_card": _(
+        "Your card was declined. Please contact your bank or use another card."
+    ),
+    "failed_processing": _(
+        "The payment could not be processed. You were not charged; please try "
+        "again or use another card."
+    ),
+    "payment_rejected": _(
+        "Your bank rejected the payment. You were not charged; please use another card."
+    ),
+    "failed_fraud_check": _(
+        "We could not accept this payment. You were not charged; please use "
+        "another card or contact us."
+    ),
+    "invalid_account_number": _(
+        "Your bank did not recognise this card number. Please check it or use another card."
+    ),
+    "invalid_security_code": _(
+        "The security code was not accepted. Please check the 3 or 4 digits "
+        "on your card and try again."
+    ),
+    "confirmed_amount_mismatch": _(
+        "The payment amount could not be confirmed. You were not charged; please try again."
+    ),
+    "failed_3ds": _(
+        "Your bank could not verify this payment (3-D Secure). You were not charged; "
+        "please try again or use another card."
+    ),
+    "authentication_failure": _(
+        "Your bank could not verify this payment (3-D Secure). You were not "
+        "charged; please try again or use another card."
+    ),
+    "invalid_card": _("The card details were not accepted. Please check them and try again."),
+    "used_token": _("Your card entry expired. Please press Pay and enter your card again."),
+    "not_charged": _(
+        "We could not reach the payment service and you were not charged. Please try again."
+    ),
+    "service_unavailable": _(
+        "The payment service is unavailable right now. You were not "
+        "charged; please try again in a few minutes."
+    ),
+    "expired": _("The payment was not completed in time. You were not charged; please try again."),
 }
 
 
@@ -43,14 +64,15 @@ MESSAGES = {
 NOT_A_DECLINE = frozenset({"not_charged", "service_unavailable"})
 
 # PromptPay and banks: there is no card to "try another" of.
-SOURCE_DEFAULT = (
+SOURCE_DEFAULT = _(
     "The payment did not go through and you were not charged. Please try again or choose "
     "another way to pay."
 )
 SOURCE_MESSAGES = {
     "service_unavailable": MESSAGES["service_unavailable"],
-    "expired": "The QR code expired before a payment arrived. You were not charged; please "
-    "start again.",
+    "expired": _(
+        "The QR code expired before a payment arrived. You were not charged; please start again."
+    ),
 }
 
 
@@ -128,4 +150,4 @@ def shopper_message(code: str | None, *, method: str = "card") -> str:
     if method and method != "card":
         by_method = METHOD_MESSAGES.get(payment_methods.family(method), {})
         return str(by_method.get(code) or SOURCE_MESSAGES.get(code, SOURCE_DEFAULT))
-    return MESSAGES.get(code, DEFAULT)
+    return str(MESSAGES.get(code, DEFAULT))

@@ -2,6 +2,7 @@
 Omise's frame, and only the one-time token it returns reaches this form."""
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from checkout.ids import is_omise_id
 from checkout.services import Buyer, ShownCart
@@ -9,67 +10,72 @@ from checkout.services import Buyer, ShownCart
 # Omise's fraud guidance: billing addresses matter most for shoppers in the US and Canada.
 ADDRESS_REQUIRED_COUNTRIES = {"US", "CA"}
 COUNTRIES = [
-    ("TH", "Thailand"),
-    ("AU", "Australia"),
-    ("CA", "Canada"),
-    ("CN", "China"),
-    ("FR", "France"),
-    ("DE", "Germany"),
-    ("HK", "Hong Kong"),
-    ("IN", "India"),
-    ("ID", "Indonesia"),
-    ("JP", "Japan"),
-    ("KR", "South Korea"),
-    ("LA", "Laos"),
-    ("MY", "Malaysia"),
-    ("MM", "Myanmar"),
-    ("NL", "Netherlands"),
-    ("NZ", "New Zealand"),
-    ("PH", "Philippines"),
-    ("SG", "Singapore"),
-    ("TW", "Taiwan"),
-    ("GB", "United Kingdom"),
-    ("US", "United States"),
-    ("VN", "Vietnam"),
-    ("KH", "Cambodia"),
+    ("TH", _("Thailand")),
+    ("AU", _("Australia")),
+    ("CA", _("Canada")),
+    ("CN", _("China")),
+    ("FR", _("France")),
+    ("DE", _("Germany")),
+    ("HK", _("Hong Kong")),
+    ("IN", _("India")),
+    ("ID", _("Indonesia")),
+    ("JP", _("Japan")),
+    ("KR", _("South Korea")),
+    ("LA", _("Laos")),
+    ("MY", _("Malaysia")),
+    ("MM", _("Myanmar")),
+    ("NL", _("Netherlands")),
+    ("NZ", _("New Zealand")),
+    ("PH", _("Philippines")),
+    ("SG", _("Singapore")),
+    ("TW", _("Taiwan")),
+    ("GB", _("United Kingdom")),
+    ("US", _("United States")),
+    ("VN", _("Vietnam")),
+    ("KH", _("Cambodia")),
 ]
 
 
 class CheckoutForm(forms.Form):
     email = forms.EmailField(
-        max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+        label=_("Email"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
     )
     name = forms.CharField(
-        label="Full name", max_length=200, widget=forms.TextInput(attrs={"autocomplete": "name"})
+        label=_("Full name"), max_length=200, widget=forms.TextInput(attrs={"autocomplete": "name"})
     )
     phone = forms.CharField(
-        max_length=40, required=False, widget=forms.TextInput(attrs={"autocomplete": "tel"})
+        label=_("Phone"),
+        max_length=40,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "tel"}),
     )
-    country = forms.ChoiceField(choices=COUNTRIES, initial="TH")
+    country = forms.ChoiceField(label=_("Country"), choices=COUNTRIES, initial="TH")
     street1 = forms.CharField(
-        label="Address",
+        label=_("Address"),
         max_length=200,
         required=False,
         widget=forms.TextInput(attrs={"autocomplete": "address-line1"}),
     )
     street2 = forms.CharField(
-        label="Address line 2",
+        label=_("Address line 2"),
         max_length=200,
         required=False,
         widget=forms.TextInput(attrs={"autocomplete": "address-line2"}),
     )
     city = forms.CharField(
+        label=_("City"),
         max_length=100,
         required=False,
         widget=forms.TextInput(attrs={"autocomplete": "address-level2"}),
     )
     state = forms.CharField(
-        label="State / province",
+        label=_("State / province"),
         max_length=100,
         required=False,
         widget=forms.TextInput(attrs={"autocomplete": "address-level1"}),
     )
     postal_code = forms.CharField(
+        label=_("Postal code"),
         max_length=20,
         required=False,
         widget=forms.TextInput(attrs={"autocomplete": "postal-code"}),
@@ -89,7 +95,7 @@ class CheckoutForm(forms.Form):
         token = self.cleaned_data["omise_token"]
         if not is_omise_id("tokn", token) and not self.data.get("omise_source"):
             raise forms.ValidationError(
-                "Your card details were not received. Press Pay and complete the card form."
+                _("Your card details were not received. Press Pay and complete the card form.")
             )
         return token
 
@@ -97,7 +103,7 @@ class CheckoutForm(forms.Form):
         source = self.cleaned_data["omise_source"]
         if source and (not is_omise_id("src", source) or self.data.get("omise_token")):
             raise forms.ValidationError(
-                "Your payment method was not received. Press Pay and choose how to pay again."
+                _("Your payment method was not received. Press Pay and choose how to pay again.")
             )
         return source
 
@@ -107,7 +113,7 @@ class CheckoutForm(forms.Form):
         if data.get("country") in ADDRESS_REQUIRED_COUNTRIES:
             for field in ("street1", "city", "state", "postal_code"):
                 if not data.get(field):
-                    self.add_error(field, "Required for billing addresses in the US and Canada.")
+                    self.add_error(field, _("Required for billing addresses in the US and Canada."))
         return data
 
     def shown(self) -> ShownCart:

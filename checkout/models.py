@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Upper
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 
 class InvalidTransition(Exception):
@@ -30,16 +31,16 @@ def new_secret() -> str:
 
 class Order(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending", "Awaiting payment"
+        PENDING = "pending", _("Awaiting payment")
         # Manual capture (OMISE_CAPTURE=manual): the card is authorized, the money not taken yet.
-        AUTHORIZED = "authorized", "Authorized, awaiting capture"
-        PAID = "paid", "Paid"
-        FAILED = "failed", "Payment failed"
-        EXPIRED = "expired", "Expired"
-        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
-        REFUNDED = "refunded", "Refunded"
+        AUTHORIZED = "authorized", _("Authorized, awaiting capture")
+        PAID = "paid", _("Paid")
+        FAILED = "failed", _("Payment failed")
+        EXPIRED = "expired", _("Expired")
+        PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
+        REFUNDED = "refunded", _("Refunded")
         # An authorization released (reversed) before capture: the shopper was never charged.
-        CANCELLED = "cancelled", "Cancelled, authorization released"
+        CANCELLED = "cancelled", _("Cancelled, authorization released")
 
     # The whole state machine. A payment that really happened always wins: an order marked
     # failed or expired locally can still become paid when Omise says the charge succeeded.
@@ -80,6 +81,8 @@ class Order(models.Model):
     city = models.CharField(max_length=100, blank=True)
     state = models.CharField(max_length=100, blank=True)
     postal_code = models.CharField(max_length=20, blank=True)
+    # The language the shopper checked out in: their e-mails are written in it.
+    language = models.CharField(max_length=8, blank=True)
 
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     # Every order made from one cart (one shopper's tries at paying it, until it is paid and
@@ -164,6 +167,11 @@ class OrderItem(models.Model):
     @property
     def subtotal(self) -> int:
         return self.unit_price * self.quantity
+
+    @property
+    def display_name(self) -> str:
+        """The product's name in the active language while it exists; else the name bought."""
+        return self.product.display_name if self.product is not None else self.name
 
 
 class PaymentAttempt(models.Model):

@@ -151,6 +151,12 @@ def awaiting_scan(attempt: PaymentAttempt | None) -> bool:
     return bool(attempt and attempt.qr_code_uri and attempt.status == PaymentAttempt.Status.PENDING)
 
 
+def pays_later(attempt: PaymentAttempt) -> bool:
+    """True for a method the shopper completes elsewhere, later (a QR code, a bank's app or
+    page): its payment instructions and its failure are mailed (checkout.notifications)."""
+    return attempt.payment_method not in {CARD, SOURCE, ""}
+
+
 def _web_url(value) -> str:
     """An http(s) URL as is, anything else as nothing (it ends up in an <img src>)."""
     value = str(value or "")

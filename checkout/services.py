@@ -27,8 +27,10 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
-from checkout import capability, payment_methods, signals, velocity
+from checkout import capability, notifications, payment_methods, signals, velocity
 from checkout.ids import is_omise_id
 from checkout.models import Order, OrderItem, PaymentAttempt
 from checkout.omise import OmiseAPIError, OmiseError, OmiseNetworkError, get_client
@@ -74,8 +76,11 @@ class CartAlreadyPaid(CheckoutError):
     def __init__(self, order: Order):
         self.order = order
         super().__init__(
-            f"This cart has already been paid with order {order.reference}: you were not "
-            "charged again."
+            _(
+                "This cart has already been paid with order %(reference)s: you were not "
+                "charged again."
+            )
+            % {"reference": order.reference}
         )
 
 
@@ -85,8 +90,11 @@ class CartPaymentPending(CheckoutError):
     def __init__(self, order: Order):
         self.order = order
         super().__init__(
-            f"Your earlier payment for this cart (order {order.reference}) is still in "
-            "progress. Finish it, or wait until it expires, before paying another way."
+            _(
+                "Your earlier payment for this cart (order %(reference)s) is still in "
+                "progress. Finish it, or wait until it expires, before paying another way."
+            )
+            % {"reference": order.reference}
         )
 
 
@@ -102,7 +110,7 @@ class VelocityBlocked(CheckoutError):
 
     def __init__(self, block: velocity.Block, attempt: PaymentAttempt | None = None):
         self.block, self.attempt = block, attempt
-        super().__init__("Too many payment attempts. Please try again later.")
+        super().__init__(_("Too many payment attempts. Please try again later."))
 
 
 @dataclass(frozen=True)
@@ -205,10 +213,10 @@ def cart_charge(
     if source and not token:
         if not is_omise_id("src", source):
             raise CheckoutError(
-                "The payment form did not complete. Please choose how to pay again."
+                _("The payment form did not complete. Please choose how to pay again.")
             )
     elif source or not is_omise_id("tokn", token):
-        raise CheckoutError("The card form did not complete. Please enter your card again.")
+        raise CheckoutError(_("The card form did not complete. Please enter your card again."))
     lines = cart.lines
     amount, currency = cart.total, cart.currency
     if problem := _cart_problem(lines, amount, currency):
@@ -219,9 +227,11 @@ def cart_charge(
         raise CheckoutError(problem)
     if shown != ShownCart(amount, currency, lines_fingerprint(lines, currency)):
         raise CartChanged(
-            "Your cart changed since this page was shown: the total is now "
-            f"{format_money(amount, currency)}. Please check it and pay again; you were not "
-            "charged."
+            _(
+                "Your cart changed since this page was shown: the total is now %(total)s. "
+                "Please check it and pay again; you were not charged."
+            )
+            % {"total": format_money(amount, currency)}
         )
     if source:
         # Whatever the browser sent: a type, plan or phone number the account takes.
@@ -243,6 +253,7 @@ def cart_charge(
                 currency=currency,
                 client_ip=client_ip or None,
                 cart_id=cart_id,
+                language=get_language() or settings.LANGUAGE_CODE,  # the shopper's, for mails
                 **buyer.__dict__,
             )
             items = OrderItem.objects.bulk_create(
@@ -411,7 +422,12 @@ def charge_apply(*, charge: dict, attempt_id: int | None = None) -> PaymentAttem
         payment_methods.apply_charge(attempt, charge)  # method; PromptPay's QR code and expiry
         attempt.save()
 
+        refunded_before = order.refunded_amount
         _order_follow(order, attempt, charge)
+        # The shopper's mails, decided in this transaction: each once, whoever applies first.
+        notifications.order_mails_queue(
+            order=order, attempt=attempt, refunded_before=refunded_before
+        )
         attempt.order = order
         return attempt
 
@@ -555,14 +571,13 @@ def attempt_needs_reconcile(attempt: PaymentAttempt) -> bool:
 def _cart_problem(lines, amount: int, currency: str) -> str:
     """Why this cart cannot be paid for, for the shopper; "" if it can."""
     if not lines:
-        return "Your cart is empty."
+        return _("Your cart is empty.")
     low, high = AMOUNT_LIMITS.get(currency, (1, 10**12))
     if not low <= amount <= high:
-        return (
-            "Card payments must be between "
-            f"{format_money(low, currency)} and {format_money(high, currency)}. "
-            "Please adjust your cart."
-        )
+        return _("Payments must be between %(low)s and %(high)s. Please adjust your cart.") % {
+            "low": format_money(low, currency),
+            "high": format_money(high, currency),
+        }
     return ""
 
 

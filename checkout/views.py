@@ -10,6 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -48,7 +50,9 @@ def checkout(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         key = request.POST.get("attempt_key", "")
         if not constant_time_compare(key, request.session.get(ATTEMPT_SESSION_KEY, "")):
-            messages.error(request, "This checkout page has expired. Please review and pay again.")
+            messages.error(
+                request, _("This checkout page has expired. Please review and pay again.")
+            )
             return redirect("checkout:checkout")
         # A double click or a refreshed POST: show the first outcome, never charge again.
         if existing := services.attempt_by_key(key=key):
@@ -56,7 +60,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
 
     cart = Cart(request.session)
     if not cart.lines:
-        messages.info(request, "Your cart is empty: add something before checking out.")
+        messages.info(request, _("Your cart is empty: add something before checking out."))
         return redirect("shop:cart")
     cart_id = cart.checkout_id()
     if paid := services.cart_paid_order(cart_id=cart_id):
@@ -102,6 +106,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
             "omise_public_key": settings.OMISE_PUBLIC_KEY,
             "omise_js_url": settings.OMISE_JS_URL,
             "shop_name": settings.SHOP_NAME,
+            "omise_locale": _omise_locale(),
             # Only what the merchant's account takes for this cart (Omise's Capability API).
             "other_payment_methods": ",".join(
                 capability_get().offered(amount=cart.total, currency=cart.currency)
@@ -116,11 +121,24 @@ def checkout(request: HttpRequest) -> HttpResponse:
     return with_checkout_policy(response)
 
 
+# The languages Omise's pre-built form speaks (its `locale` option); others get English.
+OMISE_LOCALES = {"en", "th", "ja"}
+
+
+def _omise_locale() -> str:
+    code = (get_language() or "en").split("-")[0]
+    return code if code in OMISE_LOCALES else "en"
+
+
 def _cart_already_paid(request: HttpRequest, cart: Cart, order: Order) -> HttpResponse:
     """This cart's payment is in: empty the cart and show the order that holds it."""
     cart.clear()
     _remember_order(request, order)
-    messages.info(request, f"This cart has already been paid with order {order.reference}.")
+    messages.info(
+        request,
+        _("This cart has already been paid with order %(reference)s.")
+        % {"reference": order.reference},
+    )
     return redirect(order)
 
 
@@ -206,15 +224,17 @@ def order_detail(request: HttpRequest, reference: str, token: str) -> HttpRespon
         "checkout/order_detail.html",
         {
             "order": order,
+            # With their products: each line shows the product's name in the shopper's language.
+            "items": order.items.select_related("product"),
             "attempt": attempt,
             "awaiting_scan": scanning,
             "method_label": payment_methods.label(attempt.payment_method) if attempt else "",
             "failure_message": shopper_message(attempt.failure_code, method=attempt.payment_method)
             if attempt
             else "",
-            "refresh_seconds": RECONCILE_EVERY_SECONDS
-            if order.status == Order.Status.PENDING and not scanning
-            else 0,
+            # A pending page watches its status (static/js/promptpay.js polls order_status and
+            # reloads once it settles): no timed <meta> refresh, which WCAG 2.2.1 forbids.
+            "watch_status": order.status == Order.Status.PENDING,
         },
     )
     return with_omise_images(response) if scanning else response
@@ -232,7 +252,12 @@ def order_status(request: HttpRequest, reference: str, token: str) -> JsonRespon
     attempt = order.attempts.first()
     if attempt and services.attempt_needs_reconcile(attempt):
         overdue = attempt.expires_at is not None and attempt.expires_at <= timezone.now()
-        every = RECONCILE_EVERY_SECONDS if overdue else POLL_RECONCILE_EVERY_SECONDS
+        # A QR code waits minutes: ask Omise now and then. A bank confirming (3-D Secure) or an
+        # unknown outcome settles in seconds: ask as often as its page did.
+        scanning = payment_methods.awaiting_scan(attempt)
+        every = (
+            POLL_RECONCILE_EVERY_SECONDS if scanning and not overdue else RECONCILE_EVERY_SECONDS
+        )
         if cache.add(f"reconcile:{attempt.pk}", 1, every):
             attempt = services.attempt_reconcile(attempt=attempt)
             order.refresh_from_db()

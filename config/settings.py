@@ -167,6 +167,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "security",
     "shop",
+    "mails",
     "checkout",
 ]
 if OMISE_SANDBOX:
@@ -207,6 +208,8 @@ MIDDLEWARE = [
     "security.cardguard.CardGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The shopper's language: the switcher's cookie, else the browser's Accept-Language.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -227,10 +230,12 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "shop.context_processors.cart",
+                "shop.context_processors.branding",
             ],
         },
     },
@@ -264,7 +269,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Shopper languages (docs/languages.md says how to add one). A first visit gets the browser's
+# Accept-Language; the switcher (Django's set_language) keeps a choice in a cookie. English is
+# the fallback for any other language. Names are written in their own language, as switchers do.
 LANGUAGE_CODE = "en"
+LANGUAGES = [("th", "ไทย"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]  # compiled by `make run` / `make test` (git-ignored .mo)
+LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SECURE = not DEBUG
+LANGUAGE_COOKIE_HTTPONLY = True  # no script needs it
 TIME_ZONE = "Asia/Bangkok"
 USE_I18N = True
 USE_TZ = True
@@ -422,22 +436,55 @@ SERVER_EMAIL = env.str("SERVER_EMAIL", default="shop@localhost")
 # One e-mail per distinct error per this many seconds; the next one counts those not sent
 # (security/logscrub.py ScrubbingAdminEmailHandler, shared by all workers through CACHES). 0: off.
 ADMIN_ERROR_EMAIL_THROTTLE_SECONDS = env.int("ADMIN_ERROR_EMAIL_THROTTLE_SECONDS", default=300)
-MAILERS = {
-    "default": {
-        "BACKEND": "django.core.mail.backends.console.EmailBackend"
-        if DEBUG
-        else "django.core.mail.backends.smtp.EmailBackend",
-        "OPTIONS": {}
-        if DEBUG
-        else {
-            "host": env.str("EMAIL_HOST", default="localhost"),
-            "port": env.int("EMAIL_PORT", default=587),
-            "username": env.str("EMAIL_HOST_USER", default=""),
-            "password": env.str("EMAIL_HOST_PASSWORD", default=""),
-            "use_tls": env.bool("EMAIL_USE_TLS", default=True),
-        },
+# EMAIL_URL (django-environ): smtp+tls://user:password@smtp.example.com:587, smtp+ssl://…:465,
+# smtp://host:25, or consolemail:// (printed). Without it: printed in development, and in
+# production the EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS
+# variables below. A mail server gets MAIL_TIMEOUT seconds; a slow one delays only the outbox's
+# task (mails/outbox.py), never a checkout.
+EMAIL_URL = env.str("EMAIL_URL", default="")
+MAIL_TIMEOUT = env.int("MAIL_TIMEOUT", default=20)
+if EMAIL_URL:
+    _email = environ.Env.email_url_config(EMAIL_URL)
+    _smtp = _email["EMAIL_BACKEND"].endswith(".smtp.EmailBackend")
+    MAILERS = {
+        "default": {
+            "BACKEND": _email["EMAIL_BACKEND"],
+            "OPTIONS": {
+                "host": _email["EMAIL_HOST"],
+                "port": _email["EMAIL_PORT"] or 25,
+                "username": _email["EMAIL_HOST_USER"] or "",
+                "password": _email["EMAIL_HOST_PASSWORD"] or "",
+                "use_tls": bool(_email.get("EMAIL_USE_TLS")),
+                "use_ssl": bool(_email.get("EMAIL_USE_SSL")),
+                "timeout": MAIL_TIMEOUT,
+            }
+            if _smtp
+            else {},
+        }
     }
-}
+else:
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.console.EmailBackend"
+            if DEBUG
+            else "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {}
+            if DEBUG
+            else {
+                "host": env.str("EMAIL_HOST", default="localhost"),
+                "port": env.int("EMAIL_PORT", default=587),
+                "username": env.str("EMAIL_HOST_USER", default=""),
+                "password": env.str("EMAIL_HOST_PASSWORD", default=""),
+                "use_tls": env.bool("EMAIL_USE_TLS", default=True),
+                "timeout": MAIL_TIMEOUT,
+            },
+        }
+    }
+# Shopper e-mails (docs/mails.md): who they come from, the shop's colour in them, and how many
+# times the outbox tries one before giving up (`manage.py send_mails` retries from cron).
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"{SHOP_NAME} <shop@localhost>")
+MAIL_ACCENT_COLOR = env.str("MAIL_ACCENT_COLOR", default="#8a3b12")
+MAIL_MAX_ATTEMPTS = env.int("MAIL_MAX_ATTEMPTS", default=8)
 
 # --- Logging ---------------------------------------------------------------------------------
 # Every handler carries the "scrub" filter (security/logscrub.py): card numbers, secret keys and

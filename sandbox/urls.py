@@ -17,6 +17,9 @@ DISPUTE = r"(?P<dispute_id>dspt_test_[0-9a-z]+)"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    # the shop's e-mails, as a shopper's inbox would get them
+    path("outbox/", views.outbox, name="outbox"),
+    path("outbox/<int:pk>/", views.outbox_mail, name="outbox_mail"),
     # vault.omise.co
     path("vault/tokens", api.tokens, name="tokens"),
     # api.omise.co

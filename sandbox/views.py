@@ -15,10 +15,14 @@ from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.csp import CSP
+from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_http_methods
 
+from mails.models import OutboxMail
+from mails.sending import mail_message
 from sandbox import sources
 from sandbox.models import (
     Charge,
@@ -94,8 +98,32 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "webhook_url": settings.SANDBOX_WEBHOOK_URL,
         "delivery_mode": settings.SANDBOX_WEBHOOK_DELIVERY,
         "try_url": settings.SHOP_ORIGIN.rstrip("/") + "/sandbox/try/",
+        "outbox_count": OutboxMail.objects.count(),
     }
     return render(request, "sandbox/dashboard.html", context)
+
+
+@require_http_methods(["GET"])
+def outbox(request: HttpRequest) -> HttpResponse:
+    """The shop's e-mails (mails.OutboxMail): what a shopper's inbox would receive, newest
+    first. Development prints them too (console backend); this page reads them back."""
+    return render(request, "sandbox/outbox.html", {"mails": OutboxMail.objects.all()[:100]})
+
+
+@require_http_methods(["GET"])
+def outbox_mail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One mail as it goes out: headers, plain text, and the HTML part in a sandboxed frame."""
+    row = OutboxMail.objects.filter(pk=pk).first()
+    if row is None:
+        raise Http404
+    message = mail_message(row)
+    html = next((content for content, kind in message.alternatives if kind == "text/html"), "")
+    response = render(
+        request, "sandbox/outbox_mail.html", {"mail": row, "message": message, "html": html}
+    )
+    # The frame's document inherits this page's policy: mails style inline, as mail clients
+    # need. Scripts stay refused (and the frame is sandboxed).
+    return _with_csp(response, style_src=[CSP.SELF, CSP.UNSAFE_INLINE])
 
 
 @require_http_methods(["GET"])
@@ -252,8 +280,20 @@ def _display_amount(amount: str, currency: str) -> str:
 def card_frame(request: HttpRequest) -> HttpResponse:
     """The pre-built form, framed by the shop: only the shop's origin may frame it, and the
     token or source id goes to that origin only (postMessage target)."""
+    # Omise's `locale` option: the form speaks the shopper's language (en or th here).
+    locale = request.GET.get("locale", "en")
+    with translation.override(locale if locale in CARD_FRAME_LOCALES else "en"):
+        return _card_frame(request)
+
+
+CARD_FRAME_LOCALES = {"en", "th"}
+
+
+def _card_frame(request: HttpRequest) -> HttpResponse:
     amount = _display_amount(request.GET.get("amount", ""), request.GET.get("currency", ""))
-    submit_label = request.GET.get("submitLabel") or (f"Pay {amount}" if amount else "Pay")
+    submit_label = request.GET.get("submitLabel") or (
+        _("Pay %(amount)s") % {"amount": amount} if amount else _("Pay")
+    )
     # otherPaymentMethods: a method picker above the card fields, for the types modelled here
     # that this account has; "installment" offers each issuer's terms open to this amount.
     others = request.GET.get("otherPaymentMethods", "").split(",")
@@ -268,7 +308,13 @@ def card_frame(request: HttpRequest) -> HttpResponse:
         for name, (issuer, _terms) in sources.INSTALLMENTS.items():
             for term in sources.installment_terms_for(name, amount_value):
                 monthly = _display_amount(str(amount_value // term), currency)
-                plans.append((f"{name}:{term}", f"{issuer}, {term} months ({monthly}/month)"))
+                plans.append(
+                    (
+                        f"{name}:{term}",
+                        _("%(issuer)s, %(term)s months (%(monthly)s/month)")
+                        % {"issuer": issuer, "term": term, "monthly": monthly},
+                    )
+                )
     context = {
         "public_key": request.GET.get("key", ""),
         "frame_label": request.GET.get("frameLabel") or "Omise sandbox",
@@ -277,7 +323,7 @@ def card_frame(request: HttpRequest) -> HttpResponse:
         "amount": request.GET.get("amount", "")[:12],
         "currency": request.GET.get("currency", "thb")[:3],
         "other_methods": [
-            (m, sources.LABELS[m])
+            (m, _(sources.LABELS[m]))
             for m in dict.fromkeys(others)
             if m in sources.LABELS and m in enabled and m not in sources.INSTALLMENTS
         ],

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("config", "shop", "checkout", "security", "sandbox")
+PACKAGES = ("config", "shop", "checkout", "security", "sandbox", "mails")
 
 
 def project_modules() -> dict[str, Path]:

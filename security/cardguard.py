@@ -31,6 +31,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.csp import CSP, build_policy
 
 from security.card_fields import (
@@ -492,7 +493,10 @@ def refusal_response(request: HttpRequest) -> HttpResponse:
             {"error": "card_data_refused", "message": REFUSAL_MESSAGE}, status=400
         )
     else:
-        html = render_to_string("cardguard_refused.html", {"message": REFUSAL_MESSAGE}, request)
+        # Before LocaleMiddleware: the page picks the shopper's language itself (cookie, then
+        # Accept-Language); the template translates the message.
+        with translation.override(translation.get_language_from_request(request)):
+            html = render_to_string("cardguard_refused.html", {}, request)
         response = HttpResponse(html, status=400)
     response["Cache-Control"] = "no-store"
     response["Content-Security-Policy"] = build_policy(

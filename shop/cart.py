@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from shop.models import Product
 
@@ -38,10 +39,10 @@ def parse_quantity(raw: object) -> int:
     """Turn form input into a quantity in 1..MAX_QUANTITY, or raise CartError saying why."""
     text = str(raw).strip()
     if not text.isascii() or not text.isdigit() or len(text) > 6:
-        raise CartError(f"Please enter a quantity between 1 and {MAX_QUANTITY}.")
+        raise CartError(_("Please enter a quantity between 1 and %(max)s.") % {"max": MAX_QUANTITY})
     quantity = int(text)
     if not 1 <= quantity <= MAX_QUANTITY:
-        raise CartError(f"Please enter a quantity between 1 and {MAX_QUANTITY}.")
+        raise CartError(_("Please enter a quantity between 1 and %(max)s.") % {"max": MAX_QUANTITY})
     return quantity
 
 
@@ -83,16 +84,23 @@ class Cart:
         self._check_sellable(product)
         new_quantity = self.quantity_of(product) + quantity
         if new_quantity > MAX_QUANTITY:
-            raise CartError(f"You can buy at most {MAX_QUANTITY} of “{product.name}” in one order.")
+            raise CartError(
+                _("You can buy at most %(max)s of “%(name)s” in one order.")
+                % {"max": MAX_QUANTITY, "name": product.display_name}
+            )
         self.set(product, new_quantity)
 
     def set(self, product: Product, quantity: int) -> None:
         self._check_sellable(product)
         if not 1 <= quantity <= MAX_QUANTITY:
-            raise CartError(f"Please enter a quantity between 1 and {MAX_QUANTITY}.")
+            raise CartError(
+                _("Please enter a quantity between 1 and %(max)s.") % {"max": MAX_QUANTITY}
+            )
         key = str(product.pk)
         if key not in self._quantities and len(self._quantities) >= MAX_LINES:
-            raise CartError(f"A cart holds at most {MAX_LINES} different products.")
+            raise CartError(
+                _("A cart holds at most %(max)s different products.") % {"max": MAX_LINES}
+            )
         self._quantities[key] = quantity
         self._save()
         # Made with the first line and saved with it, before any checkout page: two tabs (or
@@ -126,9 +134,14 @@ class Cart:
     @staticmethod
     def _check_sellable(product: Product) -> None:
         if not product.active:
-            raise CartError(f"“{product.name}” is no longer available.")
+            raise CartError(
+                _("“%(name)s” is no longer available.") % {"name": product.display_name}
+            )
         if product.currency != settings.SHOP_CURRENCY:
-            raise CartError(f"“{product.name}” cannot be bought in this shop's currency.")
+            raise CartError(
+                _("“%(name)s” cannot be bought in this shop's currency.")
+                % {"name": product.display_name}
+            )
 
     @property
     def lines(self) -> list[CartLine]:

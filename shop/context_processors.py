@@ -1,3 +1,5 @@
+from django.conf import settings
+
 from shop.cart import Cart
 
 
@@ -6,3 +8,8 @@ def cart(request):
     if not hasattr(request, "session"):
         return {}
     return {"cart": Cart(request.session)}
+
+
+def branding(request):
+    """The shop's name from settings (SHOP_NAME), for every page."""
+    return {"SHOP_NAME": settings.SHOP_NAME}

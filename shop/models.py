@@ -1,5 +1,6 @@
 from django.db import models
 from django.urls import reverse
+from django.utils.translation import get_language
 
 from shop.money import CURRENCIES
 
@@ -10,9 +11,13 @@ class ProductQuerySet(models.QuerySet):
 
 
 class Product(models.Model):
-    name = models.CharField(max_length=120)
+    # English is the shop's own language (and what goes to Omise and the admin lists); each
+    # other language has a plain field of its own, empty until translated (docs/languages.md).
+    name = models.CharField(max_length=120, help_text="In English.")
+    name_th = models.CharField("name (Thai)", max_length=120, blank=True)
     slug = models.SlugField(max_length=140, unique=True)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, help_text="In English.")
+    description_th = models.TextField("description (Thai)", blank=True)
     price = models.PositiveIntegerField(
         help_text="In the currency's smallest unit (satang for THB)."
     )
@@ -40,3 +45,29 @@ class Product(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("shop:product_detail", kwargs={"slug": self.slug})
+
+    @property
+    def display_name(self) -> str:
+        """The name in the active language, English where no translation was written."""
+        return self.name_in(get_language())
+
+    @property
+    def display_description(self) -> str:
+        return self.description_in(get_language())
+
+    def name_in(self, language: str | None) -> str:
+        return _translated(self, "name", language)
+
+    def description_in(self, language: str | None) -> str:
+        return _translated(self, "description", language)
+
+
+# Languages with a field of their own on Product (`<field>_<code>`); English is the base field.
+TRANSLATED_LANGUAGES = ("th",)
+
+
+def _translated(product: Product, field: str, language: str | None) -> str:
+    code = (language or "").split("-")[0].lower()
+    if code in TRANSLATED_LANGUAGES:
+        return getattr(product, f"{field}_{code}") or getattr(product, field)
+    return getattr(product, field)

@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from shop.cart import Cart, CartError, parse_quantity
@@ -42,7 +43,9 @@ def _cart_change(request: HttpRequest, change) -> HttpResponse:
     """Apply one cart change from a POSTed form; bad input becomes a message, never a 500."""
     product = Product.objects.filter(slug=request.POST.get("product", "")).first()
     if product is None:
-        messages.error(request, "That product does not exist (any more). Your cart is unchanged.")
+        messages.error(
+            request, _("That product does not exist (any more). Your cart is unchanged.")
+        )
         return redirect("shop:cart")
     try:
         note = change(Cart(request.session), product)
@@ -61,7 +64,10 @@ def cart_add(request: HttpRequest) -> HttpResponse:
     def add(cart: Cart, product: Product) -> str:
         quantity = parse_quantity(request.POST.get("quantity", "1"))
         cart.add(product, quantity)
-        return f"Added {quantity} × {product.name} to your cart."
+        return _("Added %(quantity)s × %(name)s to your cart.") % {
+            "quantity": quantity,
+            "name": product.display_name,
+        }
 
     return _cart_change(request, add)
 
@@ -71,7 +77,10 @@ def cart_update(request: HttpRequest) -> HttpResponse:
     def update(cart: Cart, product: Product) -> str:
         quantity = parse_quantity(request.POST.get("quantity", ""))
         cart.set(product, quantity)
-        return f"Updated {product.name}: {quantity} in your cart."
+        return _("Updated %(name)s: %(quantity)s in your cart.") % {
+            "name": product.display_name,
+            "quantity": quantity,
+        }
 
     return _cart_change(request, update)
 
@@ -80,6 +89,6 @@ def cart_update(request: HttpRequest) -> HttpResponse:
 def cart_remove(request: HttpRequest) -> HttpResponse:
     def remove(cart: Cart, product: Product) -> str:
         cart.remove(product)
-        return f"Removed {product.name} from your cart."
+        return _("Removed %(name)s from your cart.") % {"name": product.display_name}
 
     return _cart_change(request, remove)

@@ -12,8 +12,23 @@ pytest_plugins = [
     "tests.shopping",  # shop, pending_3ds, shopper
     "tests.staff",  # otp_admin_client
     "tests.browser",  # chromium, page
+    "tests.mail_server",  # smtp_server: a real SMTP server (aiosmtpd)
 ]
 TESTS = Path(__file__).resolve().parent
+
+
+def pytest_configure(config):
+    """Compile the message catalogues if a .po is newer than its .mo (`make test` compiles
+    them first; this covers a bare `pytest`)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("msgfmt") is None:
+        return  # gettext missing: `make system-deps`; the Thai tests then say what is wrong
+    for po in (TESTS.parent / "locale").glob("*/LC_MESSAGES/django.po"):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            subprocess.run(["msgfmt", "--check", "-o", str(mo), str(po)], check=True)  # noqa: S603, S607
 
 
 @pytest.fixture(autouse=True)

@@ -82,12 +82,12 @@
           tell({type: "omise:token", token: body.id});
         } else {
           errorBox.textContent = body.message || (call.expected === "token"
-            ? "The card was not accepted." : "This payment method is not available now.");
+            ? form.dataset.cardRefused : form.dataset.methodUnavailable);
           if (call.expected === "token") form.number.focus();
         }
       });
     }).catch(function () {
-      errorBox.textContent = "Could not reach Omise. Check your connection and try again.";
+      errorBox.textContent = form.dataset.unreachable;
     }).finally(function () { submit.disabled = false; });
   });
 

@@ -8,7 +8,7 @@
   if (!form || !window.OmiseCard) {
     if (payButton) {
       payButton.disabled = true;
-      payButton.textContent = "Payment form unavailable — please reload";
+      payButton.textContent = form ? form.dataset.unavailable : "";
     }
     return;
   }
@@ -19,10 +19,10 @@
     publicKey: form.dataset.publicKey,
     currency: currency,
     frameLabel: form.dataset.shopName,
-    submitLabel: "Pay",
+    submitLabel: form.dataset.submitLabel,
     defaultPaymentMethod: "credit_card",
     otherPaymentMethods: (form.dataset.otherPaymentMethods || "").split(",").filter(Boolean),
-    locale: "en",
+    locale: form.dataset.locale || "en", // the shopper's language (Omise's form: en, th, ja)
   });
 
   form.addEventListener("submit", function (event) {
@@ -40,6 +40,7 @@
       },
       onFormClosed: function () {
         payButton.disabled = false;
+        payButton.focus(); // closed (Escape, ×): a keyboard shopper is back where they were
       },
     });
   });

@@ -1,10 +1,12 @@
-// The PromptPay order page: counts down to the QR code's expiry and asks the shop (never
-// Omise) every few seconds whether the payment has landed; when the order is no longer
-// pending it reloads, and the server renders the outcome (paid, failed, expired). On a phone
-// it offers to share the QR code image (saving it is a plain link).
+// A pending order's page (a PromptPay QR code, a bank's app, or a bank confirming a card): asks
+// the shop (never Omise) every few seconds whether the payment has landed; when the order is no
+// longer pending it reloads, and the server renders the outcome (paid, failed, expired). On the
+// PromptPay page it also counts down to the QR code's expiry and, on a phone, offers to share
+// the QR code image (saving it is a plain link). (Not a timed <meta> refresh: WCAG 2.2.1 lets
+// no page reload itself on a timer the shopper cannot stop.)
 (function () {
   "use strict";
-  const box = document.getElementById("promptpay");
+  const box = document.querySelector("[data-status-url]");
   if (!box) return;
   const POLL_MS = 3000;
   const statusUrl = box.dataset.statusUrl;

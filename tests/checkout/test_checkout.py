@@ -1,5 +1,6 @@
 """The charge flow through the checkout view, against the sandbox over real HTTP."""
 
+import re
 from urllib.parse import urlsplit
 
 import pytest
@@ -196,14 +197,14 @@ def test_three_d_secure_fail(shop, sandbox, number, authorize, message):
 
 def test_returning_before_the_bank_has_finished_shows_still_confirming(shop, sandbox):
     """A shopper back on the return URL while the charge is still pending sees the order's
-    "confirming" page, which refreshes itself, and is never sent to the bank again."""
+    "confirming" page, which watches its status, and is never sent to the bank again."""
     pay(shop, sandbox, "4000000000000002")
     attempt = PaymentAttempt.objects.get()
     back = reverse("checkout:return", args=[attempt.order.reference, attempt.return_token])
     landing = shop.get(back)
     assert landing.status_code == 302 and landing.url == attempt.order.get_absolute_url()
     page = shop.get(landing.url).text
-    assert "Confirming your payment" in page and '<meta http-equiv="refresh"' in page
+    assert "Confirming your payment" in page and "status.json" in page
     assert attempt.authorize_uri not in page
     assert Order.objects.get().status == Order.Status.PENDING
 
@@ -233,13 +234,18 @@ def test_order_page_needs_its_secret_link(shop, sandbox):
     assert shop.get(f"/orders/{order.reference}/wrong-token/").status_code == 404
 
 
-def test_pending_order_page_refreshes_until_settled(shop, sandbox):
-    """While the bank confirms, the order page says so and refreshes itself."""
+def test_pending_order_page_watches_its_status_until_settled(shop, sandbox):
+    """While the bank confirms, the order page says so, and its script polls the order's
+    status to reload once it settles (no timed meta refresh: WCAG 2.2.1); "Check now" works
+    without script."""
     pay(shop, sandbox, "4000000000000002")
     order = Order.objects.get()
     page = shop.get(order.get_absolute_url())
     assert "Confirming your payment" in page.text
-    assert '<meta http-equiv="refresh"' in page.text
+    assert f'data-status-url="{order.get_absolute_url()}status.json"' in page.text
+    assert re.search(r'<script src="/static/js/promptpay\.js" nonce="[^"]+"></script>', page.text)
+    assert 'http-equiv="refresh"' not in page.text
+    assert f'<a href="{order.get_absolute_url()}">Check now</a>' in page.text
 
 
 def _submit(shop, sandbox, key: str, cart=None):

@@ -344,3 +344,32 @@ def test_one_capture_form_submitted_four_times_at_once_captures_once(
     assert len(sandbox.requests("charges.capture")) == 1
     order.refresh_from_db()
     assert (order.status, order.captured_amount) == (Order.Status.PAID, 100000)
+
+
+def test_3ds_return_webhook_and_reconcile_racing_send_one_receipt(
+    sandbox, authorised_3ds, slow_apply, smtp_server
+):
+    """The shopper's return (3 tabs), charge.complete (3 deliveries) and the reconcile job (3
+    runs) settle the order together: each decides the receipt, the outbox's unique key keeps
+    one row, and one sender's claim sends it, once, over SMTP."""
+    from mails.models import OutboxMail
+
+    back, body = authorised_3ds
+
+    def settle(i: int) -> int:
+        if i % 3 == 0:
+            with requests.Session() as shopper:
+                shopper.trust_env = False
+                return shopper.get(back, allow_redirects=False, timeout=60).status_code
+        if i % 3 == 1:
+            return post_webhook(sandbox, body, retry=i)
+        services.attempt_reconcile(attempt=PaymentAttempt.objects.get())
+        return 0
+
+    statuses = run_together(9, settle)
+
+    assert statuses == [302, 200, 0] * 3
+    assert Order.objects.get().status == Order.Status.PAID
+    row = OutboxMail.objects.get()
+    assert (row.kind, row.status, row.attempts) == ("order_confirmation", "sent", 1)
+    assert len(smtp_server.messages) == 1
