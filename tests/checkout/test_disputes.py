@@ -10,6 +10,7 @@ import re
 import secrets
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -333,6 +334,20 @@ def test_a_dispute_omise_does_not_know_is_acknowledged_and_recorded_nowhere(fake
     other = fake_omise._event("dispute.update", {"object": "dispute", "id": "dspt_test_other0000"})
     with pytest.raises(OmiseAPIError):
         event_apply(event=other)
+
+
+def test_the_staff_templates_are_english_with_no_translation_tags():
+    """Staff read English (like the admin): a translation tag here would put their words in the
+    shopper's catalogue, and `make check-translations` would ask for a Thai version."""
+    from django.conf import settings
+
+    root = Path(settings.BASE_DIR) / "templates" / "mails"
+    staff = [root / "dispute.txt", root / "dispute.html", root / "staff_footer.txt"]
+    staff += sorted(root.glob("dispute_*/*"))
+    assert len(staff) == 9
+    for template in staff:
+        text = template.read_text(encoding="utf-8")
+        assert "i18n" not in text and "translate" not in text, template
 
 
 # --- races, on PostgreSQL (SQLite serialises every write: these skip there) ---------------
