@@ -1,8 +1,9 @@
 """Disputes (chargebacks): what Omise says about them, what staff may answer, and the alerts.
 
-Threats it stops: a chargeback lost by default because nobody saw it before its deadline; a
-forged dispute event (only Omise's copy, fetched by id, is believed); an answer sent for a
-dispute already decided.
+Threats it stops: a chargeback lost by default because nobody saw it before its deadline, or
+because staff, flooded with the same alert (an event applied again, a retried webhook, a job
+run every five minutes), stopped reading them; a forged dispute event (only Omise's copy,
+fetched by id, is believed); an answer sent for a dispute already decided.
 
 A `dispute.*` event (the keys are unconfirmed: every one is applied by re-fetching the dispute
 from Omise) goes through `dispute_apply`, the one function that writes a `Dispute`, under the
