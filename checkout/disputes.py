@@ -1,8 +1,9 @@
 """Disputes (chargebacks): what Omise says about them, what staff may answer, and the alerts.
 
-Threats it stops: a chargeback lost by default because nobody saw it before its deadline; a
-forged dispute event (only Omise's copy, fetched by id, is believed); an answer sent for a
-dispute already decided.
+Threats it stops: a chargeback lost by default because nobody saw it before its deadline, or
+because staff, flooded with the same alert (an event applied again, a retried webhook, a job
+run every five minutes), stopped reading them; a forged dispute event (only Omise's copy,
+fetched by id, is believed); an answer sent for a dispute already decided.
 
 A `dispute.*` event (the keys are unconfirmed: every one is applied by re-fetching the dispute
 from Omise) goes through `dispute_apply`, the one function that writes a `Dispute`, under the
@@ -11,8 +12,13 @@ nothing. Staff answer from the admin (`dispute_message`, `dispute_accept`): Omis
 applied the same way. Evidence files are uploaded in Omise's dashboard.
 
 Omise's dispute object has no deadline field: `respond_by` is the dispute's creation plus
-DISPUTE_RESPOND_WITHIN_DAYS (docs/operations.md). Staff are e-mailed once when a dispute opens
-and once when its deadline is DISPUTE_WARN_DAYS away (checkout/staffmail.py).
+DISPUTE_RESPOND_WITHIN_DAYS (docs/operations.md).
+
+Staff are e-mailed (STAFF_NOTIFY_EMAILS, else ADMINS) once when a dispute opens and once when
+its deadline is DISPUTE_WARN_DAYS away, through the outbox (mails.outbox, docs/mails.md): each
+mail is decided inside the transaction that holds the dispute's row lock, with a key naming
+the fact (`dispute:<id>:opened`, `dispute:<id>:deadline`), so an event applied twice or
+racing, or a job run every five minutes, decides it once; the outbox sends it and retries.
 """
 
 import logging
@@ -25,8 +31,7 @@ from django.utils import timezone
 
 from checkout.models import Dispute, PaymentAttempt
 from checkout.omise import OmiseAPIError, OmiseError, get_client
-from checkout.staffmail import staff_mail_queue
-from shop.money import format_money
+from mails.outbox import mail_queue, mails_queued
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +46,8 @@ def dispute_apply(*, dispute: dict) -> Dispute | None:
     """Bring our record of a dispute in line with Omise's copy (`GET /disputes/{id}`).
 
     Creates the record on first sight (linked to the order whose charge is disputed) and
-    queues the "dispute opened" mail once. Returns None for a malformed object."""
+    decides the "dispute opened" mail, in the same transaction. Returns None for a malformed
+    object."""
     dispute_id = dispute.get("id")
     if dispute.get("object") != "dispute" or not isinstance(dispute_id, str):
         return None
@@ -88,7 +94,7 @@ def dispute_apply(*, dispute: dict) -> Dispute | None:
         record.data = dispute
         record.save()
         if first_sight:
-            _mail_opened(record)
+            _staff_mail_queue(record, "opened")
     return record
 
 
@@ -130,28 +136,32 @@ def dispute_accept(*, record: Dispute) -> Dispute:
 
 
 def disputes_warn_due(*, now: datetime | None = None) -> int:
-    """Queue the "deadline near" mail of each open dispute due within DISPUTE_WARN_DAYS, once
-    per dispute (for cron: reconcile_payments). Returns how many were queued now."""
+    """Decide the "deadline near" mail of each open dispute due within DISPUTE_WARN_DAYS, once
+    per dispute (for cron: reconcile_payments). Returns how many were decided now."""
     now = now or timezone.now()
-    due = Dispute.objects.filter(
-        status=Dispute.Status.OPEN,
-        respond_by__lte=now + timedelta(days=settings.DISPUTE_WARN_DAYS),
+    due = dict(
+        Dispute.objects.filter(
+            status=Dispute.Status.OPEN,
+            respond_by__lte=now + timedelta(days=settings.DISPUTE_WARN_DAYS),
+        ).values_list("pk", "dispute_id")
     )
+    warned = mails_queued(keys=[_key(dispute_id, "deadline") for dispute_id in due.values()])
     queued = 0
-    for record in due.select_related("order"):
-        left = record.respond_by - now if record.respond_by else timedelta(0)
-        when = "is past" if left <= timedelta(0) else f"is in {_humanize(left)}"
-        queued += (
-            staff_mail_queue(
-                key=f"dispute-due:{record.dispute_id}",
-                subject=f"Dispute deadline near: {_about(record)}",
-                body=_body(
-                    record,
-                    f"The deadline to answer {when} ({record.respond_by:%Y-%m-%d %H:%M} UTC).",
-                ),
+    for pk, dispute_id in due.items():
+        if _key(dispute_id, "deadline") in warned:
+            continue
+        with transaction.atomic():
+            # Under the dispute's lock: one decider at a time, and not for a dispute that was
+            # answered or closed since the query above.
+            record = (
+                Dispute.objects.select_for_update(of=("self",))
+                .select_related("order")
+                .filter(pk=pk, status=Dispute.Status.OPEN)
+                .first()
             )
-            is not None
-        )
+            if record is None or mails_queued(keys=[_key(dispute_id, "deadline")]):
+                continue
+            queued += _staff_mail_queue(record, "deadline", now=now)
     return queued
 
 
@@ -165,37 +175,48 @@ def omise_dashboard_url(record: Dispute) -> str:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _mail_opened(record: Dispute) -> None:
-    staff_mail_queue(
-        key=f"dispute-opened:{record.dispute_id}",
-        subject=f"Dispute opened: {_about(record)}",
-        body=_body(
-            record,
-            f"Answer by {record.respond_by:%Y-%m-%d %H:%M} UTC (DISPUTE_RESPOND_WITHIN_DAYS "
-            "after it opened; Omise's e-mail has the exact date).",
-        ),
+def staff_recipients() -> list[str]:
+    """STAFF_NOTIFY_EMAILS, or else the ADMINS' addresses."""
+    if settings.STAFF_NOTIFY_EMAILS:
+        return list(settings.STAFF_NOTIFY_EMAILS)
+    return [admin[1] if isinstance(admin, (list, tuple)) else admin for admin in settings.ADMINS]
+
+
+def _key(dispute_id: str, fact: str) -> str:
+    return f"dispute:{dispute_id}:{fact}"
+
+
+def _staff_mail_queue(record: Dispute, fact: str, *, now: datetime | None = None) -> bool:
+    """Decide the staff's mail `dispute_<fact>` about `record` (at most once per dispute and
+    fact: the outbox's key). False when nobody is there to tell."""
+    recipients = staff_recipients()
+    if not recipients:
+        logger.warning(
+            "Dispute %s (%s): no staff e-mail, set STAFF_NOTIFY_EMAILS or ADMINS",
+            record.dispute_id,
+            fact,
+        )
+        return False
+    left = record.respond_by - (now or timezone.now()) if record.respond_by else timedelta(0)
+    mail_queue(
+        key=_key(record.dispute_id, fact),
+        kind=f"dispute_{fact}",
+        to=recipients,
+        language="en",  # staff read English, like the admin
+        context={
+            "dispute_id": record.dispute_id,
+            "charge_id": record.charge_id,
+            "reference": record.order.reference if record.order else "",
+            "amount": record.amount,
+            "currency": record.currency or "THB",
+            "reason": record.reason_message or record.reason_code,
+            "respond_by": record.respond_by.isoformat() if record.respond_by else "",
+            "time_left": _humanize(left) if left > timedelta(0) else "",
+            "admin_path": reverse("admin:checkout_dispute_change", args=[record.pk]),
+            "dashboard_url": omise_dashboard_url(record),
+        },
     )
-
-
-def _about(record: Dispute) -> str:
-    order = record.order.reference if record.order else "an unknown order"
-    return f"{format_money(record.amount, record.currency or 'THB')} on {order}"
-
-
-def _body(record: Dispute, deadline: str) -> str:
-    link = settings.SHOP_ORIGIN.rstrip("/") + reverse(
-        "admin:checkout_dispute_change", args=[record.pk]
-    )
-    return "\n".join(
-        [
-            f"Dispute {record.dispute_id} on charge {record.charge_id}: {_about(record)}.",
-            f"Reason: {record.reason_message or record.reason_code or 'not given'}.",
-            deadline,
-            "",
-            f"Answer or accept it in the shop's admin: {link}",
-            f"Upload evidence in Omise's dashboard: {omise_dashboard_url(record)}",
-        ]
-    )
+    return True
 
 
 def _humanize(delta: timedelta) -> str:

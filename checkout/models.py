@@ -400,24 +400,6 @@ class Dispute(models.Model):
         return self.status in self.OPEN_STATUSES
 
 
-class StaffMail(models.Model):
-    """An e-mail to staff, written once: `key` is unique ("dispute-opened:dspt_…"), so however
-    often an event is applied or a job runs, the row (and the mail) exists once. A task sends
-    it and stamps `sent_at`; a row still unsent is retried by `reconcile_payments`."""
-
-    key = models.CharField(max_length=120, unique=True)
-    subject = models.CharField(max_length=200)
-    body = models.TextField()
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return self.key
-
-
 class EventCursor(models.Model):
     """Where the event catch-up stands: the newest Omise event it has seen (one row)."""
 

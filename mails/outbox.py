@@ -19,6 +19,7 @@ beats never for a receipt).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 from django.db import transaction
@@ -33,13 +34,25 @@ logger = logging.getLogger(__name__)
 MAIL_CLAIM_TIMEOUT = timedelta(minutes=15)
 
 
-def mail_queue(*, key: str, kind: str, to: str, language: str, context: dict) -> None:
-    """Decide a mail: at most one row per `key`, sent after the current transaction commits."""
+def mail_queue(
+    *, key: str, kind: str, to: str | Sequence[str], language: str, context: dict
+) -> None:
+    """Decide a mail: at most one row per `key`, sent after the current transaction commits.
+
+    `to` is an address, or several that receive one message together (staff)."""
+    recipients = [to] if isinstance(to, str) else list(to)
+    if not recipients or not all(recipients):
+        raise ValueError(f"Mail {key} has no recipient")
     OutboxMail.objects.bulk_create(
-        [OutboxMail(key=key, kind=kind, to=to, language=language, context=context)],
+        [OutboxMail(key=key, kind=kind, to=recipients, language=language, context=context)],
         ignore_conflicts=True,
     )
     transaction.on_commit(lambda: _enqueue(key))
+
+
+def mails_queued(*, keys: Iterable[str]) -> set[str]:
+    """Which of `keys` were decided already (queued, sent or given up)."""
+    return set(OutboxMail.objects.filter(key__in=list(keys)).values_list("key", flat=True))
 
 
 def mails_send_due() -> int:

@@ -73,7 +73,7 @@ def mail_message(mail: OutboxMail) -> EmailMultiAlternatives:
         subject=" ".join(subject.split()),  # one line, whatever the template's whitespace
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[mail.to],
+        to=list(mail.to),
         headers={"Content-Language": context["LANGUAGE_CODE"]},
     )
     if html:

@@ -105,8 +105,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET"])
 def outbox(request: HttpRequest) -> HttpResponse:
-    """The shop's e-mails (mails.OutboxMail): what a shopper's inbox would receive, newest
-    first. Development prints them too (console backend); this page reads them back."""
+    """The shop's e-mails (mails.OutboxMail): what shoppers' and staff's inboxes would receive,
+    newest first. Development prints them too (console backend); this page reads them back."""
     return render(request, "sandbox/outbox.html", {"mails": OutboxMail.objects.all()[:100]})
 
 

@@ -60,20 +60,6 @@ class Migration(migrations.Migration):
                 ('last_run_at', models.DateTimeField(blank=True, null=True)),
             ],
         ),
-        migrations.CreateModel(
-            name='StaffMail',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=120, unique=True)),
-                ('subject', models.CharField(max_length=200)),
-                ('body', models.TextField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('sent_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-            ],
-            options={
-                'ordering': ['-created_at'],
-            },
-        ),
         migrations.AddField(
             model_name='order',
             name='authorized_at',

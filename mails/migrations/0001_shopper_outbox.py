@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('key', models.CharField(help_text='At most one mail per key.', max_length=200, unique=True)),
                 ('kind', models.CharField(db_index=True, max_length=40)),
-                ('to', models.EmailField(max_length=254)),
+                ('to', models.JSONField(default=list)),
                 ('language', models.CharField(blank=True, max_length=8)),
                 ('context', models.JSONField(blank=True, default=dict)),
                 ('status', models.CharField(choices=[('queued', 'Queued'), ('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed')], db_index=True, default='queued', max_length=10)),

@@ -165,3 +165,23 @@ def test_with_a_queue_and_worker_the_mail_waits_for_the_worker_and_retries(smtp_
     call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
     row.refresh_from_db()
     assert row.status == OutboxMail.Status.SENT and len(smtp_server.messages) == 1
+
+
+def test_a_mail_to_several_addresses_is_one_message_and_nobody_is_refused(smtp_server):
+    """Staff mails go to every address at once; a mail to nobody is a programming error,
+    refused before anything is written."""
+    with transaction.atomic():
+        mail_queue(
+            key="order:LG-TEST1234:order_confirmation",
+            kind="order_confirmation",
+            to=["ops@example.com", "owner@example.com"],
+            language="en",
+            context=ORDER,
+        )
+    (message,) = smtp_server.messages
+    assert message["To"] == "ops@example.com, owner@example.com"
+    assert OutboxMail.objects.get().to == ["ops@example.com", "owner@example.com"]
+    for nobody in ([], "", ["ops@example.com", ""]):
+        with pytest.raises(ValueError, match="no recipient"), transaction.atomic():
+            mail_queue(key=f"x:{nobody!r}", kind="x", to=nobody, language="en", context={})
+    assert OutboxMail.objects.count() == 1

@@ -22,7 +22,6 @@ from checkout.refunds import (
     orders_with_unknown_refunds,
     refunds_unknown_resolve,
 )
-from checkout.staffmail import staff_mail_send_unsent
 
 
 class Command(BaseCommand):
@@ -87,11 +86,8 @@ class Command(BaseCommand):
                 f"reconcile_payments: refunded {len(refunded)} duplicate payment(s): "
                 + ", ".join(order.reference for order in refunded)
             )
-        # Disputes whose deadline nears (one e-mail each), and staff mail left unsent.
+        # Disputes whose deadline nears: one e-mail each, through the outbox (which retries a
+        # mail the server refused; `send_mails` sends what is due).
         warned = disputes_warn_due()
-        sent = staff_mail_send_unsent()
-        if warned or sent:
-            self.stdout.write(
-                f"reconcile_payments: {warned} dispute deadline warning(s), "
-                f"{sent} earlier staff e-mail(s) sent"
-            )
+        if warned:
+            self.stdout.write(f"reconcile_payments: {warned} dispute deadline warning(s) queued")
