@@ -9,6 +9,7 @@ from django.template.loader import render_to_string
 from django.test import RequestFactory
 from django.utils import timezone, translation
 
+from checkout import payment_methods
 from checkout.models import Order, OrderItem, PaymentAttempt
 from shop.models import Product
 from tests.factories import make_product
@@ -20,6 +21,13 @@ AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.m
 WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 LANGUAGES = {"en": "en-GB", "th": "th-TH"}
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+# A phone as Chromium emulates one: narrow, touch (a coarse pointer), a mobile browser.
+PHONE = {
+    "viewport": VIEWPORTS["phone"],
+    "device_scale_factor": 3,
+    "is_mobile": True,
+    "has_touch": True,
+}
 
 
 @pytest.fixture(scope="session")
@@ -63,12 +71,20 @@ def make_order(status: str, *, method: str = "card", **fields) -> Order:
         unit_price=129000,
         quantity=1,
     )
+    # Each family's own failure message (checkout.failures.METHOD_MESSAGES).
+    failure_codes = {
+        "truemoney": "insufficient_balance",
+        "mobile_banking_kbank": "payment_rejected",
+    }
     attempt_status = {
         "paid": "successful",
         "pending": "pending",
         "failed": "failed",
         "expired": "expired",
         "partially_refunded": "successful",
+        # Manual capture: an authorization held on the card, or released (reversed).
+        "authorized": "authorized",
+        "cancelled": "reversed",
     }[status]
     PaymentAttempt.objects.create(
         order=order,
@@ -79,7 +95,7 @@ def make_order(status: str, *, method: str = "card", **fields) -> Order:
         payment_method=method,
         card_brand="Visa" if method == "card" else "",
         card_last_digits="4242" if method == "card" else "",
-        failure_code="insufficient_fund" if status == "failed" else "",
+        failure_code=failure_codes.get(method, "insufficient_fund") if status == "failed" else "",
         qr_code_uri="https://api.omise.co/charges/chrg_test_x/documents/qr.svg"
         if method == "promptpay" and status == "pending"
         else "",
@@ -103,12 +119,41 @@ ORDER_PAGES = [
     ("failed", "card", {}),
     ("expired", "promptpay", {}),
     ("partially_refunded", "card", {"refunded_amount": 50000}),
+    # The payment methods: waiting for the bank's app or the wallet, their failures, paid.
+    ("pending", "mobile_banking_kbank", {}),
+    ("pending", "truemoney", {}),
+    ("failed", "mobile_banking_kbank", {}),
+    ("failed", "truemoney", {}),
+    ("paid", "installment_kbank", {}),
+    # Manual capture: authorized, released, and paid for part of the authorization.
+    ("authorized", "card", {}),
+    ("cancelled", "card", {}),
+    ("paid", "card", {"captured_amount": 100000}),
 ]
 RENDERED_PAGES = {
     "400": ("400.html", {}),
     "429": ("checkout/too_many_attempts.html", {"minutes": 15}),
     "500": ("500.html", {}),
     "to-bank": ("checkout/to_bank.html", {"authorize_uri": "#bank"}),
+    # The hand-off to a bank's app, a wallet or a card issuer's installment page.
+    "to-bank-app": (
+        "checkout/to_bank.html",
+        {
+            "authorize_uri": "#bank",
+            "offsite_method": payment_methods.MOBILE_BANKING["mobile_banking_kbank"],
+        },
+    ),
+    "to-wallet": (
+        "checkout/to_bank.html",
+        {"authorize_uri": "#wallet", "offsite_method": payment_methods.WALLETS["truemoney"]},
+    ),
+    "to-installments": (
+        "checkout/to_bank.html",
+        {
+            "authorize_uri": "#issuer",
+            "offsite_method": payment_methods.INSTALLMENTS["installment_kbank"],
+        },
+    ),
 }
 
 
@@ -170,11 +215,45 @@ def test_shop_pages_have_no_violations(browse, sandbox, axe_source, language, na
     assert axe_violations(browse, axe_source) == []
 
 
-@pytest.mark.parametrize(("status", "method", "fields"), ORDER_PAGES)
-def test_order_pages_have_no_violations(browse, sandbox, axe_source, status, method, fields):
+@pytest.mark.parametrize(
+    ("status", "method", "fields"),
+    ORDER_PAGES,
+    ids=[
+        f"{status}-{method}" + ("-" + "-".join(fields) if fields else "")
+        for status, method, fields in ORDER_PAGES
+    ],
+)
+def test_order_pages_have_no_violations(
+    browse, sandbox, axe_source, language, status, method, fields
+):
     order = make_order(status, method=method, **fields)
     browse.goto(sandbox.url + order.get_absolute_url())
+    assert browse.locator("html").get_attribute("lang") == language
+    # The page of the state asked for (nothing settled it on the way).
+    assert browse.locator(f".order-status.status-{status}").count() == 1
     assert axe_violations(browse, axe_source) == []
+
+
+def test_promptpay_save_and_share_on_a_phone_have_no_violations(
+    chromium, sandbox, axe_source, language
+):
+    """On a phone the PromptPay page offers to save the QR code image and, where the browser
+    can share, to share it: both shown (a share-capable browser), then checked."""
+    context = chromium.new_context(locale=LANGUAGES[language], **PHONE)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        # Headless Chromium has no share sheet: a stand-in, so the page shows its Share button.
+        page.add_init_script("navigator.share = () => Promise.resolve();")
+        order = make_order("pending", method="promptpay")
+        page.goto(sandbox.url + order.get_absolute_url())
+        assert page.locator("html").get_attribute("lang") == language
+        assert page.locator("#promptpay-save").is_visible()
+        assert page.locator("#promptpay-download").is_visible()
+        assert page.locator("#promptpay-share").is_visible()
+        assert axe_violations(page, axe_source) == []
+    finally:
+        context.close()
 
 
 def test_duplicate_payment_page_has_no_violations(browse, sandbox, axe_source):
@@ -194,6 +273,9 @@ def test_error_and_interstitial_pages_have_no_violations(
     browse.route(url, lambda route: route.fulfill(body=html, content_type="text/html"))
     browse.goto(url)
     assert browse.locator("html").get_attribute("lang") == language
+    if method := context.get("offsite_method"):
+        with translation.override(language):
+            assert str(method) in browse.locator("#to-bank").inner_text()
     assert axe_violations(browse, axe_source) == []
 
 
@@ -202,6 +284,25 @@ def test_the_card_form_has_no_violations(browse, sandbox, axe_source, language):
         f"{sandbox.sandbox_url}/sandbox/card-frame/?key=pkey_test_x&amount=129000&currency=thb"
         f"&locale={language}&frameLabel=Lanna+Goods&otherPaymentMethods=promptpay,internet_banking_bbl"
     )
+    assert browse.locator("html").get_attribute("lang") == language
+    assert axe_violations(browse, axe_source) == []
+
+
+@pytest.mark.parametrize("method", ["mobile_banking_kbank", "truemoney", "installment"])
+def test_the_card_form_with_each_method_has_no_violations(
+    browse, sandbox, axe_source, language, method
+):
+    """Omise's form (the sandbox's) offering the payment methods, with `method` picked: a
+    bank's app, the wallet's phone number field, the installment plans."""
+    methods = "promptpay,mobile_banking_kbank,truemoney,rabbit_linepay,shopeepay,installment"
+    browse.goto(
+        f"{sandbox.sandbox_url}/sandbox/card-frame/?key=pkey_test_x&amount=1290000&currency=thb"
+        f"&locale={language}&frameLabel=Lanna+Goods&otherPaymentMethods={methods}"
+    )
+    browse.locator(f"input[name=method][value={method}]").check()
+    shown = {"truemoney": "#phone_number", "installment": "#installment_plan"}.get(method)
+    if shown:
+        assert browse.locator(shown).is_visible()
     assert browse.locator("html").get_attribute("lang") == language
     assert axe_violations(browse, axe_source) == []
 
