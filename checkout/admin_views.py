@@ -12,7 +12,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
@@ -65,7 +65,9 @@ class RefundForm(forms.Form):
 
 def order_refund(model_admin, request: HttpRequest, object_id: str) -> HttpResponse:
     """GET: the refund form, prefilled with what is left to refund. POST: refund through Omise."""
-    order = get_object_or_404(Order, pk=object_id)
+    order = model_admin.get_object(request, object_id)  # None for a malformed id too
+    if order is None:
+        raise Http404
     if not model_admin.has_change_permission(request, order):
         raise PermissionDenied
     change_url = reverse("admin:checkout_order_change", args=[order.pk])

@@ -23,6 +23,7 @@ Rules each action keeps, as refunds do (`checkout.refunds`):
 """
 
 import logging
+import secrets
 from datetime import timedelta
 
 from django.db import transaction
@@ -169,6 +170,11 @@ def _check(
             f"{attempt.expires_at:%Y-%m-%d %H:%M} UTC: it can no longer be captured. Ask the "
             "shopper to pay again."
         )
+    if kind == AuthorizationAction.Kind.CAPTURE and order.duplicate_of_id is not None:
+        raise CaptureError(
+            f"{order.reference} is a second authorization of a cart already paid or authorized "
+            "(see 'duplicate of'): it is released, never captured."
+        )
     pending = order.authorization_actions.filter(
         outcome=AuthorizationAction.Outcome.UNKNOWN,
         created_at__gt=now - UNKNOWN_ACTION_SETTLES_AFTER,
@@ -207,6 +213,7 @@ def authorizations_to_capture(*, within: timedelta = CAPTURE_SOON, now=None):
             Q(expires_at__isnull=True) | Q(expires_at__lte=now + within),
             status=PaymentAttempt.Status.AUTHORIZED,
             order__status=Order.Status.AUTHORIZED,
+            order__duplicate_of__isnull=True,  # released by reconcile, never captured
         )
         .select_related("order")
         .order_by("expires_at", "pk")
@@ -222,10 +229,26 @@ def expired_authorizations():
 def _release_when_told(sender, *, order_id: int, **kwargs) -> None:
     """A second authorization of a cart already paid or authorized: release it (refunds do
     the same for a second captured payment)."""
-    order = Order.objects.get(pk=order_id)
+    duplicate_release(order=Order.objects.get(pk=order_id))
+
+
+def duplicate_release(*, order: Order) -> bool:
+    """Release a duplicate authorization; True once asked. Tried when it is found and again by
+    `reconcile_payments` (`duplicates_to_release`) until it holds: each try has its own token,
+    and an unanswered one within two minutes stops another (`_check`)."""
     if order.duplicate_of_id is None or order.status != Order.Status.AUTHORIZED:
-        return
+        return False
+    token = f"duplicate-{order.reference}-{secrets.token_hex(4)}"
     try:
-        order_reverse(order=order, request_token=f"duplicate-{order.reference}")
+        order_reverse(order=order, request_token=token)
     except CaptureError as error:
         logger.error("Duplicate authorization %s not released yet: %s", order.reference, error)
+        return False
+    return True
+
+
+def duplicates_to_release():
+    """Second authorizations of a cart still held: their release failed or went unanswered."""
+    return Order.objects.filter(
+        duplicate_of__isnull=False, status=Order.Status.AUTHORIZED
+    ).order_by("pk")

@@ -36,12 +36,17 @@ PAGE = 100
 MAX_PAGES = 20
 # Events younger than this are left to their webhook, which is probably on its way.
 WEBHOOK_GRACE = timedelta(minutes=1)
+# An event that still cannot be applied once this old stops holding the cursor back (it is
+# logged as an error each run it is listed): one broken event must not keep the catch-up from
+# every event after it, once more than a run's pages of them pile up.
+GIVE_UP_AFTER = timedelta(days=1)
 
 
 def events_catch_up(*, now: datetime | None = None) -> Counter:
     """List Omise's events since the cursor and apply those never applied. Counts: "listed",
     "applied" (arrived only now), "seen" (a webhook had applied them), "young" (left to
-    their webhook), "failed" (could not be applied now; retried next run). Raises OmiseError
+    their webhook), "failed" (could not be applied now; retried next run), "abandoned" (still
+    failing after GIVE_UP_AFTER: logged, and the cursor moves past it). Raises OmiseError
     when Omise cannot list events (nothing changes)."""
     now = now or timezone.now()
     cursor, _ = EventCursor.objects.get_or_create(name="omise")
@@ -72,9 +77,19 @@ def events_catch_up(*, now: datetime | None = None) -> Counter:
                     # Believe Omise's copy fetched by id, never the list's (as for a delivery).
                     applied = event_apply(event=client.retrieve_event(event_id), arrival="catch_up")
                 except Exception:
-                    logger.exception("Catch-up could not apply event %s; will retry", event_id)
-                    outcome["failed"] += 1
-                    stop_at = min(stop_at or created, created)
+                    if created > now - GIVE_UP_AFTER:
+                        logger.exception("Catch-up could not apply event %s; will retry", event_id)
+                        outcome["failed"] += 1
+                        stop_at = min(stop_at or created, created)
+                        continue
+                    logger.exception(
+                        "Catch-up gives up on event %s (created %s): apply it by hand from the "
+                        "webhook events admin once what breaks it is fixed",
+                        event_id,
+                        created,
+                    )
+                    outcome["abandoned"] += 1
+                    newest = max(newest or created, created)
                     continue
                 outcome["applied" if applied else "seen"] += 1
             newest = max(newest or created, created)
@@ -96,7 +111,7 @@ def describe_catch_up(outcome: Counter) -> str:
     if not outcome["listed"]:
         return "no new Omise events"
     parts = [f"{outcome['applied']} applied (webhook lost)", f"{outcome['seen']} already seen"]
-    parts += [f"{outcome[k]} {k}" for k in ("young", "failed") if outcome[k]]
+    parts += [f"{outcome[k]} {k}" for k in ("young", "failed", "abandoned") if outcome[k]]
     return f"{outcome['listed']} events listed: " + ", ".join(parts)
 
 

@@ -32,8 +32,11 @@ from mails.outbox import mail_queue
 PAID_STATES = {Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED, Order.Status.REFUNDED}
 
 
-def order_mails_queue(*, order: Order, attempt: PaymentAttempt, refunded_before: int) -> None:
-    """Queue the mails the order's state calls for (each at most once, whoever calls)."""
+def order_mails_queue(
+    *, order: Order, attempt: PaymentAttempt, refunded_before: int, superseded: bool = False
+) -> None:
+    """Queue the mails the order's state calls for (each at most once, whoever calls).
+    `superseded`: the shop ended this attempt itself, the shopper paying another way."""
     if not order.email:
         return
     waits_for_shopper = payment_methods.pays_later(attempt)
@@ -42,7 +45,11 @@ def order_mails_queue(*, order: Order, attempt: PaymentAttempt, refunded_before:
     elif order.status == Order.Status.PENDING and attempt.status == PaymentAttempt.Status.PENDING:
         if waits_for_shopper:
             _queue(order, attempt, "payment_instructions")
-    elif order.status in (Order.Status.FAILED, Order.Status.EXPIRED) and waits_for_shopper:
+    elif (
+        order.status in (Order.Status.FAILED, Order.Status.EXPIRED)
+        and waits_for_shopper
+        and not superseded  # the shopper is paying another way: nothing to tell
+    ):
         _queue(order, attempt, "payment_failed")
     if order.refunded_amount > refunded_before:
         _queue(
@@ -68,11 +75,17 @@ def _queue(
         kind=kind,
         to=order.email,
         language=language,
-        context={**_order_context(order, attempt, language), **(extra or {})},
+        context={**_order_context(order, attempt, language, kind), **(extra or {})},
     )
 
 
-def _order_context(order: Order, attempt: PaymentAttempt, language: str) -> dict:
+# Mails that go out before any money moved: starting a PromptPay or bank-app payment costs
+# nothing, so anyone can have the shop send these to any address. They carry no text the
+# sender typed (the name is not in the greeting), so the shop's name cannot carry theirs.
+UNPAID_KINDS = {"payment_instructions", "payment_failed"}
+
+
+def _order_context(order: Order, attempt: PaymentAttempt, language: str, kind: str) -> dict:
     """What every order mail may show, as plain JSON values (a snapshot: the mail tells the
     order as it was when the mail was decided)."""
     items = list(order.items.select_related("product"))
@@ -84,10 +97,13 @@ def _order_context(order: Order, attempt: PaymentAttempt, language: str) -> dict
         names = [item.display_name for item in items]
     return {
         "reference": order.reference,
-        "name": order.name,
+        "name": "" if kind in UNPAID_KINDS else order.name,
         "order_path": order.get_absolute_url(),
         "status": order.status,
         "amount": order.amount,
+        # After a partial capture (manual capture), what the card was charged.
+        "charged": order.charged_amount,
+        "partly_captured": order.captured_amount is not None,
         "currency": order.currency,
         "items": [
             {

@@ -27,7 +27,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from checkout import payment_methods
-from checkout.models import Order, PaymentAttempt, Refund
+from checkout.models import Dispute, Order, PaymentAttempt, Refund
 from checkout.omise import OmiseAPIError, OmiseError, OmiseNetworkError, get_client
 from checkout.services import charge_apply
 from checkout.signals import duplicate_payment
@@ -36,6 +36,8 @@ from shop.money import format_money
 logger = logging.getLogger(__name__)
 
 REFUNDABLE_STATUSES = {Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED}
+# A dispute in these states takes (or may take) the money back through the card's bank.
+DISPUTES_BLOCKING_REFUNDS = (Dispute.Status.OPEN, Dispute.Status.PENDING, Dispute.Status.LOST)
 # A refund request older than this has had its answer, even if we never read it.
 UNKNOWN_REFUND_SETTLES_AFTER = timedelta(minutes=2)
 
@@ -274,6 +276,19 @@ def _check_refundable(order: Order, attempt: PaymentAttempt | None, amount: int)
         raise RefundError(
             f"Order {order.reference} is {order.get_status_display().lower()}: only paid orders "
             "can be refunded."
+        )
+    # A chargeback returns the money through the card's bank: a refund on top of a lost one, or
+    # of one still open (which the bank may yet decide for the cardholder), pays them twice.
+    dispute = (
+        order.disputes.filter(status__in=DISPUTES_BLOCKING_REFUNDS).order_by("-created_at").first()
+    )
+    if dispute is not None:
+        raise RefundError(
+            f"Order {order.reference} has a {dispute.get_status_display().lower()} dispute "
+            f"({dispute.dispute_id}): the cardholder's bank "
+            f"{'has returned' if dispute.status == Dispute.Status.LOST else 'may return'} the "
+            "money through it, and a refund would pay them twice. Answer or accept the dispute "
+            "instead (Disputes in the admin)."
         )
     left = refundable_amount(order)
     if amount > left:

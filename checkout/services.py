@@ -360,7 +360,9 @@ def source_check(*, source: str, amount: int, currency: str) -> None:
         raise MethodRefused(refusal)
 
 
-def charge_apply(*, charge: dict, attempt_id: int | None = None) -> PaymentAttempt | None:
+def charge_apply(
+    *, charge: dict, attempt_id: int | None = None, superseded: bool = False
+) -> PaymentAttempt | None:
     """Bring the attempt and its order in line with `charge` (a charge object from Omise).
 
     The one place an order's payment state changes. Rows are locked attempt-then-order, so the
@@ -369,6 +371,8 @@ def charge_apply(*, charge: dict, attempt_id: int | None = None) -> PaymentAttem
 
     `attempt_id`: the attempt that has just created this charge (checkout_submit); its charge id
     is stored in this transaction, whether or not the charge can be applied.
+    `superseded`: the shop itself ended this attempt because the shopper chose to pay another
+    way (`attempt_end`): no "payment failed" mail for it.
     """
     metadata = charge.get("metadata") or {}
     with transaction.atomic():
@@ -426,7 +430,7 @@ def charge_apply(*, charge: dict, attempt_id: int | None = None) -> PaymentAttem
         _order_follow(order, attempt, charge)
         # The shopper's mails, decided in this transaction: each once, whoever applies first.
         notifications.order_mails_queue(
-            order=order, attempt=attempt, refunded_before=refunded_before
+            order=order, attempt=attempt, refunded_before=refunded_before, superseded=superseded
         )
         attempt.order = order
         return attempt
@@ -480,7 +484,8 @@ def cart_pending_order(*, cart_id: str) -> Order | None:
 
 
 def attempt_end(*, attempt: PaymentAttempt) -> PaymentAttempt:
-    """Ask Omise to end a pending attempt, and apply what the charge then says.
+    """Ask Omise to end a pending attempt, and apply what the charge then says (the shopper is
+    paying the cart another way: no "payment failed" mail).
 
     A pending charge is expired (3-D Secure never finished, a QR code not scanned); one that
     is authorized but not captured is reversed. Where Omise refuses (the charge moved on, or
@@ -502,7 +507,7 @@ def attempt_end(*, attempt: PaymentAttempt) -> PaymentAttempt:
     except OmiseError:
         logger.warning("Could not end attempt %s of %s", attempt.pk, attempt.order.reference)
         return attempt
-    return charge_apply(charge=charge) or attempt
+    return charge_apply(charge=charge, superseded=True) or attempt
 
 
 def attempt_reconcile(*, attempt: PaymentAttempt) -> PaymentAttempt:
@@ -654,8 +659,14 @@ def _order_follow(order: Order, attempt: PaymentAttempt, charge: dict) -> None:
     refunded = int(charge.get("refunded_amount") or charge.get("refunded") or 0)
     if status == PaymentAttempt.Status.SUCCESSFUL and refunded:
         charged = order.charged_amount
-        order.refunded_amount = min(refunded, charged)
-        target = Order.Status.REFUNDED if refunded >= charged else Order.Status.PARTIALLY_REFUNDED
+        # Refunds only add up: an older copy of the charge (an event fetched before the last
+        # refund, applied after it) never lowers what is recorded.
+        order.refunded_amount = max(order.refunded_amount or 0, min(refunded, charged))
+        target = (
+            Order.Status.REFUNDED
+            if order.refunded_amount >= charged
+            else Order.Status.PARTIALLY_REFUNDED
+        )
         if order.can_become(Order.Status.PAID):  # paid and refunded before we heard it was paid
             _mark_paid(order)
     if target is not None and target != order.status:

@@ -96,13 +96,22 @@ class Identity:
         )
 
 
+# Mail providers that ignore dots in the local part: `m.alee@gmail.com` is `malee@gmail.com`.
+DOTLESS_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+
+
 def normalise_email(email: str) -> str:
-    """Lower-case, trimmed, without a `+tag`: `Malee+1@Example.com` and `malee@example.com` are
-    one mailbox, so rotating tags does not reset the count."""
+    """Lower-case, trimmed, without a `+tag`, and without dots where the provider ignores them:
+    `Malee+1@Example.com` and `malee@example.com`, or `m.a.lee@gmail.com` and
+    `malee@gmail.com`, are one mailbox, so rotating tags or dots does not reset the count."""
     local, _, domain = (email or "").strip().lower().rpartition("@")
     if not local:
         return ""
-    return f"{local.split('+', 1)[0]}@{domain}"
+    local = local.split("+", 1)[0]
+    if domain in DOTLESS_DOMAINS:
+        local = local.replace(".", "")
+        domain = "gmail.com"
+    return f"{local}@{domain}"
 
 
 def limits() -> dict[str, Limit]:

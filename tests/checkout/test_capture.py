@@ -230,6 +230,38 @@ def test_a_second_authorization_of_a_paid_cart_is_released(
     assert Order.objects.get(pk=first.pk).status == S.AUTHORIZED
 
 
+@pytest.mark.parametrize(
+    "failure",
+    [
+        OmiseAPIError(code="service_unavailable", message="down", http_status=503),
+        None,  # a timeout: the release's outcome unknown
+    ],
+)
+def test_a_duplicate_authorization_whose_release_failed_is_never_captured_and_released_later(
+    fake_omise, django_capture_on_commit_callbacks, staff, failure
+):
+    """The automatic release of a cart's second authorization fails once: staff are not offered
+    it to capture, a capture is refused, and reconcile_payments releases it (a new token each
+    try; an unanswered one first settles)."""
+    from django.core.management import call_command
+
+    first = authorized_order(fake_omise, cart_id="cart-1")
+    fake_omise.fail_next("reverse_charge", failure)
+    with django_capture_on_commit_callbacks(execute=True):
+        second = authorized_order(fake_omise, cart_id="cart-1")
+    second.refresh_from_db()
+    assert (second.duplicate_of, second.status) == (first, S.AUTHORIZED)
+    assert second not in [attempt.order for attempt in authorizations_to_capture()]
+    with pytest.raises(CaptureError, match="second authorization"):
+        order_capture(order=second, requested_by=staff, request_token=token())
+    # An unanswered release blocks another for two minutes; after that, reconcile retries.
+    AuthorizationAction.objects.update(created_at=timezone.now() - timedelta(minutes=3))
+    call_command("reconcile_payments", "--quiet")
+    second.refresh_from_db()
+    assert second.status == S.CANCELLED
+    assert Order.objects.get(pk=first.pk).status == S.AUTHORIZED
+
+
 def test_reconcile_asks_about_an_authorization_only_once_its_deadline_passed(fake_omise):
     """Days-old authorizations do not crowd reconcile_payments' batch; one past its deadline
     is asked about, and the order follows the charge to expired."""
@@ -296,3 +328,31 @@ def test_three_d_secure_then_authorized_only(fake_omise):
     order.refresh_from_db()
     assert order.status == S.AUTHORIZED
     assert order.attempts.get().status == PaymentAttempt.Status.AUTHORIZED
+
+
+def test_an_older_copy_of_a_charge_never_lowers_what_was_refunded(fake_omise):
+    """Two refunds, then a copy of the charge fetched between them applied last (an event
+    fetched before the second refund, a webhook racing the admin's re-read): the order stays
+    refunded in full."""
+    order = authorized_order(fake_omise)
+    order_capture(order=order, request_token=token())
+    order.refresh_from_db()
+    refund_create(order=order, amount=30_000, request_token="r1")
+    stale = fake_omise.retrieve_charge(order.attempts.get().charge_id)
+    refund_create(order=order, amount=70_000, request_token="r2")
+    charge_apply(charge=stale)
+    order.refresh_from_db()
+    assert (order.status, order.refunded_amount) == (S.REFUNDED, AMOUNT)
+    assert refundable_amount(order) == 0
+
+
+def test_the_receipt_after_a_partial_capture_says_what_was_charged(fake_omise):
+    from mails.models import OutboxMail
+
+    order = authorized_order(fake_omise)
+    order_capture(order=order, amount=40_000, request_token=token())
+    receipt = OutboxMail.objects.get(kind="order_confirmation")
+    assert (receipt.context["charged"], receipt.context["partly_captured"]) == (40_000, True)
+    refund_create(order=Order.objects.get(), amount=40_000, request_token="r")
+    notice = OutboxMail.objects.get(kind="refund_notice")
+    assert notice.context["charged"] == 40_000

@@ -136,8 +136,12 @@ def test_the_capture_page_needs_the_verified_staff_session(manual, shop, sandbox
 
 
 @pytest.mark.parametrize("object_id", ["999999", "not-a-number", "1%00"])
-def test_capture_and_dispute_pages_of_no_object_are_404(otp_admin_client, object_id):
-    for name in ("admin:checkout_order_capture", "admin:checkout_dispute_answer"):
+def test_capture_refund_and_dispute_pages_of_no_object_are_404(otp_admin_client, object_id):
+    for name in (
+        "admin:checkout_order_capture",
+        "admin:checkout_dispute_answer",
+        "admin:checkout_order_refund",
+    ):
         url = reverse(name, args=["x"]).replace("/x/", f"/{object_id}/")
         assert otp_admin_client.post(url, {"action": "capture"}).status_code == 404, name
 

@@ -100,6 +100,32 @@ def test_an_event_that_fails_to_apply_is_retried_on_the_next_run(fake_omise):
 
 
 @pytest.mark.django_db
+def test_an_event_that_keeps_failing_stops_holding_the_cursor_after_a_day(fake_omise):
+    """One broken event must not pin the cursor for ever (every later lost webhook would wait
+    behind it once a run's pages fill): a day on, it is logged as given up and passed."""
+    _, charge_id = pending_order(fake_omise)
+    a_minute_on = datetime.now(UTC) + timedelta(minutes=1)
+    fake_omise._now = lambda: a_minute_on  # the broken event comes a minute after the first
+    fake_omise.complete_3ds(charge_id)
+    broken = fake_omise.events()[-1]["id"]
+    broken_at = datetime.fromisoformat(fake_omise.events()[-1]["created_at"].replace("Z", "+00:00"))
+    real_retrieve = fake_omise.retrieve_event
+
+    def retrieve_event(event_id):
+        if event_id == broken:
+            raise RuntimeError("an event this shop cannot apply")
+        return real_retrieve(event_id)
+
+    fake_omise.retrieve_event = retrieve_event
+    for _ in range(2):
+        assert events_catch_up(now=now_plus(2 * LATER))["failed"] == 1
+        assert EventCursor.objects.get().last_event_at < broken_at  # held: retried next run
+    outcome = events_catch_up(now=now_plus(catchup.GIVE_UP_AFTER + 2 * LATER))
+    assert (outcome["failed"], outcome["abandoned"]) == (0, 1)
+    assert EventCursor.objects.get().last_event_at >= broken_at  # passed
+
+
+@pytest.mark.django_db
 def test_the_catch_up_pages_through_a_backlog(fake_omise, monkeypatch):
     monkeypatch.setattr(catchup, "PAGE", 2)
     for _ in range(3):

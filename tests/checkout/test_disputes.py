@@ -423,3 +423,28 @@ def test_deadline_jobs_racing_decide_and_count_one_mail(on_postgresql, fake_omis
         "[Lanna Goods] Dispute opened",
         "[Lanna Goods] Dispute deadline near",
     ]
+
+
+@pytest.mark.parametrize("decision", [None, "pending", "lost", "won"])
+def test_a_disputed_order_is_refunded_only_once_the_bank_decided_for_the_shop(
+    fake_omise, django_capture_on_commit_callbacks, decision
+):
+    """A chargeback returns the money through the bank: while a dispute is open or answered,
+    or once it is lost, a refund would pay the cardholder twice and is refused before Omise is
+    asked; a won dispute leaves the order refundable as before."""
+    from checkout.refunds import RefundError, refund_create
+
+    order, record = disputed(fake_omise, django_capture_on_commit_callbacks)
+    if decision == "pending":
+        dispute_message(record=record, message="Delivered on 2 December, signed for.")
+    elif decision:
+        fake_omise.close_dispute(record.dispute_id, status=decision)
+        event_apply(event=fake_omise.events("dispute.close")[-1])
+    record.refresh_from_db()
+    if decision == "won":
+        refund_create(order=order, amount=order.amount, request_token="r-won")
+        assert Order.objects.get(pk=order.pk).status == Order.Status.REFUNDED
+        return
+    with pytest.raises(RefundError, match="pay them twice"):
+        refund_create(order=order, amount=order.amount, request_token="r-" + str(decision))
+    assert fake_omise.calls_of("create_refund") == []

@@ -119,3 +119,28 @@ def test_a_thai_shopper_gets_thai_mails(shop, sandbox):
     assert "สวัสดีคุณMalee Sukjai" in receipt.body and "ชำระด้วยบัตร Visa" in receipt.body
     html = receipt.alternatives[0].content
     assert '<html lang="th">' in html and "ขอบคุณที่สั่งซื้อ" in html
+
+
+def test_a_payment_the_shopper_replaced_sends_no_failure_notice(shop, sandbox):
+    """The shopper leaves a PromptPay QR code unpaid and pays by card instead: the shop ends
+    the QR code's charge itself, and says nothing of it failing (only the receipt follows)."""
+    first = pay_by_promptpay(shop, sandbox)
+    pay(shop, sandbox)
+    first.refresh_from_db()
+    assert first.order.status == Order.Status.EXPIRED
+    assert kinds() == ["order_confirmation", "payment_instructions"]
+
+
+def test_mails_sent_before_any_payment_carry_no_text_the_buyer_typed(shop, sandbox):
+    """Starting a PromptPay payment costs nothing, so anyone can have the shop mail any
+    address: those mails greet nobody by the name typed, which could carry anyone's words."""
+    source = sandbox.source("promptpay", amount=TOTAL)
+    name = "Your account is locked, visit evil.example"
+    shop.post("/checkout/", {**BUYER, "name": name, "omise_source": source, **checkout_form(shop)})
+    attempt = PaymentAttempt.objects.get()
+    sandbox.expire(attempt.charge_id)
+    sandbox.deliver_webhooks()
+    assert kinds() == ["payment_failed", "payment_instructions"]
+    for message in mail.outbox:
+        assert "evil.example" not in message.body
+        assert all("evil.example" not in content for content, _ in message.alternatives)

@@ -311,6 +311,9 @@ def test_a_blocked_shopper_gets_a_polite_429_and_one_security_event(sandbox, pro
         (" malee+shop@example.com ", "malee@example.com"),
         ("malee+a+b@example.com", "malee@example.com"),
         ("not-an-email", ""),
+        ("m.a.lee@gmail.com", "malee@gmail.com"),  # Gmail ignores dots
+        ("M.alee+x@GoogleMail.com", "malee@gmail.com"),
+        ("m.alee@example.com", "m.alee@example.com"),  # elsewhere a dot is a letter
     ],
 )
 def test_emails_are_counted_per_mailbox(given, counted):

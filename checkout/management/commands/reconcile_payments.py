@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from checkout.capture import duplicate_release, duplicates_to_release
 from checkout.catchup import describe_catch_up, events_catch_up
 from checkout.disputes import disputes_warn_due
 from checkout.omise import OmiseError
@@ -85,6 +86,15 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"reconcile_payments: refunded {len(refunded)} duplicate payment(s): "
                 + ", ".join(order.reference for order in refunded)
+            )
+        # The same for a cart authorized twice (manual capture) whose release failed.
+        released = [
+            order for order in duplicates_to_release()[:limit] if duplicate_release(order=order)
+        ]
+        if released:
+            self.stdout.write(
+                f"reconcile_payments: released {len(released)} duplicate authorization(s): "
+                + ", ".join(order.reference for order in released)
             )
         # Disputes whose deadline nears: one e-mail each, through the outbox (which retries a
         # mail the server refused; `send_mails` sends what is due).
