@@ -58,7 +58,7 @@ FILL = [
     """
     INSERT INTO checkout_order (reference, access_token, status, amount, currency,
         refunded_amount, email, name, phone, country, street1, street2, city, state,
-        postal_code, client_ip, cart_id, created_at, updated_at, paid_at)
+        postal_code, client_ip, cart_id, created_at, updated_at, paid_at, language)
     SELECT 'LG-' || translate(upper(lpad(to_hex(i), 8, '0')), '01', 'WX'),
         md5('access' || i), s.status, s.amount, 'THB',
         CASE s.status WHEN 'refunded' THEN s.amount WHEN 'partially_refunded' THEN s.amount / 2
@@ -68,7 +68,8 @@ FILL = [
         (ARRAY['TH', 'TH', 'TH', 'TH', 'SG', 'MY', 'JP', 'US'])[1 + i %% 8],
         '1 Nimman Road', '', 'Chiang Mai', '', '50200',
         ('10.' || (i %% 200) || '.' || (i / 200 %% 250) || '.' || (i %% 250))::inet,
-        md5('cart' || i), s.at, s.at, CASE WHEN s.status <> 'pending' THEN s.at END
+        md5('cart' || i), s.at, s.at, CASE WHEN s.status <> 'pending' THEN s.at END,
+        (ARRAY['th', 'en'])[1 + i %% 2]
     FROM generate_series(1, %(n)s) AS i,
     LATERAL (SELECT
         CASE WHEN i > %(n)s - %(unsettled)s THEN 'pending'
@@ -87,7 +88,7 @@ FILL = [
     INSERT INTO checkout_paymentattempt (order_id, key, return_token, charge_id, status,
         amount, currency, failure_code, failure_message, authorize_uri, card_brand,
         card_last_digits, card_fingerprint, payment_method, qr_code_uri, created_at,
-        updated_at)
+        updated_at, merchant_advice, merchant_advice_code, missing_3ds_fields)
     SELECT o.id, md5('key' || o.id), md5('return' || o.id), 'chrg_test_' || md5('c' || o.id),
         CASE o.status WHEN 'paid' THEN 'successful' WHEN 'refunded' THEN 'successful'
             WHEN 'partially_refunded' THEN 'successful' ELSE o.status END,
@@ -95,13 +96,15 @@ FILL = [
         CASE WHEN o.status = 'failed' THEN 'insufficient_fund' ELSE '' END,
         CASE WHEN o.status = 'failed' THEN 'insufficient funds' ELSE '' END,
         CASE WHEN o.status = 'pending' THEN 'https://bank.example/3ds/' || o.id ELSE '' END,
-        'Visa', '4242', md5('card' || (o.id %% 5000)), 'card', '', o.created_at, o.created_at
+        'Visa', '4242', md5('card' || (o.id %% 5000)), 'card', '', o.created_at, o.created_at,
+        '', '', '[]'::jsonb
     FROM checkout_order o
     UNION ALL
     SELECT o.id, md5('key0' || o.id), md5('return0' || o.id),
         'chrg_test_' || md5('d' || o.id), 'failed', o.amount, 'THB', 'insufficient_fund',
         'insufficient funds', '', 'Visa', '0002', md5('card' || (o.id %% 5000 + 1)), 'card',
-        '', o.created_at - interval '1 minute', o.created_at - interval '1 minute'
+        '', o.created_at - interval '1 minute', o.created_at - interval '1 minute', '', '',
+        '[]'::jsonb
     FROM checkout_order o WHERE o.status = 'paid' AND o.id %% 10 = 0
     """,
     # One to three items an order, of the demo catalog's products.
@@ -137,12 +140,13 @@ FILL = [
     """,
     # Webhook events (applied) and their deliveries, about a kilobyte of body each.
     """
-    INSERT INTO checkout_webhookevent (event_id, key, livemode, data, processed_at, created_at)
+    INSERT INTO checkout_webhookevent (event_id, key, livemode, data, processed_at, created_at,
+        arrival)
     SELECT 'evnt_test_' || md5('e' || e), 'charge.complete', false,
         jsonb_build_object('object', 'event', 'id', 'evnt_test_' || md5('e' || e),
             'key', 'charge.complete',
             'data', jsonb_build_object('object', 'charge', 'id', 'chrg_test_' || md5('c' || e))),
-        s.at, s.at
+        s.at, s.at, 'webhook'
     FROM generate_series(1, greatest(%(n)s / 3, 1)) AS e,
     LATERAL (SELECT now() - interval '365 days' * (1 - e::float / greatest(%(n)s / 3, 1))
         - interval '2 hours' AS at) AS s
