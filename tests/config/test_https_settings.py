@@ -26,9 +26,14 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
 
 def check_deploy(env: dict[str, str]) -> subprocess.CompletedProcess:
     """`check --deploy` on a production host, which shares its cache between workers (Redis):
-    the local-memory default is refused by shop.E006 (tests/security/test_deploy_checks.py).
-    No check connects to the cache, so no Redis server is needed."""
-    env = {"CACHE_URL": "redis://127.0.0.1:6379/0", **env}
+    the local-memory default is refused by shop.E006 (tests/security/test_deploy_checks.py),
+    and sends its mails from a queue's worker (mails.W001). No check connects to the cache or
+    the queue, so neither server is needed."""
+    env = {
+        "CACHE_URL": "redis://127.0.0.1:6379/0",
+        "TASKS_BACKEND": "django_tasks_db.DatabaseBackend",
+        **env,
+    }
     return run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
 
 
