@@ -3,29 +3,7 @@
 import django.db.models.functions.text
 from django.db import migrations, models
 
-
-class AddIndexOnline(migrations.AddIndex):
-    """CREATE INDEX CONCURRENTLY on PostgreSQL: a shop with a year of rows keeps taking orders
-    while the index is built (the migration is not atomic for that). A plain CREATE INDEX
-    elsewhere (SQLite in development)."""
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        model = to_state.apps.get_model(app_label, self.model_name)
-        if not self.allow_migrate_model(schema_editor.connection.alias, model):
-            return
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.add_index(model, self.index, concurrently=True)
-        else:
-            schema_editor.add_index(model, self.index)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        model = from_state.apps.get_model(app_label, self.model_name)
-        if not self.allow_migrate_model(schema_editor.connection.alias, model):
-            return
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.remove_index(model, self.index, concurrently=True)
-        else:
-            schema_editor.remove_index(model, self.index)
+from config.migration_operations import AddIndexOnline
 
 
 class Migration(migrations.Migration):
