@@ -63,13 +63,20 @@ class RefundForm(forms.Form):
         return parse_amount(self.cleaned_data["amount"], self.order.currency)
 
 
-def order_refund(model_admin, request: HttpRequest, object_id: str) -> HttpResponse:
-    """GET: the refund form, prefilled with what is left to refund. POST: refund through Omise."""
-    order = model_admin.get_object(request, object_id)  # None for a malformed id too
+def _order_to_change(model_admin, request: HttpRequest, object_id: str) -> Order:
+    """The order this staff member may change: 404 for none (a malformed id too), 403 without
+    the permission."""
+    order = model_admin.get_object(request, object_id)
     if order is None:
         raise Http404
     if not model_admin.has_change_permission(request, order):
         raise PermissionDenied
+    return order
+
+
+def order_refund(model_admin, request: HttpRequest, object_id: str) -> HttpResponse:
+    """GET: the refund form, prefilled with what is left to refund. POST: refund through Omise."""
+    order = _order_to_change(model_admin, request, object_id)
     change_url = reverse("admin:checkout_order_change", args=[order.pk])
     left = refundable_amount(order)
     if request.method == "POST":
@@ -148,11 +155,7 @@ class CaptureForm(forms.Form):
 def order_capture_page(model_admin, request: HttpRequest, object_id: str) -> HttpResponse:
     """GET: the authorization, its deadline, and the capture / release form. POST: act through
     Omise (checkout.capture), once per form."""
-    order = model_admin.get_object(request, object_id)  # None for a malformed id too
-    if order is None:
-        raise Http404
-    if not model_admin.has_change_permission(request, order):
-        raise PermissionDenied
+    order = _order_to_change(model_admin, request, object_id)
     change_url = reverse("admin:checkout_order_change", args=[order.pk])
     attempt = authorized_attempt(order)
     if request.method == "POST":
