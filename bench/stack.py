@@ -149,14 +149,14 @@ def environments(
     return sandbox, shop
 
 
-def manage(env: dict, *args: str) -> None:
+def manage(env: dict, *args: str, timeout: float = 300) -> None:
     subprocess.run(  # noqa: S603 - our own interpreter and manage.py
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
         env=env,
         check=True,
         stdout=subprocess.DEVNULL,
-        timeout=300,
+        timeout=timeout,
     )
 
 

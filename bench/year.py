@@ -32,12 +32,11 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import psycopg
 
-ROOT = Path(__file__).resolve().parent.parent
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+from bench.stack import PG, ROOT, manage
+
 YEAR = {"orders": 100_000, "security_events": 1_000_000, "deliveries": 300_000}
 DELIVERIES_PER_EVENT = 3  # Omise retries, and duplicates: about three deliveries an event
 UNSETTLED = 50
@@ -201,10 +200,10 @@ def fill(name: str, *, fraction: float, env: dict) -> float:
         with psycopg.connect(**PG, dbname="postgres", autocommit=True, connect_timeout=5) as c:
             c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             c.execute(f'CREATE DATABASE "{name}"')
-    manage({**env, "DATABASE_URL": url(name)}, "migrate", "--noinput")
+    manage({**env, "DATABASE_URL": url(name)}, "migrate", "--noinput", timeout=900)
     if keep:
         return time.perf_counter() - started
-    manage({**env, "DATABASE_URL": url(name)}, "load_demo")
+    manage({**env, "DATABASE_URL": url(name)}, "load_demo", timeout=900)
     with psycopg.connect(**PG, dbname=name, connect_timeout=5) as conn:
         for statement, count in zip(FILL, COUNTS, strict=True):
             conn.execute(
@@ -215,17 +214,6 @@ def fill(name: str, *, fraction: float, env: dict) -> float:
     with psycopg.connect(**PG, dbname=name, autocommit=True, connect_timeout=5) as conn:
         conn.execute("VACUUM ANALYZE")  # as autovacuum would have, over a year
     return time.perf_counter() - started
-
-
-def manage(env: dict, *args: str) -> None:
-    subprocess.run(  # noqa: S603 - our own interpreter and manage.py
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        timeout=900,
-    )
 
 
 def environment(cache_url: str) -> dict:
