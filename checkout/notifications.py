@@ -26,37 +26,44 @@ from django.utils import translation
 
 from checkout import payment_methods
 from checkout.failures import shopper_message
-from checkout.models import Order, PaymentAttempt
+from checkout.models import Order, OrderItem, PaymentAttempt
 from mails.outbox import mail_queue
 
 PAID_STATES = {Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED, Order.Status.REFUNDED}
 
 
 def order_mails_queue(
-    *, order: Order, attempt: PaymentAttempt, refunded_before: int, superseded: bool = False
+    *,
+    order: Order,
+    attempt: PaymentAttempt,
+    refunded_before: int,
+    superseded: bool = False,
+    items: list[OrderItem] | None = None,
 ) -> None:
     """Queue the mails the order's state calls for (each at most once, whoever calls).
-    `superseded`: the shop ended this attempt itself, the shopper paying another way."""
+    `superseded`: the shop ended this attempt itself, the shopper paying another way.
+    `items`: the order's items if the caller holds them (else they are read)."""
     if not order.email:
         return
     waits_for_shopper = payment_methods.pays_later(attempt)
     if order.status in PAID_STATES and order.duplicate_of_id is None:
-        _queue(order, attempt, "order_confirmation")
+        _queue(order, attempt, "order_confirmation", items=items)
     elif order.status == Order.Status.PENDING and attempt.status == PaymentAttempt.Status.PENDING:
         if waits_for_shopper:
-            _queue(order, attempt, "payment_instructions")
+            _queue(order, attempt, "payment_instructions", items=items)
     elif (
         order.status in (Order.Status.FAILED, Order.Status.EXPIRED)
         and waits_for_shopper
         and not superseded  # the shopper is paying another way: nothing to tell
     ):
-        _queue(order, attempt, "payment_failed")
+        _queue(order, attempt, "payment_failed", items=items)
     if order.refunded_amount > refunded_before:
         _queue(
             order,
             attempt,
             "refund_notice",
             suffix=str(order.refunded_amount),
+            items=items,
             extra={
                 "refunded_now": order.refunded_amount - refunded_before,
                 "refunded_total": order.refunded_amount,
@@ -66,7 +73,13 @@ def order_mails_queue(
 
 
 def _queue(
-    order: Order, attempt: PaymentAttempt, kind: str, *, suffix: str = "", extra=None
+    order: Order,
+    attempt: PaymentAttempt,
+    kind: str,
+    *,
+    suffix: str = "",
+    extra=None,
+    items: list[OrderItem] | None = None,
 ) -> None:
     key = f"order:{order.reference}:{kind}" + (f":{suffix}" if suffix else "")
     language = order.language or settings.LANGUAGE_CODE
@@ -75,7 +88,7 @@ def _queue(
         kind=kind,
         to=order.email,
         language=language,
-        context={**_order_context(order, attempt, language, kind), **(extra or {})},
+        context={**_order_context(order, attempt, language, kind, items), **(extra or {})},
     )
 
 
@@ -85,10 +98,17 @@ def _queue(
 UNPAID_KINDS = {"payment_instructions", "payment_failed"}
 
 
-def _order_context(order: Order, attempt: PaymentAttempt, language: str, kind: str) -> dict:
+def _order_context(
+    order: Order,
+    attempt: PaymentAttempt,
+    language: str,
+    kind: str,
+    items: list[OrderItem] | None = None,
+) -> dict:
     """What every order mail may show, as plain JSON values (a snapshot: the mail tells the
     order as it was when the mail was decided)."""
-    items = list(order.items.select_related("product"))
+    if items is None:
+        items = list(order.items.select_related("product"))
     with translation.override(language):
         method = payment_methods.label(attempt.payment_method) if attempt.payment_method else ""
         failure = shopper_message(attempt.failure_code, method=attempt.payment_method)

@@ -26,6 +26,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -154,16 +155,20 @@ def checkout_submit(
     charged. Raises VelocityBlocked, or whatever `cart_charge` raises."""
     if block := velocity.check(identity=payer, attempt_key=attempt_key):
         raise VelocityBlocked(block)
-    attempt = cart_charge(
-        cart=cart,
-        buyer=buyer,
-        shown=shown,
-        token=token,
-        source=source,
-        attempt_key=attempt_key,
-        client_ip=client_ip,
-        return_url=return_url,
-    )
+    try:
+        attempt = cart_charge(
+            cart=cart,
+            buyer=buyer,
+            shown=shown,
+            token=token,
+            source=source,
+            attempt_key=attempt_key,
+            client_ip=client_ip,
+            return_url=return_url,
+        )
+    except CartAlreadyPaid:
+        velocity.release(attempt_key=attempt_key)  # paid before: this POST tried nothing
+        raise
     if block := velocity.record(identity=payer, attempt=attempt):
         raise VelocityBlocked(block, attempt)  # the card it revealed is blocked
     return attempt
@@ -328,7 +333,7 @@ def cart_charge(
     # The charge id is stored before anything can redirect the shopper away: in the same
     # transaction that applies the charge (one commit, not two), or on its own if that failed.
     try:
-        return charge_apply(charge=charge, attempt_id=attempt.pk) or attempt
+        return charge_apply(charge=charge, attempt_id=attempt.pk, items=items) or attempt
     except Exception:
         try:
             PaymentAttempt.objects.filter(pk=attempt.pk, charge_id__isnull=True).update(
@@ -361,7 +366,11 @@ def source_check(*, source: str, amount: int, currency: str) -> None:
 
 
 def charge_apply(
-    *, charge: dict, attempt_id: int | None = None, superseded: bool = False
+    *,
+    charge: dict,
+    attempt_id: int | None = None,
+    superseded: bool = False,
+    items: list[OrderItem] | None = None,
 ) -> PaymentAttempt | None:
     """Bring the attempt and its order in line with `charge` (a charge object from Omise).
 
@@ -373,10 +382,14 @@ def charge_apply(
     is stored in this transaction, whether or not the charge can be applied.
     `superseded`: the shop itself ended this attempt because the shopper chose to pay another
     way (`attempt_end`): no "payment failed" mail for it.
+    `items`: the order's items, when the caller has just made them (its mails need not read
+    them again).
     """
     metadata = charge.get("metadata") or {}
     with transaction.atomic():
-        attempts = PaymentAttempt.objects.select_for_update()
+        # The attempt and its order, both locked by one statement: PostgreSQL locks a joined
+        # row's tables in the order of the FROM clause, the attempt's first.
+        attempts = PaymentAttempt.objects.select_related("order").select_for_update()
         # The attempt that has just created this charge is locked by its key, and the charge
         # id written with the rest below (one UPDATE), or alone if the charge is not applied:
         # kept whatever follows, a charge that cannot be applied is still this attempt's.
@@ -394,7 +407,7 @@ def charge_apply(
         if attempt is None:
             logger.warning("Charge %s matches no payment attempt; ignored", charge.get("id"))
             return None
-        order = Order.objects.select_for_update().get(pk=attempt.order_id)
+        order = attempt.order
         if not _charge_matches(charge, order, attempt):
             if new_id:
                 attempt.save(update_fields=["charge_id", "updated_at"])
@@ -430,7 +443,11 @@ def charge_apply(
         _order_follow(order, attempt, charge)
         # The shopper's mails, decided in this transaction: each once, whoever applies first.
         notifications.order_mails_queue(
-            order=order, attempt=attempt, refunded_before=refunded_before, superseded=superseded
+            order=order,
+            attempt=attempt,
+            refunded_before=refunded_before,
+            superseded=superseded,
+            items=items,
         )
         attempt.order = order
         return attempt
@@ -447,20 +464,32 @@ def cart_settle_earlier(*, cart_id: str, attempt_key: str = "") -> None:
     Omise (`attempt_end`); one that cannot be ended raises CartPaymentPending, so the shopper
     finishes or waits for it instead of paying twice.
     """
-    if paid := cart_paid_order(cart_id=cart_id):
-        raise CartAlreadyPaid(paid)
-    unsettled = (
+    if not cart_id:
+        return
+    # One query: the cart's attempts whose order holds its payment, or still unsettled.
+    attempts = list(
         PaymentAttempt.objects.filter(order__cart_id=cart_id)
-        .exclude(status__in=SETTLED)
-        .exclude(key=attempt_key)
+        .filter(
+            Q(order__status__in=HOLDS_PAYMENT, order__duplicate_of__isnull=True)
+            | ~Q(status__in=SETTLED)
+        )
         .select_related("order")
+        .order_by("pk")
     )
+    if paid := [a.order for a in attempts if _holds_payment(a.order)]:
+        # The first to hold it, as `cart_paid_order` orders them (unpaid authorizations last).
+        raise CartAlreadyPaid(min(paid, key=lambda o: (o.paid_at is None, o.paid_at, o.pk)))
+    unsettled = [a for a in attempts if a.status not in SETTLED and a.key != attempt_key]
     for attempt in unsettled:
         attempt = attempt_end(attempt=attempt)
         if attempt.status == PaymentAttempt.Status.SUCCESSFUL:
             raise CartAlreadyPaid(attempt.order)
         if attempt.status not in SETTLED:
             raise CartPaymentPending(attempt.order)
+
+
+def _holds_payment(order: Order) -> bool:
+    return order.status in HOLDS_PAYMENT and order.duplicate_of_id is None
 
 
 def cart_paid_order(*, cart_id: str) -> Order | None:

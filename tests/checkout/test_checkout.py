@@ -99,6 +99,20 @@ def test_double_submit_creates_one_charge(shop, sandbox):
     assert PaymentAttempt.objects.count() == 1
 
 
+def test_a_repeat_while_the_first_waits_at_the_bank_creates_no_second_charge(shop, sandbox):
+    """The first POST went to 3-D Secure and the cart is still full: a repeat of it (a double
+    click, a reload) sends the shopper to the same bank page, with no second order or charge."""
+    data = {**BUYER, **checkout_form(shop), "omise_token": sandbox.token("4000000000000002")}
+    first = shop.post("/checkout/", data)
+    second = shop.post("/checkout/", {**data, "omise_token": sandbox.token()})
+    attempt = PaymentAttempt.objects.get()
+    assert attempt.status == PaymentAttempt.Status.PENDING and attempt.authorize_uri
+    assert first.status_code == second.status_code == 200
+    assert attempt.authorize_uri in second.text
+    assert len(sandbox.requests("charges.create")) == 1
+    assert Order.objects.count() == 1
+
+
 def test_foreign_attempt_key_is_refused(shop, sandbox):
     """A key this session was not given (a stale tab, a forged form) charges nothing."""
     checkout_page(shop)

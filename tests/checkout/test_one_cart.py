@@ -8,9 +8,10 @@ in another tab).
 
 import pytest
 import requests
+from django.core.cache import cache
 from django.test import Client
 
-from checkout import services
+from checkout import services, velocity
 from checkout.models import Order, PaymentAttempt, Refund
 from checkout.refunds import duplicate_refund
 from sandbox.models import Charge
@@ -197,9 +198,27 @@ def test_a_paid_post_for_a_cart_already_paid_charges_nothing(shop, sandbox):
     sandbox.complete_3ds(sandbox.client.retrieve_charge(first.charge_id), authorize=True)
     sandbox.deliver_webhooks()
     response = submit(shop, sandbox, {**form, "attempt_key": shop.session["checkout_attempt_key"]})
-    assert response.status_code == 302
+    assert response.status_code == 302 and response.url == first.order.get_absolute_url()
     assert len(sandbox.requests("charges.create")) == 1
     assert paid_orders().count() == 1
+
+
+def test_a_second_tab_paying_a_cart_paid_meanwhile_costs_no_velocity_points(shop, sandbox):
+    """A second tab's page (a key of its own) is posted after the first tab's payment went
+    through: nothing is charged, and since nothing was tried, the shopper keeps the points
+    the velocity limits took for it."""
+    pay(shop, sandbox, "4000000000000002")
+    first = PaymentAttempt.objects.get()
+    second_tab = checkout_form(shop)
+    assert second_tab["attempt_key"] != first.key
+    sandbox.complete_3ds(sandbox.client.retrieve_charge(first.charge_id), authorize=True)
+    sandbox.deliver_webhooks()
+    points = velocity._key("points", "email", velocity.normalise_email(BUYER["email"]))
+    before = cache.get(points)
+    response = submit(shop, sandbox, second_tab)
+    assert response.status_code == 302 and response.url == first.order.get_absolute_url()
+    assert len(sandbox.requests("charges.create")) == 1
+    assert cache.get(points) == before
 
 
 def race_both_paid(shop, sandbox):

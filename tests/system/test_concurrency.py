@@ -373,3 +373,41 @@ def test_3ds_return_webhook_and_reconcile_racing_send_one_receipt(
     row = OutboxMail.objects.get()
     assert (row.kind, row.status, row.attempts) == ("order_confirmation", "sent", 1)
     assert len(smtp_server.messages) == 1
+
+
+def test_charge_apply_locks_the_attempt_before_its_order(sandbox, authorised_3ds):
+    """Its one locking statement takes the attempt's row first: held up by a lock on the order,
+    it already holds the attempt (so no one can lock them the other way round)."""
+    attempt = PaymentAttempt.objects.get()
+    charge = sandbox.client.retrieve_charge(attempt.charge_id)
+    db = settings.DATABASES["default"]
+    params = {
+        "host": db["HOST"],
+        "port": db["PORT"],
+        "user": db["USER"],
+        "password": db["PASSWORD"] or None,
+        "dbname": connection.settings_dict["NAME"],
+    }
+    with psycopg.connect(**params) as holder, psycopg.connect(**params) as prober:
+        holder.execute("SELECT 1 FROM checkout_order WHERE id = %s FOR UPDATE", [attempt.order_id])
+
+        def apply() -> None:
+            try:
+                services.charge_apply(charge=charge)
+            finally:
+                connections.close_all()
+
+        applying = threading.Thread(target=apply)
+        applying.start()
+        try:
+            time.sleep(0.5)  # charge_apply now waits for the order
+            assert applying.is_alive()
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                prober.execute(
+                    "SELECT 1 FROM checkout_paymentattempt WHERE id = %s FOR UPDATE NOWAIT",
+                    [attempt.pk],
+                )
+        finally:
+            holder.rollback()
+            applying.join(timeout=30)
+    assert Order.objects.get().status == Order.Status.PAID
