@@ -21,6 +21,7 @@ merchant to see and the shopper to be told.
 """
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -155,20 +156,16 @@ def checkout_submit(
     charged. Raises VelocityBlocked, or whatever `cart_charge` raises."""
     if block := velocity.check(identity=payer, attempt_key=attempt_key):
         raise VelocityBlocked(block)
-    try:
-        attempt = cart_charge(
-            cart=cart,
-            buyer=buyer,
-            shown=shown,
-            token=token,
-            source=source,
-            attempt_key=attempt_key,
-            client_ip=client_ip,
-            return_url=return_url,
-        )
-    except CartAlreadyPaid:
-        velocity.release(attempt_key=attempt_key)  # paid before: this POST tried nothing
-        raise
+    attempt = cart_charge(
+        cart=cart,
+        buyer=buyer,
+        shown=shown,
+        token=token,
+        source=source,
+        attempt_key=attempt_key,
+        client_ip=client_ip,
+        return_url=return_url,
+    )
     if block := velocity.record(identity=payer, attempt=attempt):
         raise VelocityBlocked(block, attempt)  # the card it revealed is blocked
     return attempt
@@ -476,9 +473,8 @@ def cart_settle_earlier(*, cart_id: str, attempt_key: str = "") -> None:
         .select_related("order")
         .order_by("pk")
     )
-    if paid := [a.order for a in attempts if _holds_payment(a.order)]:
-        # The first to hold it, as `cart_paid_order` orders them (unpaid authorizations last).
-        raise CartAlreadyPaid(min(paid, key=lambda o: (o.paid_at is None, o.paid_at, o.pk)))
+    if paid := _first_holding_payment(a.order for a in attempts):
+        raise CartAlreadyPaid(paid)
     unsettled = [a for a in attempts if a.status not in SETTLED and a.key != attempt_key]
     for attempt in unsettled:
         attempt = attempt_end(attempt=attempt)
@@ -488,8 +484,30 @@ def cart_settle_earlier(*, cart_id: str, attempt_key: str = "") -> None:
             raise CartPaymentPending(attempt.order)
 
 
-def _holds_payment(order: Order) -> bool:
-    return order.status in HOLDS_PAYMENT and order.duplicate_of_id is None
+def _first_holding_payment(orders: Iterable[Order]) -> Order | None:
+    """Of these orders, the first to hold their cart's payment, as `cart_paid_order` orders
+    them (paid first, by time; an authorization, not paid yet, after)."""
+    holding = [o for o in orders if o.status in HOLDS_PAYMENT and o.duplicate_of_id is None]
+    return min(holding, key=lambda o: (o.paid_at is None, o.paid_at, o.pk), default=None)
+
+
+def attempt_and_paid_order(*, key: str, cart_id: str) -> tuple[PaymentAttempt | None, Order | None]:
+    """The attempt a checkout page's key made (with its order), and the order holding the
+    cart's payment: what the checkout asks before anything else, in one query."""
+    if not key and not cart_id:
+        return None, None
+    wanted = Q(key=key) if key else Q()
+    if cart_id:
+        held = Q(
+            order__cart_id=cart_id,
+            order__status__in=HOLDS_PAYMENT,
+            order__duplicate_of__isnull=True,
+        )
+        wanted = wanted | held if key else held
+    attempts = list(PaymentAttempt.objects.filter(wanted).select_related("order"))
+    own = next((a for a in attempts if key and a.key == key), None)
+    in_cart = (a.order for a in attempts if cart_id and a.order.cart_id == cart_id)
+    return own, _first_holding_payment(in_cart)
 
 
 def cart_paid_order(*, cart_id: str) -> Order | None:

@@ -180,16 +180,6 @@ def check(
     return None
 
 
-def release(*, attempt_key: str) -> None:
-    """Give back all `check` took for an attempt key that then made no attempt (its cart was
-    found paid already): nothing reached Omise, so nothing is owed. Once per key, however
-    many requests of that key are refused together."""
-    marker = _paid_marker(attempt_key)
-    charged = cache.get(marker)
-    if charged and cache.delete(marker):
-        _add_points_many([(key, -decline_points(), 0) for key in charged])
-
-
 def decline_points() -> int:
     return settings.CHECKOUT_VELOCITY_DECLINE_POINTS
 

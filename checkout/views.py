@@ -54,18 +54,20 @@ def checkout(request: HttpRequest) -> HttpResponse:
                 request, _("This checkout page has expired. Please review and pay again.")
             )
             return redirect("checkout:checkout")
-    # A double click or a refreshed POST is answered with the first outcome and never charged
-    # again: `cart_charge` finds the attempt of a key it has seen (the key is unique), and a
-    # repeat that finds the cart emptied by the first is answered here. A paid cart is found
-    # there too (CartAlreadyPaid), in the query that looks for its earlier attempts; a page
-    # about to be shown looks for itself.
+    # A double click or a refreshed POST: show the first outcome, never charge again. Both
+    # questions (this key's attempt, the cart's paid order) in one query, before the velocity
+    # limits count anything: a repeat and a cart paid meanwhile cost the shopper no points.
     cart = Cart(request.session)
+    cart_id = cart.checkout_id() if cart.lines else ""
+    existing, paid = services.attempt_and_paid_order(key=key, cart_id=cart_id)
+    if existing:
+        return _after_attempt(request, existing)
     if not cart.lines:
-        if key and (existing := services.attempt_by_key(key=key)):
-            return _after_attempt(request, existing)
         messages.info(request, _("Your cart is empty: add something before checking out."))
         return redirect("shop:cart")
-    cart_id = cart.checkout_id()
+    if paid:
+        # Paid (a webhook, another tab) while the shopper was away from its order page.
+        return _cart_already_paid(request, cart, paid)
 
     form = CheckoutForm(
         request.POST or None,
@@ -97,11 +99,6 @@ def checkout(request: HttpRequest) -> HttpResponse:
             messages.error(request, str(error))
             return redirect("checkout:checkout")
         return _after_attempt(request, attempt)
-    if key and (existing := services.attempt_by_key(key=key)):
-        return _after_attempt(request, existing)  # a repeat whose form no longer validates
-    if paid := services.cart_paid_order(cart_id=cart_id):
-        # Paid (a webhook, another tab) while the shopper was away from its order page.
-        return _cart_already_paid(request, cart, paid)
 
     response = render(
         request,

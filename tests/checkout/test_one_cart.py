@@ -221,6 +221,22 @@ def test_a_second_tab_paying_a_cart_paid_meanwhile_costs_no_velocity_points(shop
     assert cache.get(points) == before
 
 
+def test_a_second_tab_at_the_edge_of_a_limit_is_shown_its_paid_order(shop, sandbox, settings):
+    """The same, for a shopper whose next attempt would reach a limit: the cart paid meanwhile
+    is answered first, never with "too many attempts"."""
+    settings.CHECKOUT_VELOCITY_LIMITS = {
+        **settings.CHECKOUT_VELOCITY_LIMITS,
+        "email": (5, 600, 600),
+    }
+    pay(shop, sandbox, "4000000000000002")  # waits at the bank, holding a decline's 3 points
+    first = PaymentAttempt.objects.get()
+    second_tab = checkout_form(shop)
+    sandbox.complete_3ds(sandbox.client.retrieve_charge(first.charge_id), authorize=True)
+    sandbox.deliver_webhooks()
+    response = submit(shop, sandbox, second_tab)
+    assert response.status_code == 302 and response.url == first.order.get_absolute_url()
+
+
 def race_both_paid(shop, sandbox):
     """The bank completes the first charge although Omise expired it: two paid charges for
     one cart. Returns (first order, second order) after the late one is applied."""

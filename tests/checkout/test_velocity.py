@@ -365,6 +365,20 @@ def test_the_same_attempt_posted_twice_pays_once(sandbox, product):
     assert charges(sandbox) == 1
 
 
+def test_a_reload_of_a_paid_post_shows_its_order_even_once_the_payer_is_blocked(shop, sandbox):
+    """The repeat of an attempt already made is answered with its outcome before the limits
+    are asked: a block that started since (the same e-mail elsewhere) does not hide it."""
+    data = {**BUYER, **checkout_form(shop), "omise_token": sandbox.token(PAYS)}
+    first = shop.post("/checkout/", data)
+    order = Order.objects.get()
+    assert first.status_code == 302 and order.status == Order.Status.PAID
+    email = velocity.normalise_email(BUYER["email"])
+    cache.set(velocity._key("block", "email", email), time.time() + 600, 600)
+    again = shop.post("/checkout/", data)
+    assert again.status_code == 302 and again.url == order.get_absolute_url()
+    assert charges(sandbox) == 1
+
+
 @pytest.mark.parametrize(("authorize", "after"), [(True, 1), (False, 3)], ids=["paid", "failed"])
 def test_a_pending_charge_keeps_a_declines_points_until_it_is_paid(
     sandbox, product, authorize, after
