@@ -36,6 +36,7 @@ from django.utils.csp import CSP, build_policy
 
 from security.card_fields import (
     CACHED_NAME_LENGTH,
+    CardFieldKind,
     card_field_kind_memo,
     card_number_part,
     card_number_part_memo,
@@ -228,13 +229,45 @@ def _card_in_parts(parts: list[tuple[str, str | None]]) -> tuple[str, str] | Non
     return None
 
 
-def _json_parts(node: dict, path: tuple[str, ...]) -> Iterator[_PartField]:
-    """A JSON object's members that may hold a card number or a part of one, in order: a
-    string or integer, or a list of them (a name repeated). The name of the object directly
-    around them counts (`{"card": {"1": "4242", "2": …}}`)."""
+# Objects with up to this many names are judged as a whole and remembered (`_judged_names`).
+CACHED_SHAPE_NAMES = 64
+
+_Part = tuple[tuple[str, ...], int | None] | None
+_Judged = tuple[tuple[_Part, ...], tuple[CardFieldKind | None, ...]]
+
+
+def _judged_names(names: tuple[str, ...], path: tuple[str, ...]) -> _Judged:
+    """For each name of a JSON object at `path`: the card number part it may hold
+    (`card_number_part`, under the enclosing name) and the card field it names
+    (`card_field_kind`), in order.
+
+    Documents of one kind repeat the same objects (every Omise event of a kind has the same
+    names), so a short object's names are judged together once and remembered whole: one
+    lookup instead of two per name. Longer ones are judged name by name, as made-up names
+    must not fill the cache."""
+    if len(names) <= CACHED_SHAPE_NAMES and (
+        sum(map(len, names)) + sum(map(len, path)) <= CACHED_NAME_LENGTH * 4
+    ):
+        return _judged_names_cached(names, path)
+    return _judge_names(names, path)
+
+
+def _judge_names(names: tuple[str, ...], path: tuple[str, ...]) -> _Judged:
     parent = path[-1] if path else ""
-    for position, (key, value) in enumerate(node.items()):
-        part = card_number_part_memo(str(key), parent)
+    parts = tuple(card_number_part_memo(name, parent) for name in names)
+    return parts, tuple(card_field_kind_memo(name, path) for name in names)
+
+
+@lru_cache(maxsize=512)
+def _judged_names_cached(names: tuple[str, ...], path: tuple[str, ...]) -> _Judged:
+    return _judge_names(names, path)
+
+
+def _json_parts(node: dict, parts: tuple[_Part, ...]) -> Iterator[_PartField]:
+    """A JSON object's members that may hold a card number or a part of one, in order: a
+    string or integer, or a list of them (a name repeated). `parts`: each name's judgment,
+    the name of the object directly around them counting (`{"card": {"1": "4242", …}}`)."""
+    for position, ((key, value), part) in enumerate(zip(node.items(), parts, strict=True)):
         if part is None:
             continue
         values = value if isinstance(value, list) else [value]
@@ -267,14 +300,14 @@ def scan_json(data: object, *, raw_is_clear: bool = False) -> Finding | None:
             is_omise_card = node.get("object") == "card" and "number" not in node
             # A number split over members (short parts, which the body's own text never shows
             # as a number): judged always, before the names, so the refusal keeps its last4.
-            split = _split_card_number(_json_parts(node, path))
+            names = tuple(map(str, node))
+            parts, kinds = _judged_names(names, path)
+            split = _split_card_number(_json_parts(node, parts))
             if split:
                 return Finding("json", split[0], "card_number", split[1][-4:])
-            for key, value in node.items():
-                key = str(key)
+            for key, value, kind in zip(names, node.values(), kinds, strict=True):
                 # An Omise card object may hold its expiry and the cardholder's phone_number,
                 # never a security code or a field its own name calls a card number.
-                kind = card_field_kind_memo(key, path)
                 refused = kind is not None and (
                     not is_omise_card
                     or kind == "security_code"

@@ -1214,6 +1214,20 @@ def test_deeply_nested_json_with_long_names_costs_each_key_a_bounded_context():
     assert max(len(call.args[1]) for call in judged.call_args_list) <= cardguard.JSON_CONTEXT_NAMES
 
 
+def test_an_objects_names_are_judged_where_they_stand_however_often_seen():
+    """Names judged together are remembered by their place too: the same object under a card
+    and under an order is judged apart, and an object with more names than are remembered
+    whole is judged all the same."""
+    assert cardguard.scan_json({"order": {"number": "12", "cvv": ""}}) is None
+    refused = cardguard.scan_json({"card": {"number": "12", "cvv": ""}})
+    assert refused is not None and refused.reason == "card_field"
+    assert cardguard.scan_json({"order": {"number": "12", "cvv": ""}}) is None
+    many = {f"field_{i}": "x" for i in range(cardguard.CACHED_SHAPE_NAMES + 1)}
+    assert cardguard.scan_json({"card": many}) is None
+    refused = cardguard.scan_json({"card": {**many, "security_code": "123"}})
+    assert refused is not None and refused.field_name == "security_code"
+
+
 # --- JSON sent under another type -----------------------------------------------------------------
 
 HIDDEN_IN_JSON = [
