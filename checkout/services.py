@@ -494,16 +494,15 @@ def _first_holding_payment(orders: Iterable[Order]) -> Order | None:
 def attempt_and_paid_order(*, key: str, cart_id: str) -> tuple[PaymentAttempt | None, Order | None]:
     """The attempt a checkout page's key made (with its order), and the order holding the
     cart's payment: what the checkout asks before anything else, in one query."""
-    if not key and not cart_id:
+    mine = Q(key=key) if key else None
+    held = (
+        Q(order__cart_id=cart_id, order__status__in=HOLDS_PAYMENT, order__duplicate_of=None)
+        if cart_id
+        else None
+    )
+    wanted = mine | held if mine and held else mine or held
+    if wanted is None:
         return None, None
-    wanted = Q(key=key) if key else Q()
-    if cart_id:
-        held = Q(
-            order__cart_id=cart_id,
-            order__status__in=HOLDS_PAYMENT,
-            order__duplicate_of__isnull=True,
-        )
-        wanted = wanted | held if key else held
     attempts = list(PaymentAttempt.objects.filter(wanted).select_related("order"))
     own = next((a for a in attempts if key and a.key == key), None)
     in_cart = (a.order for a in attempts if cart_id and a.order.cart_id == cart_id)
